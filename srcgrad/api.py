@@ -1,0 +1,201 @@
+"""Function transforms: grad, value_and_grad, vjp.
+
+Each transform returns a `Derivative`: a callable that compiles its function on first use
+(or on `.source`), caches the result per function object, transform, `wrt` and options,
+and from then on calls the emitted code directly. A redefined function is a new object and
+compiles anew.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import inspect
+import threading
+import weakref
+
+import numpy as np
+
+from srcgrad import errors
+from srcgrad import runtime as rt
+from srcgrad.codegen import emit, pipeline
+
+__all__ = ["grad", "value_and_grad", "vjp", "show", "Derivative"]
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.RLock()
+
+
+class _LiveGlobals(dict):
+    """Globals for emitted code: `rt` plus, at run time, the user's globals and closure cells,
+    so module-level values rebound after compilation are seen (as the original would)."""
+
+    def __init__(self, function):
+        super().__init__(rt=rt, __builtins__=builtins)
+        self._globals = function.__globals__
+        cells = function.__closure__ or ()
+        self._cells = dict(zip(function.__code__.co_freevars, cells, strict=True))
+
+    def __missing__(self, name):
+        if name in self._cells:
+            return self._cells[name].cell_contents
+        return self._globals[name]
+
+
+def _is_integer_like(value) -> bool:
+    if isinstance(value, (bool, int, np.bool_, np.integer)):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and getattr(dtype, "kind", "f") in "biu"
+
+
+class Derivative:
+    """A derivative of a Python function, compiled to source on first use."""
+
+    def __init__(self, function, kind: str, wrt, has_aux: bool = False):
+        if not callable(function):
+            raise TypeError(f"{kind} expects a function, got {function!r}")
+        self._function = function
+        self._kind = kind
+        self._wrt = wrt
+        self._has_aux = has_aux
+        self._compiled = None
+        self._call = None
+        functools.update_wrapper(self, function)
+        self.__name__ = f"{kind}_{getattr(function, '__name__', 'f')}"
+        self.__qualname__ = self.__name__
+
+    # -- compilation --------------------------------------------------------------------
+
+    def _compile(self):
+        key = (self._kind, self._wrt if not isinstance(self._wrt, list) else tuple(self._wrt),
+               self._has_aux)
+        with _LOCK:
+            try:
+                per_function = _CACHE.setdefault(self._function, {})
+            except TypeError:
+                per_function = {}
+            entry = per_function.get(key)
+            if entry is None:
+                try:
+                    compiled = pipeline.compile_reverse(
+                        self._function, self._wrt, self._kind, self._has_aux)
+                except errors.SrcgradError as exc:
+                    raise exc.with_traceback(None) from None
+                namespace = _LiveGlobals(self._function)
+                call = emit.load(compiled.text, compiled.function_name, namespace,
+                                 f"{self._kind} of {compiled.source.name}")
+                call.__defaults__ = getattr(self._function, "__defaults__", None)
+                call.__kwdefaults__ = getattr(self._function, "__kwdefaults__", None)
+                entry = (compiled, call)
+                per_function[key] = entry
+        self._compiled, self._call = entry
+        self._positions = {name: compiled_index for compiled_index, name in
+                           enumerate(self._compiled.parameters)}
+        return entry
+
+    @property
+    def source(self) -> str:
+        """The emitted module text."""
+        if self._compiled is None:
+            self._compile()
+        return self._compiled.text
+
+    @property
+    def __signature__(self):
+        signature = inspect.signature(self._function)
+        if self._kind != "vjp":
+            return signature
+        if self._compiled is None:
+            self._compile()
+        extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY if any(
+            p.default is not p.empty for p in signature.parameters.values()
+        ) else inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in self._compiled.extra_parameters]
+        return signature.replace(parameters=[*signature.parameters.values(), *extra])
+
+    # -- calling ------------------------------------------------------------------------
+
+    def _check_wrt(self, args, kwargs) -> None:
+        compiled = self._compiled
+        for name in compiled.wrt:
+            index = self._positions[name]
+            if index < len(args):
+                value = args[index]
+            elif name in kwargs:
+                value = kwargs[name]
+            else:
+                continue
+            if _is_integer_like(value):
+                arg = next(a for a in compiled.source.tree.args.args + compiled.source.tree.args.kwonlyargs
+                           + compiled.source.tree.args.posonlyargs if a.arg == name)
+                raise errors.NonFloatWrtError(
+                    f"{self._kind} of {compiled.source.name}: argument `{name}` is "
+                    f"{_describe(value)}, but derivatives need floating-point inputs",
+                    compiled.source.locate(arg),
+                    f"pass a float (for example {name}=float(...) or "
+                    f"np.asarray(..., dtype=float)), or leave `{name}` out of wrt",
+                )
+
+    def __call__(self, *args, **kwargs):
+        if self._call is None:
+            self._compile()
+        self._check_wrt(args, kwargs)
+        try:
+            return self._call(*args, **kwargs)
+        except rt.NonScalarOutputError as exc:
+            raise errors.NonScalarOutputError(
+                str(exc).split(": ", 1)[-1], self._compiled.output_location,
+                f"use srcgrad.vjp({self._compiled.source.name}) with a cotangent of the "
+                "output's shape, or reduce the output (for example with .sum()) first",
+            ).with_traceback(None) from None
+
+    def __repr__(self) -> str:
+        return f"<srcgrad {self._kind} of {getattr(self._function, '__qualname__', self._function)}>"
+
+    def _repr_markdown_(self) -> str:
+        return f"```python\n{self.source}```\n"
+
+
+def _describe(value) -> str:
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and not isinstance(value, (np.generic,)):
+        return f"an array of dtype {dtype}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _transform(kind: str):
+    def transform(function=None, wrt=0, **options):
+        if function is None:
+            return lambda f: Derivative(f, kind, wrt, **options)
+        return Derivative(function, kind, wrt, **options)
+
+    transform.__name__ = kind
+    return transform
+
+
+def grad(function=None, wrt=0):
+    """The gradient of a scalar-valued function.
+
+    Usable as `grad(f)`, `@grad` and `@grad(wrt=...)`. `wrt` is a parameter position or
+    name, or a tuple of them; one gives one gradient, a tuple gives a tuple.
+    """
+    return _transform("grad")(function, wrt)
+
+
+def value_and_grad(function=None, wrt=0, has_aux: bool = False):
+    """Like `grad`, but returns `(value, gradient)`. With `has_aux=True` the function returns
+    `(value, aux)` and the result is `((value, aux), gradient)`."""
+    return _transform("value_and_grad")(function, wrt, has_aux=has_aux)
+
+
+def vjp(function=None, wrt=0):
+    """The vector-Jacobian product: a function of the original arguments plus a cotangent of
+    the output's shape, returning the pulled-back gradients (PyTorch's `y.backward(v)`)."""
+    return _transform("vjp")(function, wrt)
+
+
+def show(derivative) -> None:
+    """Print a derivative's emitted source."""
+    if not isinstance(derivative, Derivative):
+        raise TypeError("show expects a function returned by srcgrad.grad, value_and_grad or vjp")
+    print(derivative.source, end="")

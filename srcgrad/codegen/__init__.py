@@ -1,0 +1,1 @@
+"""The compiler: source -> fence -> normalize -> analyses -> reverse -> optimize -> emit."""

@@ -1,0 +1,1 @@
+"""Pure analyses over normalized functions; each returns a frozen side table."""

@@ -1,0 +1,93 @@
+"""Control-flow graph of a function body, one node per simple statement or branch test.
+
+The graph never copies or mutates the AST: a `Node` refers to the statement (or, for `if`
+and `while`, the test expression; for `for`, the loop header) it stands for. Successor and
+predecessor lists are tuples so the graph can be shared freely between analyses.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+__all__ = ["Node", "CFG", "build"]
+
+
+@dataclass(eq=False)
+class Node:
+    """One CFG node. `ast_node` is a statement, or the `If`/`While`/`For` whose header it is."""
+
+    ast_node: ast.AST | None  # None for the synthetic entry and exit
+    label: str
+    successors: list[Node] = field(default_factory=list)
+    predecessors: list[Node] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Node({self.label})"
+
+
+@dataclass
+class CFG:
+    entry: Node
+    exit: Node
+    nodes: tuple[Node, ...]
+
+    def node_of(self, stmt: ast.AST) -> Node:
+        for node in self.nodes:
+            if node.ast_node is stmt:
+                return node
+        raise KeyError(stmt)
+
+
+class _Builder:
+    def __init__(self):
+        self.nodes: list[Node] = []
+
+    def new(self, ast_node, label) -> Node:
+        node = Node(ast_node, label)
+        self.nodes.append(node)
+        return node
+
+    @staticmethod
+    def link(sources, target: Node) -> None:
+        for source in sources:
+            source.successors.append(target)
+            target.predecessors.append(source)
+
+    def block(self, body: list[ast.stmt], preds: list[Node], exit_node: Node) -> list[Node]:
+        """Wire `body` after `preds`; return the nodes control leaves the block from."""
+        for stmt in body:
+            preds = self.statement(stmt, preds, exit_node)
+        return preds
+
+    def statement(self, stmt: ast.stmt, preds: list[Node], exit_node: Node) -> list[Node]:
+        label = f"{type(stmt).__name__}@{getattr(stmt, 'lineno', '?')}"
+        if isinstance(stmt, ast.If):
+            test = self.new(stmt, label)
+            self.link(preds, test)
+            out = self.block(stmt.body, [test], exit_node)
+            out += self.block(stmt.orelse, [test], exit_node) if stmt.orelse else [test]
+            return out
+        if isinstance(stmt, (ast.While, ast.For)):
+            header = self.new(stmt, label)
+            self.link(preds, header)
+            body_out = self.block(stmt.body, [header], exit_node)
+            self.link(body_out, header)
+            return self.block(stmt.orelse, [header], exit_node) if stmt.orelse else [header]
+        node = self.new(stmt, label)
+        self.link(preds, node)
+        if isinstance(stmt, ast.Return):
+            self.link([node], exit_node)
+            return []
+        return [node]
+
+
+def build(function: ast.FunctionDef) -> CFG:
+    """The CFG of `function`'s body."""
+    builder = _Builder()
+    entry = builder.new(None, "entry")
+    exit_node = Node(None, "exit")
+    out = builder.block(function.body, [entry], exit_node)
+    builder.link(out, exit_node)
+    builder.nodes.append(exit_node)
+    return CFG(entry, exit_node, tuple(builder.nodes))

@@ -1,0 +1,62 @@
+"""Liveness: which names a statement's value may still be read from afterwards."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from srcgrad.codegen.analysis import cfg as cfg_module
+from srcgrad.codegen.analysis.dataflow import BACKWARD, solve
+
+__all__ = ["Liveness", "analyze", "uses", "defines"]
+
+
+def defines(stmt: ast.AST) -> frozenset[str]:
+    if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        return frozenset(
+            n.id for t in targets for n in ast.walk(t)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        )
+    return frozenset()
+
+
+def uses(stmt: ast.AST) -> frozenset[str]:
+    if stmt is None:
+        return frozenset()
+    parts = [stmt.value] if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else [stmt]
+    if isinstance(stmt, (ast.If, ast.While)):
+        parts = [stmt.test]
+    elif isinstance(stmt, ast.For):
+        parts = [stmt.iter]
+    found = set()
+    for part in parts:
+        if part is None:
+            continue
+        for node in ast.walk(part):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                found.add(node.id)
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class Liveness:
+    live_after: MappingProxyType  # statement -> names read later
+
+    def is_dead(self, stmt: ast.stmt) -> bool:
+        targets = defines(stmt)
+        return bool(targets) and not (targets & self.live_after[stmt])
+
+
+def analyze(function: ast.FunctionDef) -> Liveness:
+    graph = cfg_module.build(function)
+
+    def transfer(node, live):
+        stmt = node.ast_node
+        return (live - defines(stmt)) | uses(stmt)
+
+    facts = solve(graph, BACKWARD, transfer)
+    return Liveness(
+        MappingProxyType({n.ast_node: facts.after[n] for n in graph.nodes if n.ast_node is not None})
+    )

@@ -1,0 +1,74 @@
+"""Emission: turn an emitted function's AST into module text, then into a callable.
+
+Statements are unparsed one at a time (stdlib `ast.unparse`), so comments can sit between
+them. The text is byte-for-byte deterministic: it depends only on the tree and the header
+fields passed in. `load` compiles the text under a unique pseudo-filename registered with
+`linecache`, so tracebacks, debuggers and `inspect.getsource` show the generated lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import linecache
+
+from srcgrad.codegen.reverse import Comment
+
+__all__ = ["render_module", "load"]
+
+_INDENT = "    "
+
+
+def _statement(stmt: ast.stmt, depth: int) -> list[str]:
+    pad = _INDENT * depth
+    if isinstance(stmt, Comment):
+        return [f"{pad}# {stmt.text}"]
+    text = ast.unparse(stmt)
+    return [f"{pad}{line}" for line in text.splitlines()]
+
+
+def _function(function: ast.FunctionDef, docstring: str) -> list[str]:
+    header = copy_without_body(function)
+    lines = [ast.unparse(header).splitlines()[0]]
+    if docstring:
+        lines.append(f'{_INDENT}"""{docstring}"""')
+    for stmt in function.body:
+        lines += _statement(stmt, 1)
+    return lines
+
+
+def copy_without_body(function: ast.FunctionDef) -> ast.FunctionDef:
+    import copy
+
+    header = copy.copy(function)
+    header.body = [ast.Pass()]
+    header.decorator_list = []
+    return header
+
+
+def render_module(
+    functions: list[tuple[ast.FunctionDef, str]],
+    header_lines: list[str],
+    imports: list[str] = ("import srcgrad.runtime as rt",),
+) -> str:
+    """Module text: header comment lines, imports, then each (function, docstring)."""
+    lines = [f"# {line}" if line else "#" for line in header_lines]
+    lines += ["", *imports]
+    for function, docstring in functions:
+        lines += ["", "", *_function(function, docstring)]
+    return "\n".join(lines) + "\n"
+
+
+_counter = itertools.count(1)
+
+
+def load(text: str, name: str, namespace: dict, label: str):
+    """Execute module text in `namespace` and return its function `name`.
+
+    The text is registered in linecache under a unique `<srcgrad ...>` filename.
+    """
+    filename = f"<srcgrad-{next(_counter)} {label}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    code = compile(text, filename, "exec")
+    exec(code, namespace)  # noqa: S102 - compiling our own emitted code is the point
+    return namespace[name]

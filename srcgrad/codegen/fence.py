@@ -1,0 +1,141 @@
+"""The supported subset: every node type is either allowed or rejected with a located error.
+
+`check(source)` walks the whole function once. Allowed node types are listed in `_ALLOWED`;
+every other type is rejected with the message and hint from `_REJECTED` (or a generic one),
+so nothing outside the subset reaches the later passes.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from srcgrad.codegen.source import Source
+from srcgrad.errors import UnsupportedSyntaxError
+
+__all__ = ["check"]
+
+_CONTROL_FLOW_HINT = (
+    "control flow in differentiated code is not supported yet; for elementwise choices "
+    "use np.where(cond, a, b), otherwise move the {what} outside the differentiated function"
+)
+
+_ALLOWED = (
+    ast.FunctionDef,
+    ast.arguments,
+    ast.arg,
+    ast.Assign,
+    ast.AugAssign,
+    ast.AnnAssign,
+    ast.Expr,
+    ast.Return,
+    ast.Pass,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.Call,
+    ast.keyword,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Slice,
+    ast.Name,
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+    ast.expr_context,
+)
+
+# node type -> (what, hint)
+_REJECTED: dict[type, tuple[str, str]] = {
+    ast.If: ("`if` statements", _CONTROL_FLOW_HINT.format(what="branch")),
+    ast.IfExp: ("conditional expressions (`a if c else b`)", _CONTROL_FLOW_HINT.format(what="choice")),
+    ast.BoolOp: ("`and` / `or`", _CONTROL_FLOW_HINT.format(what="test")),
+    ast.For: ("`for` loops", _CONTROL_FLOW_HINT.format(what="loop")),
+    ast.While: ("`while` loops", _CONTROL_FLOW_HINT.format(what="loop")),
+    ast.Break: ("`break`", _CONTROL_FLOW_HINT.format(what="loop")),
+    ast.Continue: ("`continue`", _CONTROL_FLOW_HINT.format(what="loop")),
+    ast.Try: ("`try` statements", "move error handling outside the differentiated function"),
+    ast.Raise: ("`raise` statements", "validate inputs outside the differentiated function"),
+    ast.Assert: ("`assert` statements", "check inputs outside the differentiated function"),
+    ast.With: ("`with` blocks", "move the `with` block outside the differentiated function"),
+    ast.Delete: ("`del` statements", "remove the `del`; names go out of scope on return"),
+    ast.Global: ("`global` declarations", "pass the value in as an argument instead"),
+    ast.Nonlocal: ("`nonlocal` declarations", "pass the value in as an argument instead"),
+    ast.Import: ("imports inside the function", "import at module level"),
+    ast.ImportFrom: ("imports inside the function", "import at module level"),
+    ast.FunctionDef: ("nested function definitions", "define the helper at module level and "
+                      "inline its body for now"),
+    ast.AsyncFunctionDef: ("async functions", "differentiate a plain def"),
+    ast.ClassDef: ("class definitions", "define classes at module level"),
+    ast.Lambda: ("lambdas", "write the lambda's body inline"),
+    ast.ListComp: ("list comprehensions", "build the array with np.stack or vectorised code"),
+    ast.SetComp: ("set comprehensions", "use arrays instead of sets"),
+    ast.DictComp: ("dict comprehensions", "pass arrays instead of dicts"),
+    ast.GeneratorExp: ("generator expressions", "use vectorised NumPy code"),
+    ast.Dict: ("dict literals", "pass arrays instead of dicts"),
+    ast.Set: ("set literals", "use arrays instead of sets"),
+    ast.Starred: ("starred expressions (`*args`)", "pass the arguments one by one"),
+    ast.NamedExpr: ("assignment expressions (`:=`)", "assign in a separate statement"),
+    ast.JoinedStr: ("f-strings", "strings play no part in a derivative; build them outside"),
+    ast.Yield: ("generators (`yield`)", "return the value instead"),
+    ast.YieldFrom: ("generators (`yield from`)", "return the value instead"),
+    ast.Await: ("`await`", "differentiate a plain def"),
+}
+
+
+def _reject(source: Source, node: ast.AST, what: str, hint: str):
+    raise UnsupportedSyntaxError(f"{what} cannot be differentiated", source.locate(node), hint)
+
+
+def _check_signature(source: Source, args: ast.arguments) -> None:
+    if args.vararg is not None:
+        _reject(source, args.vararg, "variadic parameters (`*args`)", "name each parameter")
+    if args.kwarg is not None:
+        _reject(source, args.kwarg, "variadic keyword parameters (`**kwargs`)",
+                "name each parameter")
+
+
+def _check_body(source: Source, body: list[ast.stmt]) -> None:
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, ast.Return) and index != len(body) - 1:
+            _reject(source, body[index + 1], "statements after `return`",
+                    "remove the unreachable code")
+        if isinstance(stmt, ast.Expr) and not isinstance(stmt.value, ast.Constant):
+            _reject(source, stmt, "expression statements",
+                    "a derivative only depends on assigned values; assign the result to a "
+                    "name or remove the statement")
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+                for element in elements:
+                    if isinstance(element, ast.Subscript):
+                        _reject(source, element, "assignments into array slots (`y[i] = ...`)",
+                                "build the array with np.where, np.concatenate or np.stack")
+                    elif not isinstance(element, ast.Name):
+                        _reject(source, element, f"assignments to {type(element).__name__}",
+                                "assign to plain names")
+    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        _reject(source, body[-1] if body else source.tree, "a function without a returned value",
+                "end the function with `return <value>`")
+
+
+def check(source: Source) -> None:
+    """Raise UnsupportedSyntaxError at the first construct outside the supported subset."""
+    tree = source.tree
+    _check_signature(source, tree.args)
+    nodes = sorted(
+        ast.walk(tree), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
+    )
+    for node in nodes:
+        if node is not tree and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _reject(source, node, *_REJECTED[type(node)])
+        if isinstance(node, _ALLOWED):
+            continue
+        what, hint = _REJECTED.get(
+            type(node), (f"{type(node).__name__} nodes", "rewrite it with supported constructs")
+        )
+        _reject(source, node, what, hint)
+    _check_body(source, tree.body)

@@ -1,0 +1,344 @@
+"""Normalization: desugar, resolve and flatten the body into one primitive per assignment.
+
+After this pass the function body holds only
+
+    name = <atom>                         a copy (atoms are names and constants)
+    name = <atom> <op> <atom>             an operator primitive
+    name = <op> <atom>
+    name = xp.<kernel>(<atoms>, k=<atom>) a NumPy primitive, resolved to its kernel
+    name = <builtin>(<atoms>)             len, float, ... (builtins with rules)
+    name = <atom>[<index of atoms>]       subscript read
+    name = <atom>.shape | <atom> < <atom> metadata (never differentiable)
+    name = <opaque call>(<atoms>)         a call srcgrad cannot see into
+    return <atom>
+
+with readable temporaries (`tanh_x`), `x += y` turned into `x = x + y`, tuple unpacking split
+into element reads, methods (`x.sum()`), properties (`x.T`) and module functions
+(`np.tanh`, `numpy.tanh`, `from numpy import tanh`, `math.exp`) mapped to primitives, and
+every re-definition of a name given a fresh version (`h`, `h_2`) so each name has one value.
+Each new statement carries the location of the user's expression it came from.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import numbers
+import operator
+
+import numpy as np
+
+from srcgrad.codegen import primitives
+from srcgrad.codegen.naming import RESERVED, Namer, expression_name
+from srcgrad.codegen.source import UNRESOLVED, Source
+from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
+from srcgrad.rules import registry
+
+__all__ = ["normalize", "local_names"]
+
+# Methods whose positional arguments NumPy also accepts spread out: x.reshape(2, 3).
+_SPREAD_METHODS = frozenset({"reshape", "transpose"})
+_PROPERTIES = {"T": "transpose"}
+
+
+def local_names(tree: ast.FunctionDef) -> set[str]:
+    """Parameters and every name the body assigns."""
+    names = {a.arg for a in [*tree.args.posonlyargs, *tree.args.args, *tree.args.kwonlyargs]}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _all_names(tree: ast.FunctionDef) -> set[str]:
+    return local_names(tree) | {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+class _Normalizer:
+    def __init__(self, source: Source):
+        self.source = source
+        self.locals = frozenset(local_names(source.tree))
+        self.namer = Namer(_all_names(source.tree))
+        self.current: dict[str, str] = {}  # user name -> its current version
+        self.body: list[ast.stmt] = []
+        self.anchor: ast.AST = source.tree
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def error(self, cls, node, message, hint):
+        return cls(message, self.source.locate(node), hint)
+
+    def located(self, new: ast.AST, old: ast.AST) -> ast.AST:
+        ast.copy_location(new, old)
+        return ast.fix_missing_locations(new)
+
+    def define(self, user_name: str) -> str:
+        """A version name for a new definition of `user_name`."""
+        if user_name in self.current or user_name in RESERVED:
+            version = self.namer.fresh(user_name if user_name not in RESERVED else f"{user_name}_")
+        else:
+            version = user_name
+            self.namer.reserve(version)
+        self.current[user_name] = version
+        return version
+
+    def emit(self, target: str, value: ast.expr, origin: ast.AST) -> None:
+        stmt = ast.Assign(targets=[ast.Name(target, ast.Store())], value=value)
+        self.body.append(self.located(stmt, origin))
+
+    def temporary(self, value: ast.expr, origin: ast.AST, kernel: str | None = None) -> ast.Name:
+        name = self.namer.fresh(expression_name(value, kernel))
+        self.emit(name, value, origin)
+        return ast.Name(name, ast.Load())
+
+    # -- statements ----------------------------------------------------------------------
+
+    def run(self) -> ast.FunctionDef:
+        tree = self.source.tree
+        for arg in [*tree.args.posonlyargs, *tree.args.args, *tree.args.kwonlyargs]:
+            self.current[arg.arg] = arg.arg
+            self.namer.reserve(arg.arg)
+        for stmt in tree.body:
+            self.statement(stmt)
+        new = copy.copy(tree)
+        new.args = copy.deepcopy(tree.args)
+        new.body = self.body
+        new.decorator_list = []
+        new.returns = None
+        return new
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Pass):
+            return
+        if isinstance(stmt, ast.Expr):  # docstrings and bare constants (fence rejects others)
+            return
+        if isinstance(stmt, ast.Return):
+            if isinstance(stmt.value, ast.Tuple):  # `return loss, aux` (has_aux)
+                elements = [self.atom(e) for e in stmt.value.elts]
+                value = self.located(ast.Tuple(elts=elements, ctx=ast.Load()), stmt.value)
+            else:
+                value = self.atom(stmt.value)
+            self.body.append(self.located(ast.Return(value=value), stmt))
+            return
+        if isinstance(stmt, ast.AugAssign):
+            value = ast.BinOp(left=_load(stmt.target), op=stmt.op, right=stmt.value)
+            self.assign([stmt.target], self.located(value, stmt))
+            return
+        if isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.assign([stmt.target], stmt.value)
+            return
+        if isinstance(stmt, ast.Assign):
+            self.assign(stmt.targets, stmt.value)
+            return
+        raise self.error(UnsupportedSyntaxError, stmt, f"{type(stmt).__name__} is not supported",
+                         "rewrite it with supported constructs")
+
+    def assign(self, targets: list[ast.expr], value: ast.expr) -> None:
+        if len(targets) == 1 and isinstance(targets[0], ast.Name):
+            simple = self.simple(value)
+            self.emit(self.define(targets[0].id), simple, value)
+            return
+        if len(targets) == 1 and isinstance(value, (ast.Tuple, ast.List)):
+            target = targets[0]
+            if len(target.elts) != len(value.elts):
+                raise self.error(UnsupportedSyntaxError, target,
+                                 f"cannot unpack {len(value.elts)} values into "
+                                 f"{len(target.elts)} names", "make the two sides agree")
+            # Evaluate every right-hand element before binding any name (`a, b = b, a`).
+            atoms = [self.atom(element, fresh=True) for element in value.elts]
+            for element, atom in zip(target.elts, atoms, strict=True):
+                self.assign([element], atom)
+            return
+        shared = self.atom(value)
+        for target in targets:
+            if isinstance(target, ast.Name):
+                self.emit(self.define(target.id), shared, value)
+                continue
+            for index, element in enumerate(target.elts):
+                item = ast.Subscript(value=copy.copy(shared), slice=ast.Constant(index),
+                                     ctx=ast.Load())
+                self.assign([element], self.located(item, element))
+
+    # -- expressions ---------------------------------------------------------------------
+
+    def atom(self, node: ast.expr, fresh: bool = False) -> ast.expr:
+        """A name or constant holding `node`'s value, emitting statements as needed."""
+        if isinstance(node, ast.Constant):
+            return node
+        if isinstance(node, ast.Name) and not fresh:
+            return self.name(node)
+        simple = self.simple(node)
+        if isinstance(simple, ast.Constant) or (isinstance(simple, ast.Name) and not fresh):
+            return simple
+        kernel = None
+        if isinstance(simple, ast.Call) and isinstance(simple.func, ast.Attribute):
+            kernel = simple.func.attr
+        elif isinstance(simple, ast.Call) and isinstance(simple.func, ast.Name):
+            kernel = simple.func.id
+        return self.temporary(simple, node, kernel)
+
+    def name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.locals:
+            if node.id not in self.current:
+                raise self.error(UnsupportedSyntaxError, node,
+                                 f"`{node.id}` is used before it is assigned",
+                                 f"assign `{node.id}` before this line")
+            return self.located(ast.Name(self.current[node.id], ast.Load()), node)
+        value = self.source.resolver.lookup(node.id)
+        if value is UNRESOLVED:
+            raise self.error(UnknownCalleeError, node, f"name `{node.id}` is not defined",
+                             "define it at module level or pass it in as an argument")
+        return self.constant_or_live(node, value)
+
+    def constant_or_live(self, node: ast.expr, value) -> ast.expr:
+        """A free name or attribute chain used as a value."""
+        if isinstance(value, (bool, numbers.Number)) and not isinstance(value, np.generic):
+            if isinstance(node, ast.Attribute):  # module constants such as np.pi, math.e
+                return self.located(ast.Constant(value), node)
+            return self.located(ast.Name(node.id, ast.Load()), node)  # live global
+        if isinstance(value, type) and issubclass(value, np.generic) or isinstance(value, np.dtype):
+            name = np.dtype(value).name
+            return self.located(_xp(name), node)
+        if value is None or value is Ellipsis:
+            return self.located(ast.Constant(value), node)
+        if isinstance(node, ast.Name):
+            return self.located(ast.Name(node.id, ast.Load()), node)
+        return copy.deepcopy(node)
+
+    def simple(self, node: ast.expr) -> ast.expr:
+        """`node` as one primitive over atoms (emitting statements for its operands)."""
+        if isinstance(node, (ast.Name, ast.Constant)):
+            return self.atom(node)
+        if isinstance(node, ast.BinOp):
+            new = ast.BinOp(left=self.atom(node.left), op=node.op, right=self.atom(node.right))
+            return self.located(new, node)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.atom(node.operand)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            if isinstance(node.op, ast.USub) and isinstance(operand, ast.Constant):
+                return self.located(ast.Constant(-operand.value), node)
+            return self.located(ast.UnaryOp(op=node.op, operand=operand), node)
+        if isinstance(node, ast.Compare):
+            new = ast.Compare(left=self.atom(node.left), ops=node.ops,
+                              comparators=[self.atom(c) for c in node.comparators])
+            return self.located(new, node)
+        if isinstance(node, ast.Subscript):
+            new = ast.Subscript(value=self.atom(node.value), slice=self.index(node.slice),
+                                ctx=ast.Load())
+            return self.located(new, node)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            raise self.error(UnsupportedSyntaxError, node,
+                             "tuples and lists as values cannot be differentiated yet",
+                             "pass the elements directly to np.stack / np.concatenate, or "
+                             "return a single array")
+        raise self.error(UnsupportedSyntaxError, node,
+                         f"{type(node).__name__} expressions are not supported",
+                         "rewrite it with supported constructs")
+
+    def index(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.Slice):
+            parts = {f: getattr(node, f) for f in ("lower", "upper", "step")}
+            new = ast.Slice(**{f: None if v is None else self.atom(v) for f, v in parts.items()})
+            return self.located(new, node)
+        if isinstance(node, ast.Tuple):
+            new = ast.Tuple(elts=[self.index(e) for e in node.elts], ctx=ast.Load())
+            return self.located(new, node)
+        if isinstance(node, ast.List):
+            return self.atom(node)
+        return self.atom(node)
+
+    def attribute(self, node: ast.Attribute) -> ast.expr:
+        value = self.source.resolver.resolve(node, self.locals)
+        if value is not UNRESOLVED:
+            return self.constant_or_live(node, value)
+        if node.attr in _PROPERTIES:
+            key = getattr(np, _PROPERTIES[node.attr])
+            call = ast.Call(func=node, args=[], keywords=[])
+            return self.primitive(primitives.lookup(key), [self.atom(node.value)], [], call)
+        base = self.atom(node.value)
+        if node.attr in primitives.NONDIFF_ATTRIBUTES:
+            return self.located(ast.Attribute(value=base, attr=node.attr, ctx=ast.Load()), node)
+        raise self.error(UnknownCalleeError, node, f"attribute `.{node.attr}` is not supported",
+                         "use the NumPy function instead (for example np.real(x))")
+
+    def call(self, node: ast.Call) -> ast.expr:
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise self.error(UnsupportedSyntaxError, keyword, "`**kwargs` in calls",
+                                 "pass the keyword arguments one by one")
+        func = node.func
+        target = self.source.resolver.resolve(func, self.locals)
+        if target is UNRESOLVED and isinstance(func, ast.Attribute):
+            return self.method(node, func)
+        if target is UNRESOLVED:
+            raise self.error(UnknownCalleeError, func, f"cannot resolve the callee `{ast.unparse(func)}`",
+                             "call a NumPy function or a function defined at module level")
+        args = [self.argument(a) for a in node.args]
+        keywords = [(k.arg, self.argument(k.value)) for k in node.keywords]
+        found = primitives.lookup(target)
+        if found is not None:
+            return self.primitive(found, args, keywords, node)
+        opaque = ast.Call(func=copy.deepcopy(func), args=args,
+                          keywords=[ast.keyword(arg=k, value=v) for k, v in keywords])
+        return self.located(opaque, node)
+
+    def method(self, node: ast.Call, func: ast.Attribute) -> ast.expr:
+        key = registry.METHODS.get(func.attr)
+        if key is None:
+            raise self.error(UnknownCalleeError, func, f"no derivative rule for the method `.{func.attr}()`",
+                             "use a NumPy function with a rule (see `srcgrad rules`), or register "
+                             "one with srcgrad.extend")
+        receiver = self.atom(func.value)
+        args = [self.argument(a) for a in node.args]
+        if func.attr in _SPREAD_METHODS and len(args) > 1:
+            args = [self.located(ast.Tuple(elts=args, ctx=ast.Load()), node)]
+        keywords = [(k.arg, self.argument(k.value)) for k in node.keywords]
+        return self.primitive(primitives.lookup(key), [receiver, *args], keywords, node)
+
+    def argument(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, (ast.Tuple, ast.List)):
+            new = type(node)(elts=[self.argument(e) for e in node.elts], ctx=ast.Load())
+            return self.located(new, node)
+        return self.atom(node)
+
+    def primitive(self, found: registry.Rule, args, keywords, node: ast.expr) -> ast.expr:
+        """The canonical spelling of a call to a primitive."""
+        op = primitives.operator_node(found.key)
+        if op is not None:
+            if keywords or len(args) not in (1, 2):
+                raise self.error(UnsupportedSyntaxError, node,
+                                 f"{found.name} is supported with positional operands only",
+                                 "write it with the operator instead")
+            if len(args) == 1:
+                return self.located(ast.UnaryOp(op=op(), operand=args[0]), node)
+            return self.located(ast.BinOp(left=args[0], op=op(), right=args[1]), node)
+        if found.key is operator.getitem:
+            return self.located(ast.Subscript(value=args[0], slice=args[1], ctx=ast.Load()), node)
+        func = _xp(found.kernel) if found.kernel else ast.Name(found.name, ast.Load())
+        new = ast.Call(func=func, args=list(args),
+                       keywords=[ast.keyword(arg=k, value=v) for k, v in keywords])
+        return self.located(new, node)
+
+
+def _xp(attr: str) -> ast.Attribute:
+    return ast.Attribute(value=ast.Name("xp", ast.Load()), attr=attr, ctx=ast.Load())
+
+
+def _load(target: ast.expr) -> ast.expr:
+    new = copy.deepcopy(target)
+    for node in ast.walk(new):
+        if hasattr(node, "ctx"):
+            node.ctx = ast.Load()
+    return new
+
+
+def normalize(source: Source) -> ast.FunctionDef:
+    """Return a new FunctionDef whose body is in the normalized form described above."""
+    return _Normalizer(source).run()
+

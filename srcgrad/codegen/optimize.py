@@ -1,0 +1,159 @@
+"""Clean-ups on emitted functions: constant folding and propagation, copy propagation, DCE.
+
+The goal is the code a careful person would write: no `g * 1.0`, no `b = a` chains, no
+temporaries nobody reads, no primal work the adjoint does not need. Every rewrite here keeps
+the value of every returned expression exactly (up to the type of a multiplication by one).
+Propagation is done per straight-line block; statements with effects (expression
+statements such as `xp.require_scalar(...)`) are always kept.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import operator
+from numbers import Number
+
+from srcgrad.codegen.analysis import liveness
+from srcgrad.codegen.reverse import Comment
+
+__all__ = ["optimize", "fold"]
+
+_FOLDABLE = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+
+
+def _number(node: ast.AST):
+    if isinstance(node, ast.Constant) and isinstance(node.value, Number) and not isinstance(
+        node.value, bool
+    ):
+        return node.value
+    return None
+
+
+def _is(node: ast.AST, value) -> bool:
+    number = _number(node)
+    return number is not None and number == value
+
+
+class _Folder(ast.NodeTransformer):
+    """Algebraic identities and constant arithmetic on small Python numbers."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right, op = node.left, node.right, node.op
+        a, b = _number(left), _number(right)
+        if a is not None and b is not None and type(op) in _FOLDABLE:
+            try:
+                value = _FOLDABLE[type(op)](a, b)
+            except (ZeroDivisionError, OverflowError):
+                return node
+            if isinstance(value, Number) and not isinstance(value, complex):
+                return ast.copy_location(ast.Constant(value), node)
+        if isinstance(op, ast.Mult):
+            if _is(left, 1):
+                return right
+            if _is(right, 1):
+                return left
+            if _is(left, -1):
+                return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=right), node)
+            if _is(right, -1):
+                return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=left), node)
+        if isinstance(op, ast.Div) and _is(right, 1):
+            return left
+        if isinstance(op, ast.Pow) and _is(right, 1):
+            return left
+        if isinstance(op, (ast.Add, ast.Sub)) and _is(right, 0):
+            return left
+        if isinstance(op, ast.Sub) and isinstance(right, ast.UnaryOp) and isinstance(
+            right.op, ast.USub
+        ):
+            return ast.copy_location(ast.BinOp(left=left, op=ast.Add(), right=right.operand), node)
+        if isinstance(op, ast.Add) and isinstance(right, ast.UnaryOp) and isinstance(
+            right.op, ast.USub
+        ):
+            return ast.copy_location(ast.BinOp(left=left, op=ast.Sub(), right=right.operand), node)
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.USub):
+            value = _number(node.operand)
+            if value is not None:
+                return ast.copy_location(ast.Constant(-value), node)
+            inner = node.operand
+            if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
+                return inner.operand
+        return node
+
+
+def fold(node: ast.AST) -> ast.AST:
+    return _Folder().visit(node)
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, env: dict[str, ast.expr]):
+        self.env = env
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load) and node.id in self.env:
+            return ast.copy_location(copy.deepcopy(self.env[node.id]), node)
+        return node
+
+
+def _propagate(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Forward constant and copy propagation over a straight-line body (not into returns,
+    so returned gradients keep their adjoint names)."""
+    env: dict[str, ast.expr] = {}
+    out = []
+    for stmt in body:
+        if not isinstance(stmt, ast.Return):
+            stmt = _Substitute(env).visit(stmt)
+        stmt = fold(stmt)
+        for name in liveness.defines(stmt):
+            env.pop(name, None)
+            for key in [k for k, v in env.items() if isinstance(v, ast.Name) and v.id == name]:
+                del env[key]
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            target = stmt.targets[0].id
+            value = stmt.value
+            if _number(value) is not None or (isinstance(value, ast.Name) and value.id != target):
+                env[target] = value
+        out.append(stmt)
+    return out
+
+
+def _eliminate(function: ast.FunctionDef) -> bool:
+    """Remove assignments whose targets are never read; True when something was removed."""
+    live = liveness.analyze(function)
+    kept = [s for s in function.body if not (isinstance(s, ast.Assign) and live.is_dead(s))]
+    changed = len(kept) != len(function.body)
+    function.body = kept
+    return changed
+
+
+def _tidy_comments(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Drop comments that no longer head any statement."""
+    out = []
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, Comment):
+            following = body[index + 1] if index + 1 < len(body) else None
+            if following is None or isinstance(following, (Comment, ast.Return)):
+                continue
+        out.append(stmt)
+    return out
+
+
+def optimize(function: ast.FunctionDef) -> ast.FunctionDef:
+    """Return an optimized copy of an emitted (straight-line) function."""
+    function = copy.deepcopy(function)
+    function.body = _propagate(function.body)
+    while _eliminate(function):
+        pass
+    function.body = _tidy_comments(function.body)
+    return ast.fix_missing_locations(function)

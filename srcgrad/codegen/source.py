@@ -1,0 +1,163 @@
+"""Read a function's source and resolve the names it uses.
+
+`parse_function` turns a live function object into a `Source`: its `ast.FunctionDef`
+(decorators removed), where it came from (so diagnostics point into the user's file), and a
+`Resolver` that answers "what object does this name or attribute chain denote" through the
+function's closure cells, its globals and the builtins, the way Python itself would at run
+time.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+from srcgrad.errors import Location, SourceUnavailableError, UnsupportedSyntaxError
+
+__all__ = ["Source", "Resolver", "UNRESOLVED", "parse_function"]
+
+
+class _Unresolved:
+    def __repr__(self) -> str:
+        return "UNRESOLVED"
+
+
+UNRESOLVED = _Unresolved()
+
+
+@dataclass
+class Resolver:
+    """Resolves free names of one function: closure cells, then globals, then builtins."""
+
+    globals: dict
+    closure: dict = field(default_factory=dict)
+
+    def lookup(self, name: str):
+        if name in self.closure:
+            cell = self.closure[name]
+            try:
+                return cell.cell_contents
+            except ValueError:
+                return UNRESOLVED
+        if name in self.globals:
+            return self.globals[name]
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        return UNRESOLVED
+
+    def resolve(self, node: ast.expr, local_names: frozenset[str] | set[str]):
+        """The object a `Name` or dotted `Attribute` chain denotes, or UNRESOLVED.
+
+        Attribute chains are followed only through modules and classes: `np.linalg.norm`
+        resolves, `x.shape` on a local array does not (it is a run-time value).
+        """
+        if isinstance(node, ast.Name):
+            if node.id in local_names:
+                return UNRESOLVED
+            return self.lookup(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.resolve(node.value, local_names)
+            if base is UNRESOLVED or not isinstance(base, (types.ModuleType, type)):
+                return UNRESOLVED
+            return getattr(base, node.attr, UNRESOLVED)
+        return UNRESOLVED
+
+
+@dataclass
+class Source:
+    """A parsed function and the facts needed to locate its nodes in the user's file."""
+
+    function: object
+    tree: ast.FunctionDef
+    filename: str
+    line_offset: int  # add to an ast line number to get the file's line number
+    col_offset: int  # indentation removed by dedent
+    lines: list[str]  # the dedented source lines, for rendering diagnostics
+    resolver: Resolver
+
+    @property
+    def name(self) -> str:
+        return self.tree.name
+
+    def locate(self, node: ast.AST) -> Location:
+        """Location of a node of `tree` (or of a node copied from one) in the user's file."""
+        line = getattr(node, "lineno", None) or self.tree.lineno
+        col = getattr(node, "col_offset", 0) or 0
+        end_line = getattr(node, "end_lineno", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if end_line != line:
+            end_col = None
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return Location(
+            filename=self.filename,
+            line=line + self.line_offset,
+            col=col + self.col_offset,
+            end_col=None if end_col is None else end_col + self.col_offset,
+            source_line=" " * self.col_offset + text,
+        )
+
+
+def _function_location(fn) -> Location | None:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    return Location(code.co_filename, code.co_firstlineno, 0, source_line="")
+
+
+def parse_function(fn) -> Source:
+    """Parse `fn`'s source. Raises SourceUnavailableError when Python cannot give it."""
+    name = getattr(fn, "__qualname__", repr(fn))
+    if not isinstance(fn, types.FunctionType):
+        kind = "a built-in or C-extension function" if callable(fn) else "not a function"
+        raise SourceUnavailableError(
+            f"cannot read the source of {name!r}: it is {kind}",
+            hint="srcgrad differentiates Python functions defined in a .py file; register a "
+            "rule for this callable with srcgrad.extend instead",
+        )
+    try:
+        raw = inspect.getsource(fn)
+    except (OSError, TypeError) as exc:
+        raise SourceUnavailableError(
+            f"cannot read the source of {name!r} ({exc})",
+            location=_function_location(fn),
+            hint="define the function in a .py file (source typed at an interactive prompt "
+            "or built with exec is not kept by Python), or pass the source text to "
+            "srcgrad.codegen",
+        ) from None
+    dedented = textwrap.dedent(raw)
+    first = raw.splitlines()[0]
+    col_offset = len(first) - len(first.lstrip()) - (
+        len(dedented.splitlines()[0]) - len(dedented.splitlines()[0].lstrip())
+    )
+    module = ast.parse(dedented)
+    tree = module.body[0]
+    if isinstance(tree, ast.Assign) and isinstance(tree.value, ast.Lambda):
+        raise UnsupportedSyntaxError(
+            "lambdas cannot be differentiated yet",
+            location=Location(fn.__code__.co_filename, fn.__code__.co_firstlineno, col_offset),
+            hint="write the lambda as a def",
+        )
+    if not isinstance(tree, ast.FunctionDef):
+        raise SourceUnavailableError(
+            f"the source of {name!r} is not a plain function definition",
+            location=_function_location(fn),
+            hint="srcgrad differentiates functions defined with def (async functions and "
+            "lambdas are not supported)",
+        )
+    tree.decorator_list = []
+    closure = {}
+    if fn.__closure__:
+        closure = dict(zip(fn.__code__.co_freevars, fn.__closure__, strict=True))
+    return Source(
+        function=fn,
+        tree=tree,
+        filename=fn.__code__.co_filename,
+        line_offset=fn.__code__.co_firstlineno - 1,
+        col_offset=col_offset,
+        lines=dedented.splitlines(),
+        resolver=Resolver(fn.__globals__, closure),
+    )

@@ -1,0 +1,1 @@
+"""Rules: arrays (filled in by the rule tables below)."""

@@ -1,0 +1,1 @@
+"""Rules: elementwise (filled in by the rule tables below)."""

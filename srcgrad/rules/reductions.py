@@ -1,0 +1,1 @@
+"""Rules: reductions (filled in by the rule tables below)."""

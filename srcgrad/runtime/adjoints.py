@@ -1,0 +1,169 @@
+"""Adjoint helpers that derivative rules emit as ``xp.<helper>(...)``.
+
+Every helper takes the backend ``xp`` as its first parameter and is reached through a
+:class:`~srcgrad.runtime.backend.Backend`, which binds it, so emitted code writes
+``xp.unbroadcast(g, x)``. The helpers are generic over backends: they call only
+``xp.<kernel>`` and array attributes, never NumPy directly, so the same code runs on
+NumPy, CuPy and the strict stand-in.
+
+Helpers are maths-free plumbing shared by many rules: undoing broadcasting, reductions
+and indexing. The rules that use them live in ``srcgrad.rules``.
+"""
+
+from __future__ import annotations
+
+import operator
+
+__all__ = [
+    "unbroadcast",
+    "unreduce",
+    "unindex",
+    "require_scalar",
+    "matmul_adjoint_a",
+    "matmul_adjoint_b",
+    "NonScalarOutputError",
+]
+
+
+class NonScalarOutputError(ValueError):
+    """``grad`` was asked for the gradient of a function whose output is not a scalar."""
+
+
+def unbroadcast(xp, g, x):
+    """Sum the cotangent ``g`` down to the shape of ``x``, undoing NumPy broadcasting.
+
+    Leading axes that broadcasting added are summed away; axes where ``x`` has size 1 are
+    summed with ``keepdims``. ``x`` may be an array or a Python/NumPy scalar (shape
+    ``()``). When the shapes already agree, ``g`` itself is returned (no copy). When ``g``
+    has fewer elements than ``x`` (a scalar cotangent for an array, say) it is broadcast
+    out and materialised as a fresh array.
+    """
+    shape = xp.shape(x)
+    g_shape = xp.shape(g)
+    # The common case in hot loops: elementwise ops on equal shapes.
+    if g_shape == shape:
+        return g
+    extra = len(g_shape) - len(shape)
+    if extra > 0:
+        g = xp.sum(g, axis=tuple(range(extra)))
+    if extra >= 0:
+        kept = g_shape[extra:]
+        size_one_axes = tuple(
+            axis
+            for axis, (n, m) in enumerate(zip(shape, kept, strict=True))
+            if n == 1 and m != 1
+        )
+        if size_one_axes:
+            g = xp.sum(g, axis=size_one_axes, keepdims=True)
+    if xp.shape(g) != shape:
+        # g is smaller than x (e.g. a scalar seed): spread it over x's shape.
+        g = xp.array(xp.broadcast_to(g, shape))
+    return g
+
+
+def _normalize_axes(axis, ndim):
+    """``axis`` (None, int or tuple, possibly negative) as a sorted tuple of axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    normalized = []
+    for a in axes:
+        a = operator.index(a)
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
+        normalized.append(a % ndim if ndim else a)
+    return tuple(sorted(normalized))
+
+
+def unreduce(xp, g, x, axis=None, keepdims=False):
+    """Adjoint of a sum-like reduction of ``x`` over ``axis``: spread ``g`` back over ``x``.
+
+    ``axis`` is None, an int (negative allowed) or a tuple, exactly as given to the
+    reduction; ``keepdims`` likewise. The reduced axes are re-inserted into ``g`` (unless
+    ``keepdims`` kept them) and ``g`` is broadcast to ``x``'s shape. The result is a fresh,
+    writable, contiguous array, never a read-only broadcast view, because adjoints are
+    accumulated into in place.
+    """
+    shape = xp.shape(x)
+    if not keepdims:
+        axes = _normalize_axes(axis, len(shape))
+        kept_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
+        g = xp.reshape(g, kept_shape)
+    return xp.array(xp.broadcast_to(g, shape), order="C")
+
+
+def _is_basic_index_part(part):
+    """True for index parts that select each element of ``x`` at most once."""
+    if part is None or part is Ellipsis or isinstance(part, slice):
+        return True
+    if isinstance(part, bool):
+        return False  # x[True] adds an axis like a mask does
+    if isinstance(part, int):
+        return True
+    # NumPy integer scalars and 0-d integer arrays behave like ints; anything else with a
+    # shape (arrays, masks) is advanced indexing and may repeat elements.
+    dtype = getattr(part, "dtype", None)
+    return getattr(part, "ndim", None) == 0 and dtype is not None and dtype.kind in "iu"
+
+
+def unindex(xp, g, x, key):
+    """Adjoint of ``y = x[key]``: zeros shaped like ``x`` with ``g`` accumulated at ``key``.
+
+    ``key`` may be anything NumPy accepts: ints, slices, None, Ellipsis, integer arrays,
+    boolean masks, or tuples of these. The result dtype is ``g``'s result dtype. A basic
+    key is assigned (``out[key] = g``); an advanced key is accumulated without buffering
+    (``xp.add_at``) so that repeated indices add up: the gradient of ``x[[0, 0, 1]].sum()``
+    with respect to ``x`` is ``[2, 1, 0]``.
+    """
+    out = xp.zeros(xp.shape(x), dtype=xp.result_type(g))
+    parts = key if isinstance(key, tuple) else (key,)
+    if all(_is_basic_index_part(part) for part in parts):
+        out[key] = g
+    else:
+        xp.add_at(out, key, g)
+    return out
+
+
+def require_scalar(xp, value, function_name):
+    """Return ``value`` if it is a scalar (a Python number or 0-d); else raise.
+
+    Raises :class:`NonScalarOutputError` naming ``function_name`` and the output shape,
+    pointing to ``srcgrad.vjp`` for non-scalar outputs.
+    """
+    shape = xp.shape(value)
+    if shape != ():
+        raise NonScalarOutputError(
+            f"grad of {function_name}: the output has shape {shape}, but grad needs a "
+            f"scalar output; use srcgrad.vjp({function_name}) to pull back a cotangent of "
+            f"that shape, or reduce the output (e.g. .sum()) first"
+        )
+    return value
+
+
+def matmul_adjoint_a(xp, g, a, b):
+    """Adjoint of ``y = a @ b`` with respect to ``a``, for every matmul rank combination
+    (vectors are promoted and demoted as ``np.matmul`` does; batch broadcasting undone)."""
+    a_ndim, b_ndim = xp.ndim(a), xp.ndim(b)
+    if b_ndim == 1:
+        if a_ndim == 1:
+            return g * b
+        ga = g[..., None] * b
+    elif a_ndim == 1:
+        ga = xp.matmul(b, g[..., None])[..., 0]
+    else:
+        ga = xp.matmul(g, xp.swapaxes(b, -1, -2))
+    return unbroadcast(xp, ga, a)
+
+
+def matmul_adjoint_b(xp, g, a, b):
+    """Adjoint of ``y = a @ b`` with respect to ``b`` (see :func:`matmul_adjoint_a`)."""
+    a_ndim, b_ndim = xp.ndim(a), xp.ndim(b)
+    if a_ndim == 1:
+        if b_ndim == 1:
+            return g * a
+        gb = a[:, None] * g[..., None, :]
+    elif b_ndim == 1:
+        gb = xp.matmul(xp.swapaxes(a, -1, -2), g[..., None])[..., 0]
+    else:
+        gb = xp.matmul(xp.swapaxes(a, -1, -2), g)
+    return unbroadcast(xp, gb, b)

@@ -1,0 +1,1 @@
+"""Spec tables: each module defines CASES, a list of rulespec.Case rows."""
