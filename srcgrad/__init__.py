@@ -8,7 +8,8 @@
     print(f.source)  # the emitted gradient, as Python you can read
 """
 
-from srcgrad.api import Derivative, grad, show, value_and_grad, vjp
+from srcgrad.api import Derivative, grad, jvp, show, value_and_grad, vjp
+from srcgrad.control import stop_gradient
 from srcgrad.errors import SrcgradError
 
 __version__ = "0.1.0"
@@ -17,7 +18,9 @@ __all__ = [
     "grad",
     "value_and_grad",
     "vjp",
+    "jvp",
     "show",
+    "stop_gradient",
     "Derivative",
     "SrcgradError",
     "__version__",

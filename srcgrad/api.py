@@ -20,7 +20,7 @@ from srcgrad import errors
 from srcgrad import runtime as rt
 from srcgrad.codegen import emit, pipeline
 
-__all__ = ["grad", "value_and_grad", "vjp", "show", "Derivative"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "show", "Derivative"]
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
@@ -104,7 +104,7 @@ class Derivative:
     @property
     def __signature__(self):
         signature = inspect.signature(self._function)
-        if self._kind != "vjp":
+        if self._kind not in ("vjp", "jvp"):
             return signature
         if self._compiled is None:
             self._compile()
@@ -194,8 +194,14 @@ def vjp(function=None, wrt=0):
     return _transform("vjp")(function, wrt)
 
 
+def jvp(function=None, wrt=0):
+    """Forward mode: a function of the original arguments plus one tangent per `wrt`
+    parameter (named `d<param>`), returning `(output, output_tangent)`."""
+    return _transform("jvp")(function, wrt)
+
+
 def show(derivative) -> None:
     """Print a derivative's emitted source."""
     if not isinstance(derivative, Derivative):
-        raise TypeError("show expects a function returned by srcgrad.grad, value_and_grad or vjp")
+        raise TypeError("show expects a function returned by srcgrad.grad, value_and_grad, vjp or jvp")
     print(derivative.source, end="")

@@ -5,8 +5,9 @@ so srcgrad can read its source), how to draw its arguments, and which primitives
 exercises (`covers`). `check_case` draws seeded float64 inputs, pulls back a random
 cotangent with `srcgrad.vjp`, and compares against central finite differences: the
 dot-product test <v, J u> == <J^T v, u> along random directions, and, for small inputs,
-the full gradient element by element. It then reruns the derivative on the strict
-stand-in backend and requires the same numbers.
+the full gradient element by element; forward mode (`srcgrad.jvp`) must give the same
+directional derivative. It then reruns the derivative on the strict stand-in backend and
+requires the same numbers.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class Case:
     atol: float = ATOL
     strict: bool = True  # also check on the strict stand-in backend
     order2: bool = True  # second derivatives exist (used by higher-order checks)
+    # For rules finite differences cannot see (stop_gradient): the exact VJP, as a function
+    # of (args, cotangent) returning one array per wrt position.
+    expected: Callable | None = None
     notes: str = field(default="", compare=False)
 
     @property
@@ -125,6 +129,12 @@ def check_case(case: Case) -> None:
             f"{case.name}: gradient for argument {position} has shape {np.shape(g)}, "
             f"expected {np.shape(args[position])}\n{derivative.source}")
 
+    if case.expected is not None:
+        for g, want in zip(grads, case.expected(args, cotangent), strict=True):
+            np.testing.assert_allclose(np.asarray(g), want, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{case.name}\n{derivative.source}")
+        return
+
     def objective(values) -> float:
         return _as_float(np.asarray(case.fn(*values)) * cotangent)
 
@@ -140,6 +150,19 @@ def check_case(case: Case) -> None:
     assert abs(numeric - analytic) <= case.rtol * 10 * scale + case.atol, (
         f"{case.name}: dot-product test failed: finite differences {numeric!r}, "
         f"srcgrad {analytic!r}\n{derivative.source}")
+
+    # Forward mode along the same directions: <v, J u> again, from the tangent.
+    forward = srcgrad.jvp(case.fn, wrt=positions)
+    primal_out, tangent = forward(*args, *directions)
+    np.testing.assert_allclose(np.asarray(primal_out), np.asarray(output), rtol=1e-12,
+                               err_msg=f"{case.name}: jvp primal output\n{forward.source}")
+    assert np.shape(tangent) == np.shape(output), (
+        f"{case.name}: tangent has shape {np.shape(tangent)}, output {np.shape(output)}\n"
+        f"{forward.source}")
+    forward_numeric = _as_float(np.asarray(tangent) * cotangent)
+    assert abs(numeric - forward_numeric) <= case.rtol * 10 * scale + case.atol, (
+        f"{case.name}: forward mode disagrees with finite differences: {numeric!r} vs "
+        f"{forward_numeric!r}\n{forward.source}")
 
     # Full gradient, element by element, for small arguments.
     for position, g in zip(positions, grads, strict=True):

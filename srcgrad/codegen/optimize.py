@@ -14,7 +14,7 @@ import copy
 import operator
 from numbers import Number
 
-from srcgrad.codegen.analysis import liveness
+from srcgrad.codegen.analysis import liveness, shapes
 from srcgrad.codegen.reverse import Comment
 
 __all__ = ["optimize", "fold"]
@@ -42,7 +42,18 @@ def _is(node: ast.AST, value) -> bool:
 
 
 class _Folder(ast.NodeTransformer):
-    """Algebraic identities and constant arithmetic on small Python numbers."""
+    """Constant arithmetic on Python numbers and, in derivative code only (`algebra`),
+    identities such as `g * 1.0 -> g` and zero tangents `0.0 * e -> 0.0`. Primal code keeps
+    its identities: `mask * 1.0` converts booleans to floats and must stay."""
+
+    def __init__(self, algebra: bool):
+        self.algebra = algebra
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        if self.algebra and _is(node.value, 0):
+            return node.value
+        return node
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
@@ -55,6 +66,16 @@ class _Folder(ast.NodeTransformer):
                 return node
             if isinstance(value, Number) and not isinstance(value, complex):
                 return ast.copy_location(ast.Constant(value), node)
+        if not self.algebra:
+            return node
+        if isinstance(op, (ast.Mult, ast.MatMult)) and (_is(left, 0) or _is(right, 0)):
+            return ast.copy_location(ast.Constant(0.0), node)
+        if isinstance(op, ast.Div) and _is(left, 0):
+            return ast.copy_location(ast.Constant(0.0), node)
+        if isinstance(op, ast.Add) and _is(left, 0):
+            return right
+        if isinstance(op, ast.Sub) and _is(left, 0):
+            return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=right), node)
         if isinstance(op, ast.Mult):
             if _is(left, 1):
                 return right
@@ -82,7 +103,7 @@ class _Folder(ast.NodeTransformer):
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
-        if isinstance(node.op, ast.USub):
+        if isinstance(node.op, ast.USub) and self.algebra:
             value = _number(node.operand)
             if value is not None:
                 return ast.copy_location(ast.Constant(-value), node)
@@ -92,8 +113,8 @@ class _Folder(ast.NodeTransformer):
         return node
 
 
-def fold(node: ast.AST) -> ast.AST:
-    return _Folder().visit(node)
+def fold(node: ast.AST, algebra: bool = True) -> ast.AST:
+    return _Folder(algebra).visit(node)
 
 
 class _Substitute(ast.NodeTransformer):
@@ -106,15 +127,16 @@ class _Substitute(ast.NodeTransformer):
         return node
 
 
-def _propagate(body: list[ast.stmt]) -> list[ast.stmt]:
+def _propagate(body: list[ast.stmt], primal: frozenset) -> list[ast.stmt]:
     """Forward constant and copy propagation over a straight-line body (not into returns,
-    so returned gradients keep their adjoint names)."""
+    so returned gradients keep their adjoint names). Statements defining `primal` names
+    get constant arithmetic only."""
     env: dict[str, ast.expr] = {}
     out = []
     for stmt in body:
         if not isinstance(stmt, ast.Return):
             stmt = _Substitute(env).visit(stmt)
-        stmt = fold(stmt)
+        stmt = fold(stmt, algebra=not (liveness.defines(stmt) & primal))
         for name in liveness.defines(stmt):
             env.pop(name, None)
             for key in [k for k, v in env.items() if isinstance(v, ast.Name) and v.id == name]:
@@ -126,6 +148,37 @@ def _propagate(body: list[ast.stmt]) -> list[ast.stmt]:
                 env[target] = value
         out.append(stmt)
     return out
+
+
+class _DropUnbroadcast(ast.NodeTransformer):
+    def __init__(self, classes: shapes.ShapeClasses, index: int):
+        self.classes = classes
+        self.index = index
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "xp"
+            and func.attr in ("unbroadcast", "broadcast_like")
+            and len(node.args) == 2
+            and self.classes.same_shape(self.index, node.args[0], node.args[1])
+        ):
+            return node.args[0]
+        return node
+
+
+def _drop_unbroadcasts(function: ast.FunctionDef) -> None:
+    """Remove `xp.unbroadcast(g, x)` and `xp.broadcast_like(g, x)` where g provably
+    already has x's shape."""
+    classes = shapes.analyze(function)
+    if classes is None:
+        return
+    function.body = [
+        _DropUnbroadcast(classes, index).visit(stmt) for index, stmt in enumerate(function.body)
+    ]
 
 
 def _eliminate(function: ast.FunctionDef) -> bool:
@@ -149,10 +202,16 @@ def _tidy_comments(body: list[ast.stmt]) -> list[ast.stmt]:
     return out
 
 
-def optimize(function: ast.FunctionDef) -> ast.FunctionDef:
-    """Return an optimized copy of an emitted (straight-line) function."""
+def optimize(function: ast.FunctionDef, primal=frozenset()) -> ast.FunctionDef:
+    """Return an optimized copy of an emitted (straight-line) function; `primal` names the
+    user's own values, whose statements keep their exact operations."""
     function = copy.deepcopy(function)
-    function.body = _propagate(function.body)
+    primal = frozenset(primal)
+    before = None
+    while before != (after := ast.dump(ast.Module(body=function.body, type_ignores=[]))):
+        before = after
+        function.body = _propagate(function.body, primal)
+        _drop_unbroadcasts(function)
     while _eliminate(function):
         pass
     function.body = _tidy_comments(function.body)

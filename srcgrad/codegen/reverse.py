@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import types
 from dataclasses import dataclass
 
 from srcgrad.codegen import primitives, template
@@ -121,6 +122,15 @@ class _Reverse:
                 return [ast.copy_location(add, stmt)]
             return []
         if found.kind == primitives.Kind.OPAQUE:
+            callee = None
+            if isinstance(value, ast.Call):
+                callee = self.source.resolver.resolve(value.func, frozenset())
+            if isinstance(callee, types.FunctionType):
+                raise UnknownCalleeError(
+                    f"the gradient flows through a call to the Python function "
+                    f"`{ast.unparse(value.func)}`, and calls to user functions are not "
+                    "differentiated yet", self.source.locate(stmt),
+                    "inline the function's body into this function for now")
             raise UnknownCalleeError(
                 f"cannot differentiate through `{ast.unparse(value)}`: srcgrad has no rule for "
                 "it and cannot read its source", self.source.locate(stmt),
@@ -153,7 +163,7 @@ class _Reverse:
             _assign("xp", _call("rt.namespace", [], [(p, _name(p)) for p in params]))
         ]
         new_body += primal
-        if options.kind == "grad":
+        if options.kind in ("grad", "value_and_grad"):
             check = _call("xp.require_scalar", [output, ast.Constant(options.name)])
             new_body.append(ast.copy_location(ast.Expr(check), ret))
         extra_params = []
@@ -165,15 +175,23 @@ class _Reverse:
             bout = self.adjoint_name(output.id)
             if options.kind == "vjp":
                 extra_params.append(bout)
+                check = _call("xp.require_same_shape",
+                              [_name(bout), output,
+                               ast.Constant(f"vjp of {options.name}: the cotangent")])
+                new_body.append(ast.copy_location(ast.Expr(check), ret))
             else:
                 new_body.append(_assign(bout, ast.Constant(1.0)))
             self.defined.add(bout)
+            last_comment = None
             for stmt in reversed(primal):
                 if not self.activity.active_target(stmt):
                     continue
                 block = self.adjoint_of(stmt)
                 if block:
-                    new_body.append(self.comment(stmt))
+                    comment = self.comment(stmt)
+                    if comment.text != last_comment:
+                        new_body.append(comment)
+                        last_comment = comment.text
                     new_body += block
         elif options.kind == "vjp":
             extra_params.append(self.namer.fresh("bout"))

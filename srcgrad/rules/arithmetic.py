@@ -5,6 +5,7 @@ import operator
 
 import numpy as np
 
+from srcgrad import control
 from srcgrad.rules.registry import adjoint, alias, d, nondifferentiable, rule, tangent, xp
 
 # ---------------------------------------------------------------- binary arithmetic
@@ -100,3 +101,5 @@ def getitem(y, x, key):
 nondifferentiable(operator.floordiv, operator.not_, operator.invert, operator.and_,
                   operator.or_, operator.xor, operator.lshift, operator.rshift, kernel=None)
 alias(np.floor_divide, operator.floordiv)
+
+nondifferentiable(control.stop_gradient)

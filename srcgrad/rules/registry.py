@@ -42,7 +42,9 @@ __all__ = [
     "nondifferentiable",
     "alias",
     "method",
+    "elementwise",
     "RULES",
+    "ELEMENTWISE",
     "ALIASES",
     "KERNELS",
     "METHODS",
@@ -108,6 +110,7 @@ RULES: dict[object, Rule] = {}
 ALIASES: dict[object, object] = {}
 KERNELS: dict[str, Rule] = {}
 METHODS: dict[str, object] = {}
+ELEMENTWISE: set = set()  # keys whose result has the broadcast shape of their operands
 
 
 def _register(entry: Rule) -> Rule:
@@ -254,3 +257,9 @@ def alias(other, key) -> None:
 def method(name: str, key) -> None:
     """Make the array method `x.name(...)` denote `key(x, ...)`."""
     METHODS[name] = key
+
+
+def elementwise(*keys) -> None:
+    """Declare primitives whose result has the broadcast shape of their array operands
+    (lets the optimizer prove shapes equal and drop needless `unbroadcast` calls)."""
+    ELEMENTWISE.update(keys)

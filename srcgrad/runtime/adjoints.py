@@ -21,6 +21,9 @@ __all__ = [
     "require_scalar",
     "matmul_adjoint_a",
     "matmul_adjoint_b",
+    "stop_gradient",
+    "require_same_shape",
+    "broadcast_like",
     "NonScalarOutputError",
 ]
 
@@ -167,3 +170,31 @@ def matmul_adjoint_b(xp, g, a, b):
     else:
         gb = xp.matmul(xp.swapaxes(a, -1, -2), g)
     return unbroadcast(xp, gb, b)
+
+
+def stop_gradient(xp, x):
+    """The kernel of ``srcgrad.stop_gradient``: the identity (its rule gives no gradient)."""
+    return x
+
+
+def require_same_shape(xp, value, reference, description):
+    """Return ``value`` if it has the shape of ``reference``; else raise ValueError.
+
+    Used for cotangents (vjp) and tangents (jvp): one that merely broadcasts against the
+    value it belongs to would silently give a wrong-shaped answer.
+    """
+    shape, expected = xp.shape(value), xp.shape(reference)
+    if shape != expected:
+        raise ValueError(f"{description} has shape {shape}, but must have shape {expected}")
+    return value
+
+
+def broadcast_like(xp, t, y):
+    """``t`` spread to the shape of ``y`` (a tangent whose inactive operands were zero).
+
+    Returns ``t`` itself when the shapes already agree, else a fresh materialised array.
+    """
+    shape = xp.shape(y)
+    if xp.shape(t) == shape:
+        return t
+    return xp.array(xp.broadcast_to(t, shape))

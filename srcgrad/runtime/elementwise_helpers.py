@@ -6,4 +6,109 @@ first, uses only ``xp.<kernel>`` calls, and is listed in ``__all__``.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+__all__ = [
+    "tie_split",
+    "clip_passes",
+    "clip_below",
+    "clip_above",
+    "astype",
+    "astype_adjoint",
+    "astype_tangent",
+]
+
+
+# -- maximum, minimum, fmax, fmin ------------------------------------------------------
+
+def tie_split(xp, g, y, x, other):
+    """The part of ``g`` that belongs to ``x`` when ``y`` selects between ``x`` and ``other``.
+
+    For ``y = maximum(x, other)`` (or ``minimum``, ``fmax``, ``fmin``): all of ``g`` where
+    ``y`` equals ``x`` alone, half of it where ``x`` and ``other`` tie, none elsewhere.
+    Because the choice is read off the result, ``fmax``/``fmin`` give everything to the
+    non-NaN operand, and a NaN produced by ``maximum``/``minimum`` sends nothing to either
+    operand. The result has the broadcast shape of ``g``, ``y``, ``x`` and ``other``;
+    it is a derivative (adjoint or tangent), so ``g`` may be either.
+    """
+    return xp.where(y == x, xp.where(y == other, 0.5 * g, g), 0.0)
+
+
+# -- clip ------------------------------------------------------------------------------
+#
+# clip(a, a_min, a_max) is minimum(maximum(a, a_min), a_max): every element comes from
+# exactly one of a, a_min, a_max. The three masks below partition the elements that way,
+# with the bounds inclusive (a == a_min or a == a_max passes a through), None meaning no
+# bound, and a_min > a_max giving a_max everywhere, as NumPy does.
+
+
+def clip_below(xp, a, a_min, a_max):
+    """Where ``clip(a, a_min, a_max)`` takes ``a_min``: ``a < a_min <= a_max``.
+
+    Returns a boolean array, or ``False`` when ``a_min`` is None.
+    """
+    if a_min is None:
+        return False
+    below = a < a_min
+    if a_max is not None:
+        below = xp.logical_and(below, a_min <= a_max)
+    return below
+
+
+def clip_above(xp, a, a_min, a_max):
+    """Where ``clip(a, a_min, a_max)`` takes ``a_max``: ``a > a_max``, or ``a_min > a_max``.
+
+    Returns a boolean array, or ``False`` when ``a_max`` is None.
+    """
+    if a_max is None:
+        return False
+    above = a > a_max
+    if a_min is not None:
+        above = xp.logical_or(above, a_min > a_max)
+    return above
+
+
+def clip_passes(xp, a, a_min, a_max):
+    """Where ``clip(a, a_min, a_max)`` passes ``a`` through: ``a_min <= a <= a_max``.
+
+    The bounds are inclusive, and NaN entries of ``a`` (which clip passes through) count
+    as passed. Returns a boolean array (0-d when both bounds are None).
+    """
+    clipped = xp.logical_or(clip_below(xp, a, a_min, a_max), clip_above(xp, a, a_min, a_max))
+    return xp.logical_not(clipped)
+
+
+# -- astype ----------------------------------------------------------------------------
+
+def _is_inexact(xp, dtype) -> bool:
+    return xp.dtype(dtype).kind in "fc"
+
+
+def astype(xp, x, dtype):
+    """The kernel of ``x.astype(dtype)``: a copy of ``x`` cast to ``dtype``.
+
+    Arrays use their own ``astype``; Python numbers become a 0-d array of ``dtype``.
+    """
+    if hasattr(x, "astype"):
+        return x.astype(dtype)
+    return xp.asarray(x).astype(dtype)
+
+
+def astype_adjoint(xp, g, x, dtype):
+    """Adjoint of ``y = x.astype(dtype)``: ``g`` cast back to ``x``'s dtype.
+
+    A Python number ``x`` gets ``g`` unchanged. A cast to an integer or boolean dtype is
+    flat (truncation), so ``x`` then gets zeros of its own shape and dtype.
+    """
+    python_number = isinstance(x, (float, int))
+    if not _is_inexact(xp, dtype):
+        return 0.0 if python_number else xp.zeros(xp.shape(x), dtype=xp.result_type(x))
+    if python_number:
+        return g
+    return astype(xp, g, xp.result_type(x))
+
+
+def astype_tangent(xp, t, dtype):
+    """Tangent of ``y = x.astype(dtype)``: ``t`` cast to ``dtype``; zeros (in ``t``'s
+    dtype) when ``dtype`` is an integer or boolean dtype, whose casts are flat."""
+    if not _is_inexact(xp, dtype):
+        return xp.zeros(xp.shape(t), dtype=xp.result_type(t))
+    return astype(xp, t, dtype)

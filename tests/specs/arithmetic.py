@@ -4,6 +4,8 @@ import operator
 
 import numpy as np
 
+import srcgrad
+
 from rulespec import Arg, Case
 
 PAIRS = [((), ()), ((3,), ()), ((), (3,)), ((3,), (3,)), ((3, 1), (1, 4)), ((3, 4), (4,)),
@@ -86,6 +88,11 @@ def not_is_flat(a):
     return a * 2.0 + (not a > 0) * 0.0
 
 
+def detached_scale(x):
+    scale = srcgrad.stop_gradient(x * 2.0)
+    return scale * x
+
+
 def logic_ops_are_flat(a, b):
     mask = (a > 0) & (b > 0) | (a < -1) ^ (b < -1)
     shifted = (mask << 1) >> 1
@@ -122,6 +129,8 @@ CASES += [
           operator.rshift)),
     Case(getitem, (Arg((3, 4)),), (operator.getitem,)),
     Case(not_is_flat, (Arg(None),), (operator.not_,)),
+    Case(detached_scale, (Arg((3,)),), (srcgrad.stop_gradient,),
+         expected=lambda args, v: (2.0 * args[0] * v,)),
 ]
 for left, right in [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)),
                     ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((1, 2, 3), (4, 3, 2)),
