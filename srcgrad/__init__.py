@@ -6,13 +6,12 @@
 
     f(2.0, 3.0)      # (3.0, 8.0)
     print(f.source)  # the emitted gradient, as Python you can read
+
+The public names are loaded on first use, so that emitted modules, which import only
+`srcgrad.runtime`, never load the compiler.
 """
 
-from srcgrad.api import Derivative, grad, jvp, show, value_and_grad, vjp
-from srcgrad.control import stop_gradient
-from srcgrad.errors import SrcgradError
-
-__version__ = "0.1.0"
+from srcgrad._version import __version__
 
 __all__ = [
     "grad",
@@ -25,3 +24,29 @@ __all__ = [
     "SrcgradError",
     "__version__",
 ]
+
+_LAZY = {
+    "grad": "srcgrad.api",
+    "value_and_grad": "srcgrad.api",
+    "vjp": "srcgrad.api",
+    "jvp": "srcgrad.api",
+    "show": "srcgrad.api",
+    "Derivative": "srcgrad.api",
+    "stop_gradient": "srcgrad.control",
+    "SrcgradError": "srcgrad.errors",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'srcgrad' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

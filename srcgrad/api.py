@@ -62,8 +62,6 @@ class Derivative:
         self._compiled = None
         self._call = None
         functools.update_wrapper(self, function)
-        self.__name__ = f"{kind}_{getattr(function, '__name__', 'f')}"
-        self.__qualname__ = self.__name__
 
     # -- compilation --------------------------------------------------------------------
 
@@ -78,7 +76,7 @@ class Derivative:
             entry = per_function.get(key)
             if entry is None:
                 try:
-                    compiled = pipeline.compile_reverse(
+                    compiled = pipeline.compile_derivative(
                         self._function, self._wrt, self._kind, self._has_aux)
                 except errors.SrcgradError as exc:
                     raise exc.with_traceback(None) from None
@@ -108,9 +106,13 @@ class Derivative:
             return signature
         if self._compiled is None:
             self._compile()
-        extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY if any(
-            p.default is not p.empty for p in signature.parameters.values()
-        ) else inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in self._compiled.extra_parameters]
+        keyword_only = any(
+            p.default is not p.empty or p.kind is p.KEYWORD_ONLY
+            for p in signature.parameters.values()
+        )
+        kind = inspect.Parameter.KEYWORD_ONLY if keyword_only else (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        extra = [inspect.Parameter(n, kind) for n in self._compiled.extra_parameters]
         return signature.replace(parameters=[*signature.parameters.values(), *extra])
 
     # -- calling ------------------------------------------------------------------------

@@ -13,7 +13,9 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -29,12 +31,50 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_KINDS = {"grad", "value_and_grad", "vjp"}
+_KINDS = {"grad", "value_and_grad", "vjp", "jvp"}
 
 
 def _fail(message: str, code: int) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(code)
+
+
+def _syntax_error(exc: SyntaxError) -> typer.Exit:
+    """`file:line:col: error: msg`, the offending line and a caret (as Python would show)."""
+    text = (exc.text or "").rstrip("\n")
+    stripped = text.lstrip()
+    lines = [f"{exc.filename}:{exc.lineno}:{exc.offset or 0}: error: {exc.msg}"]
+    if stripped:
+        lines.append(f"    {stripped}")
+        if exc.offset:
+            lines.append(f"    {' ' * max(exc.offset - 1 - (len(text) - len(stripped)), 0)}^")
+    return _fail("\n".join(lines), 1)
+
+
+def _import_error(location: str, exc: BaseException) -> typer.Exit:
+    """A failure while running the user's module: located at its innermost user frame."""
+    libraries = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if not frame.filename.startswith("<") and frame.filename != __file__]
+    # Point at the user's own code, not at the library it was calling when it failed.
+    frames = [f for f in frames if not f.filename.startswith(libraries)] or frames
+    what = f"importing {location} failed: {type(exc).__name__}: {exc}"
+    if not frames:
+        return _fail(f"error: {what}", 1)
+    frame = frames[-1]
+    column = (frame.colno or 0) + 1
+    lines = [f"{frame.filename}:{frame.lineno}:{column}: error: {what}"]
+    if frame.line:
+        lines.append(f"    {frame.line.strip()}")
+    return _fail("\n".join(lines), 1)
+
+
+def _is_missing(location: str, exc: ImportError) -> bool:
+    """Whether `exc` says the target module itself (or a parent package) does not exist,
+    rather than that the module exists and failed to import something."""
+    missing = getattr(exc, "name", None)
+    return isinstance(exc, ModuleNotFoundError) and missing is not None and (
+        location == missing or location.startswith(f"{missing}."))
 
 
 def _load_target(target: str):
@@ -56,14 +96,24 @@ def _load_target(target: str):
         try:
             spec.loader.exec_module(module)
         except SyntaxError as exc:
-            raise _fail(
-                f"{exc.filename}:{exc.lineno}:{exc.offset or 0}: error: {exc.msg}\n"
-                f"    {(exc.text or '').strip()}", 1) from None
+            raise _syntax_error(exc) from None
+        except Exception as exc:  # noqa: BLE001 - any failure in the user's module code
+            raise _import_error(location, exc) from None
     else:
+        # Like `python -m`, find modules relative to the working directory (a console
+        # script's sys.path[0] is its bin directory instead).
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(location)
+        except SyntaxError as exc:
+            raise _syntax_error(exc) from None
         except ImportError as exc:
-            raise _fail(f"error: cannot import module {location!r}: {exc}", 2) from None
+            if _is_missing(location, exc):
+                raise _fail(f"error: cannot import module {location!r}: {exc}", 2) from None
+            raise _import_error(location, exc) from None
+        except Exception as exc:  # noqa: BLE001 - any failure in the user's module code
+            raise _import_error(location, exc) from None
     function = getattr(module, name, None)
     if function is None:
         raise _fail(f"error: {location} has no function {name!r}", 2)
@@ -78,12 +128,25 @@ def _parse_wrt(wrt: Optional[str]):
     return parsed[0] if len(parsed) == 1 else parsed
 
 
+def _file_mode(path: Path) -> int:
+    """An existing file keeps its permissions; a new one gets the usual 0o666 minus umask
+    (mkstemp's temporary files are private, 0o600)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _write_atomically(path: Path, text: str) -> None:
     directory = path.resolve().parent
+    mode = _file_mode(path)
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -96,7 +159,7 @@ def grad(
     target: Annotated[str, typer.Argument(help="PATH.py:FUNCTION or package.module:FUNCTION")],
     wrt: Annotated[Optional[str], typer.Option(help="Parameters to differentiate, by name or "
                                                "position, comma-separated (default: the first)")] = None,
-    kind: Annotated[str, typer.Option(help="grad, value_and_grad or vjp")] = "grad",
+    kind: Annotated[str, typer.Option(help="grad, value_and_grad, vjp or jvp")] = "grad",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the module "
                                                    "here instead of printing it")] = None,
 ) -> None:
@@ -107,7 +170,7 @@ def grad(
     from srcgrad.codegen import pipeline
 
     try:
-        compiled = pipeline.compile_reverse(function, _parse_wrt(wrt), kind)
+        compiled = pipeline.compile_derivative(function, _parse_wrt(wrt), kind)
     except SrcgradError as exc:
         raise _fail(str(exc), 1) from None
     if output is None:

@@ -37,6 +37,6 @@ ARGUMENTS = {
     "polynomial": lambda: (1.5,),
     "broadcast_affine_vjp": lambda: (np.arange(6.0).reshape(2, 3), np.array([0.5, -1.0, 2.0]),
                                      0.25, np.ones(2)),
-    "indexing_vjp": lambda: (np.arange(4.0), np.array([0, 0, 2]), np.ones((3, 3))),
+    "indexing_vjp": lambda: (np.arange(4.0), np.array([0, 0, 2]), np.ones(3)),
     "polynomial_value_and_grad": lambda: (1.5,),
 }

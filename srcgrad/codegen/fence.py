@@ -45,6 +45,14 @@ _ALLOWED = (
     ast.unaryop,
     ast.cmpop,
     ast.expr_context,
+    # Parts of other nodes (no position of their own): the node holding them is judged.
+    ast.comprehension,
+    ast.withitem,
+    ast.boolop,
+    ast.excepthandler,
+    ast.alias,
+    ast.match_case,
+    ast.type_ignore,
 )
 
 # node type -> (what, hint)

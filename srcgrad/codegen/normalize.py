@@ -148,17 +148,24 @@ class _Normalizer:
             # Evaluate every right-hand element before binding any name (`a, b = b, a`).
             atoms = [self.atom(element, fresh=True) for element in value.elts]
             for element, atom in zip(target.elts, atoms, strict=True):
-                self.assign([element], atom)
+                self.bind_atom(element, atom, value)
             return
         shared = self.atom(value)
         for target in targets:
-            if isinstance(target, ast.Name):
-                self.emit(self.define(target.id), shared, value)
-                continue
-            for index, element in enumerate(target.elts):
-                item = ast.Subscript(value=copy.copy(shared), slice=ast.Constant(index),
-                                     ctx=ast.Load())
-                self.assign([element], self.located(item, element))
+            self.bind_atom(target, shared, value)
+
+    def bind_atom(self, target: ast.expr, atom: ast.expr, origin: ast.AST) -> None:
+        """Bind a target (a name or a nested tuple of names) to an already computed atom."""
+        if isinstance(target, ast.Name):
+            self.emit(self.define(target.id), copy.copy(atom), origin)
+            return
+        for index, element in enumerate(target.elts):
+            item = self.located(ast.Subscript(value=copy.copy(atom), slice=ast.Constant(index),
+                                              ctx=ast.Load()), element)
+            if isinstance(element, ast.Name):
+                self.emit(self.define(element.id), item, element)
+            else:
+                self.bind_atom(element, self.temporary(item, element), element)
 
     # -- expressions ---------------------------------------------------------------------
 

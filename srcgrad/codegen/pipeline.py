@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from srcgrad._version import __version__
 from srcgrad.codegen import emit, fence, forward, normalize, optimize, reverse, source
 from srcgrad.errors import UnknownWrtError, UnsupportedSyntaxError
 
-__all__ = ["Compiled", "compile_reverse", "resolve_wrt", "VERSION"]
+__all__ = ["Compiled", "compile_derivative", "resolve_wrt", "VERSION"]
 
-VERSION = "0.1.0"
+VERSION = __version__
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def resolve_wrt(src: source.Source, wrt) -> tuple[tuple[str, ...], bool]:
                 src.locate(src.tree), f"parameters are: {', '.join(params)}")
         if item in names:
             raise UnknownWrtError(f"wrt names {item!r} twice", src.locate(src.tree),
-                                  "list each parameter once")
+                                  f"list each parameter once; parameters are: {', '.join(params)}")
         names.append(item)
     if not names:
         raise UnknownWrtError("wrt is empty", src.locate(src.tree),
@@ -78,7 +79,7 @@ def _describe(kind: str, wrt: tuple[str, ...], as_tuple: bool, has_aux: bool) ->
     return f"{kind}(wrt={shown}{extra})"
 
 
-def compile_reverse(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> Compiled:
+def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> Compiled:
     """Run the reverse-mode pipeline on `fn`; raises a located SrcgradError on bad input."""
     src = source.parse_function(fn)
     names, as_tuple = resolve_wrt(src, wrt)

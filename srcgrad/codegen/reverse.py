@@ -119,7 +119,7 @@ class _Reverse:
             if isinstance(value, ast.Name) and self.activity.varied_operand(stmt, value.id):
                 add = ast.AugAssign(target=ast.Name(self.adjoint_name(value.id), ast.Store()),
                                     op=ast.Add(), value=_name(badjoint))
-                return [ast.copy_location(add, stmt)]
+                return self.accumulate([ast.copy_location(add, stmt)])
             return []
         if found.kind == primitives.Kind.OPAQUE:
             callee = None

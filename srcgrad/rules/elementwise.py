@@ -248,45 +248,19 @@ def absolute(y, x):
 
 
 @rule(np.maximum)
-def maximum(y, x1, x2):
-    """Where x1 == x2 each operand gets half of the derivative. Where an operand is NaN
-    (so is the result) neither gets anything."""
-    with adjoint:
-        d[x1] = xp.unbroadcast(xp.tie_split(d[y], y, x1, x2), x1)
-        d[x2] = xp.unbroadcast(xp.tie_split(d[y], y, x2, x1), x2)
-    with tangent:
-        d[y] = xp.tie_split(d[x1], y, x1, x2) + xp.tie_split(d[x2], y, x2, x1)
-
-
 @rule(np.minimum)
-def minimum(y, x1, x2):
-    """Ties and NaN as for maximum: half each where x1 == x2, nothing where NaN."""
-    with adjoint:
-        d[x1] = xp.unbroadcast(xp.tie_split(d[y], y, x1, x2), x1)
-        d[x2] = xp.unbroadcast(xp.tie_split(d[y], y, x2, x1), x2)
-    with tangent:
-        d[y] = xp.tie_split(d[x1], y, x1, x2) + xp.tie_split(d[x2], y, x2, x1)
-
-
 @rule(np.fmax)
-def fmax(y, x1, x2):
-    """Half each where x1 == x2; where one operand is NaN, all of it goes to the other
-    (the one fmax returns)."""
-    with adjoint:
-        d[x1] = xp.unbroadcast(xp.tie_split(d[y], y, x1, x2), x1)
-        d[x2] = xp.unbroadcast(xp.tie_split(d[y], y, x2, x1), x2)
-    with tangent:
-        d[y] = xp.tie_split(d[x1], y, x1, x2) + xp.tie_split(d[x2], y, x2, x1)
-
-
 @rule(np.fmin)
-def fmin(y, x1, x2):
-    """Ties and NaN as for fmax: half each at ties, all to the non-NaN operand."""
+def select(y, x1, x2):
+    """maximum, minimum, fmax and fmin pass on the derivative of the operand they pick.
+    Where x1 == x2 each operand gets half. Where one operand is NaN, fmax and fmin pick
+    (and pass everything to) the other; maximum and minimum return NaN and pass nothing
+    to either."""
     with adjoint:
-        d[x1] = xp.unbroadcast(xp.tie_split(d[y], y, x1, x2), x1)
-        d[x2] = xp.unbroadcast(xp.tie_split(d[y], y, x2, x1), x2)
+        d[x1] = xp.unbroadcast(d[y] * xp.tie_weight(y, x1, x2), x1)
+        d[x2] = xp.unbroadcast(d[y] * xp.tie_weight(y, x2, x1), x2)
     with tangent:
-        d[y] = xp.tie_split(d[x1], y, x1, x2) + xp.tie_split(d[x2], y, x2, x1)
+        d[y] = d[x1] * xp.tie_weight(y, x1, x2) + d[x2] * xp.tie_weight(y, x2, x1)
 
 
 @rule(np.clip)
@@ -302,8 +276,9 @@ def clip(y, a, a_min=None, a_max=None):
         d[a_min] = xp.unbroadcast(xp.where(xp.clip_below(a, a_min, a_max), d[y], 0.0), a_min)
         d[a_max] = xp.unbroadcast(xp.where(xp.clip_above(a, a_min, a_max), d[y], 0.0), a_max)
     with tangent:
-        d[y] = xp.where(xp.clip_passes(a, a_min, a_max), d[a],
-                        xp.where(xp.clip_below(a, a_min, a_max), d[a_min], d[a_max]))
+        d[y] = (d[a] * xp.clip_passes(a, a_min, a_max)
+                + d[a_min] * xp.clip_below(a, a_min, a_max)
+                + d[a_max] * xp.clip_above(a, a_min, a_max))
 
 
 method("clip", np.clip)
@@ -355,8 +330,9 @@ def to_float(y, x=0.0, /):
 
 nondifferentiable(np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, np.fix)
 alias(np.around, np.round)
-alias(math.floor, np.floor)
-alias(math.ceil, np.ceil)
+# math.floor and math.ceil return ints (usable as indices), unlike np.floor and np.ceil.
+nondifferentiable(math.floor, kernel="math_floor")
+nondifferentiable(math.ceil, kernel="math_ceil")
 
 nondifferentiable(np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
                   np.not_equal)

@@ -12,6 +12,10 @@ Conventions where the derivative is not unique (see the helpers for details):
 max/min ties share the cotangent equally among the tied elements of each reduced slice;
 prod is exact with zeros in the input; std and linalg.norm have derivative 0 where their
 value is 0 (a constant slice, the zero vector).
+
+The tangents of dot, inner, outer and einsum go through helpers that leave out an inactive
+operand's tangent (forward mode passes the literal 0.0): `dot(0.0, b)` would be a zero of
+the wrong shape.
 """
 
 import numpy as np
@@ -128,7 +132,7 @@ def dot(y, a, b):
         d[a] = xp.dot_adjoint_a(d[y], a, b)
         d[b] = xp.dot_adjoint_b(d[y], a, b)
     with tangent:
-        d[y] = xp.dot(d[a], b) + xp.dot(a, d[b])
+        d[y] = xp.dot_tangent(a, b, d[a], d[b])
 
 
 @rule(np.outer)
@@ -138,7 +142,7 @@ def outer(y, a, b):
         d[a] = xp.reshape(xp.matmul(d[y], xp.ravel(b)), xp.shape(a))
         d[b] = xp.reshape(xp.matmul(xp.ravel(a), d[y]), xp.shape(b))
     with tangent:
-        d[y] = xp.outer(d[a], b) + xp.outer(a, d[b])
+        d[y] = xp.outer_tangent(a, b, d[a], d[b])
 
 
 @rule(np.inner)
@@ -147,7 +151,7 @@ def inner(y, a, b):
         d[a] = xp.inner_adjoint_a(d[y], a, b)
         d[b] = xp.inner_adjoint_b(d[y], a, b)
     with tangent:
-        d[y] = xp.inner(d[a], b) + xp.inner(a, d[b])
+        d[y] = xp.inner_tangent(a, b, d[a], d[b])
 
 
 @rule(np.einsum)

@@ -32,17 +32,24 @@ __all__ = [
     "undiag",
     "dot_adjoint_a",
     "dot_adjoint_b",
+    "dot_tangent",
     "inner_adjoint_a",
     "inner_adjoint_b",
+    "inner_tangent",
+    "outer_tangent",
     "einsum_adjoint",
     "einsum_tangent",
+    "dense_tangents",
     "untranspose",
     "unconcatenate",
-    "unstack",
+    "stack_adjoint",
     "unhstack",
     "unvstack",
     "untile",
     "unrepeat",
+    "linspace_adjoint_start",
+    "linspace_adjoint_stop",
+    "linspace_tangent",
 ]
 
 
@@ -68,6 +75,11 @@ def _floating(xp, a):
     if a.dtype.kind not in "fc":
         a = a.astype(xp.float64)
     return a
+
+
+def _is_zero_literal(value):
+    """True for the Python number 0: the tangent forward mode gives an inactive operand."""
+    return type(value) in (int, float) and value == 0
 
 
 def _split(xp, g, sizes, axis):
@@ -310,6 +322,34 @@ def inner_adjoint_b(xp, g, a, b):
     return xp.tensordot(g, a, axes=(a_free, a_free))
 
 
+def _bilinear_tangent(xp, product, a, b, da, db):
+    """``product(da, b) + product(a, db)``, leaving out a term whose tangent is the literal
+    0: a product of the scalar 0 with an array does not have the result's shape."""
+    terms = []
+    if not _is_zero_literal(da):
+        terms.append(product(da, b))
+    if not _is_zero_literal(db):
+        terms.append(product(a, db))
+    if not terms:
+        return 0.0
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+def dot_tangent(xp, a, b, da, db):
+    """Tangent of ``y = dot(a, b)`` (an inactive operand's tangent may be the literal 0)."""
+    return _bilinear_tangent(xp, xp.dot, a, b, da, db)
+
+
+def inner_tangent(xp, a, b, da, db):
+    """Tangent of ``y = inner(a, b)`` (an inactive operand's tangent may be the literal 0)."""
+    return _bilinear_tangent(xp, xp.inner, a, b, da, db)
+
+
+def outer_tangent(xp, a, b, da, db):
+    """Tangent of ``y = outer(a, b)`` (an inactive operand's tangent may be the literal 0)."""
+    return _bilinear_tangent(xp, xp.outer, a, b, da, db)
+
+
 def _einsum_labels(subscripts, count):
     """The input label strings and the output label string of an einsum specification."""
     if not isinstance(subscripts, str):
@@ -366,10 +406,6 @@ def einsum_adjoint(xp, g, subscripts, operands, optimize=False):
     return tuple(grads)
 
 
-def _is_zero_literal(value):
-    return type(value) in (int, float) and value == 0
-
-
 def einsum_tangent(xp, y, subscripts, operands, tangents, optimize=False):
     """Tangent of ``y = einsum(subscripts, *operands)``: the sum over operands of the
     einsum with that operand replaced by its tangent. A tangent given as the Python
@@ -386,6 +422,13 @@ def einsum_tangent(xp, y, subscripts, operands, tangents, optimize=False):
 
 
 # -- shape manipulation and joining -------------------------------------------------------
+
+def dense_tangents(xp, arrays, tangents):
+    """The tangents of a sequence argument with each literal 0 (an inactive element) made
+    an array of zeros shaped like its element, so that joining them keeps the shapes."""
+    return [xp.zeros_like(a) if _is_zero_literal(t) else t
+            for a, t in zip(arrays, tangents, strict=True)]
+
 
 def untranspose(xp, g, axes=None):
     """Adjoint of ``y = transpose(a, axes)``: ``g`` transposed by the inverse permutation."""
@@ -407,8 +450,11 @@ def unconcatenate(xp, g, arrays, axis=0):
     return tuple(_split(xp, g, [s[axis] for s in shapes], axis))
 
 
-def unstack(xp, g, arrays, axis=0):
-    """Adjoints of ``y = stack(arrays, axis)``: the slices of ``g`` along ``axis``."""
+def stack_adjoint(xp, g, arrays, axis=0):
+    """Adjoints of ``y = stack(arrays, axis)``: the slices of ``g`` along ``axis``.
+
+    (Not ``unstack``: that is a NumPy kernel, which a helper of the same name would hide.)
+    """
     (axis,) = _normalize_axes(axis, xp.ndim(g))
     moved = xp.moveaxis(g, axis, 0)
     return tuple(moved[i] for i in range(len(arrays)))
@@ -469,3 +515,42 @@ def unrepeat(xp, g, a, repeats, axis=None):
         xp.add_at(summed, (slice(None),) * axis + (owners,), g)
     return xp.reshape(summed, shape)
 
+
+
+# -- constructors with array-valued arguments ----------------------------------------------
+
+def _linspace_fraction(xp, y, num, endpoint, axis):
+    """``t`` with ``y = start + t (stop - start)``: ``i / (num - 1)`` (``i / num`` without
+    the endpoint), shaped to broadcast along ``y``'s sample axis ``axis``."""
+    ndim = xp.ndim(y)
+    (axis,) = _normalize_axes(axis, ndim)
+    divisions = num - 1 if endpoint else num
+    steps = xp.arange(num, dtype=xp.result_type(y, 1.0))
+    fraction = steps / divisions if divisions > 0 else steps * 0
+    return xp.reshape(fraction, (num,) + (1,) * (ndim - 1 - axis))
+
+
+def linspace_adjoint_start(xp, g, start, stop, num=50, endpoint=True, axis=0):
+    """Adjoint of ``y = linspace(start, stop, num, endpoint, axis=axis)`` for ``start``."""
+    weight = 1 - _linspace_fraction(xp, g, num, endpoint, axis)
+    return unbroadcast(xp, xp.sum(g * weight, axis=axis), start)
+
+
+def linspace_adjoint_stop(xp, g, start, stop, num=50, endpoint=True, axis=0):
+    """Adjoint of ``y = linspace(start, stop, num, endpoint, axis=axis)`` for ``stop``."""
+    weight = _linspace_fraction(xp, g, num, endpoint, axis)
+    return unbroadcast(xp, xp.sum(g * weight, axis=axis), stop)
+
+
+def linspace_tangent(xp, y, dstart, dstop, num=50, endpoint=True, axis=0):
+    """Tangent of ``y = linspace(start, stop, ...)``; a tangent given as the literal 0 (an
+    inactive endpoint) contributes nothing."""
+    fraction = _linspace_fraction(xp, y, num, endpoint, axis)
+    shape = xp.shape(y)
+    (position,) = _normalize_axes(axis, len(shape))
+    batch = shape[:position] + shape[position + 1:]
+    total = 0.0
+    for tangent, weight in ((dstart, 1 - fraction), (dstop, fraction)):
+        if not _is_zero_literal(tangent):
+            total = total + xp.expand_dims(xp.broadcast_to(tangent, batch), axis) * weight
+    return total

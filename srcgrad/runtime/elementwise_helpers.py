@@ -1,4 +1,4 @@
-"""Adjoint helpers for elementwise primitives (maximum ties, clip, where, logaddexp, ...).
+"""Derivative helpers for elementwise primitives: tie weights, clip masks, astype.
 
 Same contract as :mod:`srcgrad.runtime.adjoints`: each helper takes the backend ``xp``
 first, uses only ``xp.<kernel>`` calls, and is listed in ``__all__``.
@@ -7,29 +7,30 @@ first, uses only ``xp.<kernel>`` calls, and is listed in ``__all__``.
 from __future__ import annotations
 
 __all__ = [
-    "tie_split",
+    "tie_weight",
     "clip_passes",
     "clip_below",
     "clip_above",
     "astype",
     "astype_adjoint",
     "astype_tangent",
+    "math_floor",
+    "math_ceil",
 ]
 
 
 # -- maximum, minimum, fmax, fmin ------------------------------------------------------
 
-def tie_split(xp, g, y, x, other):
-    """The part of ``g`` that belongs to ``x`` when ``y`` selects between ``x`` and ``other``.
+def tie_weight(xp, y, x, other):
+    """How much of ``y = maximum(x, other)`` (or ``minimum``, ``fmax``, ``fmin``) comes
+    from ``x``: 1.0 where ``y`` equals ``x`` alone, 0.5 where ``x`` and ``other`` tie,
+    0.0 elsewhere.
 
-    For ``y = maximum(x, other)`` (or ``minimum``, ``fmax``, ``fmin``): all of ``g`` where
-    ``y`` equals ``x`` alone, half of it where ``x`` and ``other`` tie, none elsewhere.
-    Because the choice is read off the result, ``fmax``/``fmin`` give everything to the
-    non-NaN operand, and a NaN produced by ``maximum``/``minimum`` sends nothing to either
-    operand. The result has the broadcast shape of ``g``, ``y``, ``x`` and ``other``;
-    it is a derivative (adjoint or tangent), so ``g`` may be either.
+    Because the choice is read off the result, ``fmax``/``fmin`` give all the weight to
+    the non-NaN operand, and a NaN produced by ``maximum``/``minimum`` gives none to
+    either operand. The result has the broadcast shape of ``y``, ``x`` and ``other``.
     """
-    return xp.where(y == x, xp.where(y == other, 0.5 * g, g), 0.0)
+    return xp.where(y == x, xp.where(y == other, 0.5, 1.0), 0.0)
 
 
 # -- clip ------------------------------------------------------------------------------
@@ -112,3 +113,16 @@ def astype_tangent(xp, t, dtype):
     if not _is_inexact(xp, dtype):
         return xp.zeros(xp.shape(t), dtype=xp.result_type(t))
     return astype(xp, t, dtype)
+
+
+# -- math.floor, math.ceil -------------------------------------------------------------
+
+def math_floor(xp, x):
+    """The kernel of ``math.floor(x)``: a Python int, as ``math.floor`` returns (so the
+    result can index), for a number or a 0-d array."""
+    return int(xp.floor(x))
+
+
+def math_ceil(xp, x):
+    """The kernel of ``math.ceil(x)``: a Python int, as ``math.ceil`` returns."""
+    return int(xp.ceil(x))

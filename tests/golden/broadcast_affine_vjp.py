@@ -14,7 +14,7 @@ def broadcast_affine_vjp(x, w, b, bscaled_item_pow_2):
     scaled = h_over_2 - x
     scaled_item = scaled[0, 1:]
     scaled_item_pow_2 = scaled_item ** 2
-    xp.require_cotangent(bscaled_item_pow_2, scaled_item_pow_2, 'broadcast_affine')
+    xp.require_same_shape(bscaled_item_pow_2, scaled_item_pow_2, 'vjp of broadcast_affine: the cotangent')
     # grad of line 18: return scaled[0, 1:] ** 2
     bscaled_item = bscaled_item_pow_2 * 2 * scaled_item
     bscaled = xp.unindex(bscaled_item, scaled, (0, slice(1, None)))

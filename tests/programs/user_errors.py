@@ -150,7 +150,7 @@ def sort_feeds_output(x):
 
 def sort_not_on_path(x):
     ordered = np.sort(x)  # noqa: F841
-    return x * 3.0
+    return x[0] * 3.0
 
 
 def unknown_method(x):

@@ -290,6 +290,10 @@ def builtins_are_flat(x):
     return (round(x) + int(x) * 2.0 + bool(x) * 3.0 + math.floor(x) + math.ceil(x)) * x
 
 
+def math_floor_indexes(x, t):
+    return x[math.floor(t)] * x[math.ceil(t)]
+
+
 CASES = []
 for fn, key, low, high, avoid in UNARY:
     for shape in SHAPES:
@@ -372,5 +376,7 @@ for left, right in [((), ()), ((3,), (3,)), ((3, 1), (1, 4)), (None, (3,))]:
              (np.logical_and, np.logical_or, np.logical_not, np.logical_xor),
              id=f"logic_is_flat{tag}"),
     ]
+CASES.append(Case(math_floor_indexes, (Arg((4,)), Arg(None, 0.1, 2.9)),
+                  (math.floor, math.ceil), wrt=(0,)))
 CASES.append(Case(builtins_are_flat, (Arg(None, 0.1, 2.9),),
-                  (builtins.round, builtins.int, builtins.bool, np.floor, np.ceil)))
+                  (builtins.round, builtins.int, builtins.bool, math.floor, math.ceil)))

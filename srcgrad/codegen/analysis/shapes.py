@@ -69,7 +69,7 @@ def _elementwise_operands(expr: ast.expr):
         if isinstance(func.value, ast.Name) and func.value.id == "xp":
             found = registry.KERNELS.get(func.attr)
             if found is not None and found.key in registry.ELEMENTWISE:
-                return list(expr.args)
+                return [*expr.args, *(k.value for k in expr.keywords)]
     return None
 
 

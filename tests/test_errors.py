@@ -1,0 +1,381 @@
+"""Located diagnostics: every error names what is wrong, where (file, line, column) and what
+to do, and none of them leaks a traceback from inside generated code.
+
+The functions under test live in tests/programs/user_errors.py; each offending line there
+ends with a marker comment `# <- NAME`, and the expected line and column are computed from
+the marked line, so the program file can grow without breaking these tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import srcgrad
+from srcgrad import errors
+from programs import user_errors as programs
+
+PROGRAM_FILE = programs.__file__
+_MARKER = re.compile(r"#\s<-\s(\S+)")
+
+
+def _markers(lines: list[str], first_line: int = 1) -> dict[str, tuple[int, str]]:
+    found = {}
+    for number, text in enumerate(lines, start=first_line):
+        match = _MARKER.search(text)
+        if match:
+            assert match.group(1) not in found, f"duplicate marker {match.group(1)}"
+            found[match.group(1)] = (number, text.rstrip("\n"))
+    return found
+
+
+MARKS = _markers(Path(PROGRAM_FILE).read_text(encoding="utf-8").splitlines())
+
+
+def marks_in(function) -> dict[str, tuple[int, str]]:
+    """Markers inside a function defined in this file (for indented definitions)."""
+    lines, start = inspect.getsourcelines(function)
+    return _markers(lines, start)
+
+
+def generated_frames(exc: BaseException) -> list[str]:
+    """Filenames of traceback frames that belong to srcgrad's generated code."""
+    names = []
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith("<srcgrad"):
+            names.append(filename)
+        tb = tb.tb_next
+    return names
+
+
+def assert_located(exc, cls, phrase: str, line: int, text: str, snippet: str,
+                   filename: str = PROGRAM_FILE, cols: tuple[int, ...] | None = None):
+    """`exc` is a `cls` whose message contains `phrase`, located at `snippet` in `text`
+    (line `line` of `filename`), rendered with the source line, a caret and a help line."""
+    assert isinstance(exc, cls), f"expected {cls.__name__}, got {type(exc).__name__}: {exc}"
+    assert isinstance(exc, errors.SrcgradError)
+    assert phrase.lower() in exc.message.lower(), exc.message
+    location = exc.location
+    assert location is not None
+    assert location.filename == filename
+    assert location.line == line, str(exc)
+    expected_cols = cols if cols is not None else (text.index(snippet),)
+    assert location.col in expected_cols, str(exc)
+
+    rendered = str(exc)
+    lines = rendered.splitlines()
+    assert lines[0] == (f"{filename}:{line}:{location.col + 1}: error: {exc.message}")
+    shown, caret = lines[1], lines[2]
+    assert shown.strip() == text.strip()
+    assert set(caret.strip()) == {"^"}, rendered
+    caret_at = len(caret) - len(caret.lstrip())
+    # The caret sits under the located column of the shown (re-indented) source line.
+    assert caret_at - (len(shown) - len(shown.lstrip())) == location.col - (
+        len(text) - len(text.lstrip())), rendered
+    assert shown[caret_at:].startswith(text[location.col:location.col + 1])
+    assert exc.hint
+    assert lines[-1].startswith("help: ") and len(lines[-1]) > len("help: ") + 5
+    assert not generated_frames(exc)
+    assert "<srcgrad" not in "".join(traceback.format_exception(exc))
+
+
+def compile_error(derivative) -> errors.SrcgradError:
+    with pytest.raises(errors.SrcgradError) as caught:
+        derivative.source
+    return caught.value
+
+
+# -- unsupported syntax -----------------------------------------------------------------
+
+# (function, marker, key phrase of the message, text the location points at)
+UNSUPPORTED = [
+    ("uses_if", "if", "`if`", "if x"),
+    ("uses_for", "for", "`for`", "for _"),
+    ("uses_while", "while", "`while`", "while y"),
+    ("uses_lambda", "lambda", "lambda", "lambda t"),
+    ("uses_listcomp", "listcomp", "comprehension", "[t * 2.0"),
+    ("uses_with", "with", "`with`", "with np"),
+    ("uses_try", "try", "`try`", "try:"),
+    ("uses_assert", "assert", "`assert`", "assert x"),
+    ("uses_del", "del", "`del`", "del y"),
+    ("uses_global", "global", "`global`", "global SCALE"),
+    ("uses_nested_def", "nested_def", "nested function", "def inner"),
+    ("uses_subscript_store", "subscript_store", "y[i] = ...", "y[0]"),
+    ("uses_tuple_value", "tuple_value", "tuple", "(x, x * 2.0)"),
+    ("uses_list_value", "list_value", "list", "[x, x * 2.0]"),
+    ("uses_kwargs_call", "kwargs_call", "**kwargs", "**options"),
+    ("uses_after_return", "after_return", "after `return`", "y = x"),
+    ("uses_expression_statement", "expression_statement", "expression statement", "print(x)"),
+    ("uses_no_return", "no_return", "return", "y = x"),
+    ("uses_bare_return", "bare_return", "return", "return"),
+    ("uses_ifexp", "ifexp", "conditional expression", "x if x"),
+    ("uses_and", "and", "`and`", "x > 0.0 and"),
+    ("uses_or", "or", "`or`", "x < 0.0 or"),
+]
+
+
+@pytest.mark.parametrize(("name", "marker", "phrase", "snippet"), UNSUPPORTED,
+                         ids=[case[0] for case in UNSUPPORTED])
+def test_unsupported_syntax_is_located(name, marker, phrase, snippet):
+    exc = compile_error(srcgrad.grad(getattr(programs, name)))
+    line, text = MARKS[marker]
+    assert_located(exc, errors.UnsupportedSyntaxError, phrase, line, text, snippet)
+
+
+def test_variadic_parameter_is_located():
+    exc = compile_error(srcgrad.grad(programs.uses_varargs))
+    line, text = MARKS["varargs"]
+    star = text.index("*rest")
+    # Either the `*` or the parameter name is a fair place for the caret.
+    assert_located(exc, errors.UnsupportedSyntaxError, "*args", line, text, "*rest",
+                   cols=(star, star + 1))
+
+
+def test_unsupported_syntax_in_an_indented_decorated_function():
+    @srcgrad.grad(wrt="x")
+    def decorated(x, y):
+        z = x * y
+        if z > 1.0:  # <- indented_if
+            z = z * 2.0
+        return z
+
+    line, text = marks_in(decorated.__wrapped__)["indented_if"]
+    exc = compile_error(decorated)
+    assert_located(exc, errors.UnsupportedSyntaxError, "`if`", line, text, "if z",
+                   filename=__file__)
+
+
+def test_syntax_errors_are_raised_on_call_too():
+    derivative = srcgrad.grad(programs.uses_while)
+    with pytest.raises(errors.UnsupportedSyntaxError) as caught:
+        derivative(1.0)
+    line, text = MARKS["while"]
+    assert_located(caught.value, errors.UnsupportedSyntaxError, "`while`", line, text, "while")
+
+
+# -- unknown callees ---------------------------------------------------------------------
+
+def test_call_without_rule_on_the_output_path():
+    exc = compile_error(srcgrad.grad(programs.sort_feeds_output))
+    line, text = MARKS["sort_active"]
+    assert_located(exc, errors.UnknownCalleeError, "np.sort", line, text, "np.sort(x)")
+
+
+def test_call_without_rule_off_the_output_path_compiles():
+    derivative = srcgrad.grad(programs.sort_not_on_path)
+    assert "def sort_not_on_path_grad" in derivative.source
+    np.testing.assert_array_equal(derivative(np.array([2.0, 1.0])), [3.0, 0.0])
+
+
+def test_call_without_rule_in_an_indented_function():
+    def local(x):
+        y = x * 2.0
+        ordered = np.sort(y)  # <- local_sort
+        return ordered * x
+
+    line, text = marks_in(local)["local_sort"]
+    exc = compile_error(srcgrad.vjp(local))
+    assert_located(exc, errors.UnknownCalleeError, "np.sort", line, text, "np.sort(y)",
+                   filename=__file__)
+
+
+def test_unknown_method():
+    exc = compile_error(srcgrad.grad(programs.unknown_method))
+    line, text = MARKS["method"]
+    start = text.index("x.frobnicate")
+    assert_located(exc, errors.UnknownCalleeError, "frobnicate", line, text, "x.frobnicate",
+                   cols=(start, start + len("x.")))
+
+
+def test_user_function_on_the_active_path():
+    exc = compile_error(srcgrad.grad(programs.calls_user_function))
+    line, text = MARKS["user_function"]
+    assert_located(exc, errors.UnknownCalleeError, "not differentiated yet", line, text,
+                   "helper(x)")
+    assert "`helper`" in exc.message
+
+
+def test_undefined_name():
+    exc = compile_error(srcgrad.grad(programs.undefined_name))
+    line, text = MARKS["undefined_name"]
+    assert_located(exc, errors.UnknownCalleeError, "not_defined_anywhere", line, text,
+                   "not_defined_anywhere")
+    assert "not defined" in exc.message
+
+
+def test_undefined_callee():
+    exc = compile_error(srcgrad.grad(programs.undefined_callee))
+    line, text = MARKS["undefined_callee"]
+    assert_located(exc, errors.UnknownCalleeError, "no_such_function", line, text,
+                   "no_such_function")
+
+
+# -- source unavailable ------------------------------------------------------------------
+
+def _assert_unavailable(exc, name: str):
+    assert isinstance(exc, errors.SourceUnavailableError), repr(exc)
+    assert name in exc.message
+    rendered = str(exc)
+    assert exc.hint
+    assert rendered.splitlines()[-1] == f"help: {exc.hint}"
+    assert not generated_frames(exc)
+
+
+@pytest.mark.parametrize("function", [np.tanh, len], ids=["ufunc", "builtin"])
+def test_builtin_has_no_source(function):
+    exc = compile_error(srcgrad.grad(function))
+    _assert_unavailable(exc, function.__name__)
+    assert "built-in" in exc.message
+
+
+def test_function_made_with_exec_has_no_source():
+    namespace = {}
+    exec("def made_by_exec(x):\n    return x * 2.0\n", namespace)  # noqa: S102
+    exc = compile_error(srcgrad.grad(namespace["made_by_exec"]))
+    _assert_unavailable(exc, "made_by_exec")
+    assert exc.location is not None
+    assert exc.location.filename == "<string>"
+    assert exc.location.line == 1
+
+
+def test_partial_object_has_no_source():
+    partial = functools.partial(programs.scaled, n=2.0)
+    exc = compile_error(srcgrad.grad(partial))
+    _assert_unavailable(exc, "partial")
+
+
+def test_source_unavailable_on_call():
+    with pytest.raises(errors.SourceUnavailableError):
+        srcgrad.grad(np.tanh)(1.0)
+
+
+# -- wrt ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("wrt", "phrase"),
+    [("z", "'z'"), (2, "wrt=2"), (-3, "wrt=-3"), (("x", "x"), "twice"), ((0, "x"), "twice"),
+     ((), "empty"), (True, "True")],
+    ids=["unknown-name", "position", "negative-position", "duplicate", "duplicate-mixed",
+         "empty", "bool"],
+)
+def test_bad_wrt(wrt, phrase):
+    exc = compile_error(srcgrad.grad(programs.two_params, wrt=wrt))
+    line, text = MARKS["two_params"]
+    assert_located(exc, errors.UnknownWrtError, phrase, line, text, "def two_params")
+    assert "x" in exc.hint and "y" in exc.hint, exc.hint
+    assert re.search(r"\bx, y\b", exc.hint), exc.hint
+
+
+def test_bad_wrt_in_an_indented_function():
+    def local(a, b):  # <- local_def
+        return a * b
+
+    line, text = marks_in(local)["local_def"]
+    exc = compile_error(srcgrad.grad(local, wrt="c"))
+    assert_located(exc, errors.UnknownWrtError, "'c'", line, text, "def local",
+                   filename=__file__)
+    assert "a, b" in exc.hint
+
+
+# -- non-float wrt values ----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "value",
+    [3, True, np.int64(3), np.arange(3), np.array([True]), np.array(2, dtype=np.int32)],
+    ids=["int", "bool", "np.int64", "int-array", "bool-array", "int32-0d"],
+)
+def test_integer_wrt_argument(value):
+    derivative = srcgrad.grad(programs.scaled)
+    with pytest.raises(errors.NonFloatWrtError) as caught:
+        derivative(value, 2.0)
+    line, text = MARKS["scaled"]
+    assert_located(caught.value, errors.NonFloatWrtError, "`x`", line, text, "x, n")
+
+
+def test_integer_wrt_argument_by_keyword_points_at_its_parameter():
+    derivative = srcgrad.grad(programs.scaled, wrt="n")
+    with pytest.raises(errors.NonFloatWrtError) as caught:
+        derivative(2.0, n=3)
+    line, text = MARKS["scaled"]
+    assert_located(caught.value, errors.NonFloatWrtError, "`n`", line, text, "n)")
+
+
+def test_integer_second_wrt_argument():
+    derivative = srcgrad.grad(programs.scaled, wrt=(0, 1))
+    with pytest.raises(errors.NonFloatWrtError) as caught:
+        derivative(2.0, np.arange(2))
+    line, text = MARKS["scaled"]
+    assert_located(caught.value, errors.NonFloatWrtError, "`n`", line, text, "n)")
+    assert "int" in caught.value.message
+
+
+def test_integer_argument_outside_wrt_is_fine():
+    assert srcgrad.grad(programs.scaled)(2.0, 3) == 3
+    assert srcgrad.grad(programs.scaled, wrt="n")(4, 2.0) == 4
+
+
+# -- non-scalar output --------------------------------------------------------------------
+
+def test_grad_of_non_scalar_output():
+    derivative = srcgrad.grad(programs.doubled)
+    with pytest.raises(errors.NonScalarOutputError) as caught:
+        derivative(np.ones(3))
+    exc = caught.value
+    line, text = MARKS["doubled_return"]
+    assert_located(exc, errors.NonScalarOutputError, "(3,)", line, text, "return")
+    assert "vjp" in str(exc)
+    # The original runtime error (raised inside generated code) is not chained in.
+    assert exc.__cause__ is None and exc.__suppress_context__
+
+
+# -- when errors are raised -----------------------------------------------------------------
+
+def test_errors_are_raised_at_compile_time_not_at_decoration():
+    derivative = srcgrad.grad(programs.uses_if)  # must not raise
+    assert callable(derivative)
+    with pytest.raises(errors.UnsupportedSyntaxError):
+        derivative.source
+    # Asking again raises again (a failed compilation is not cached as a success).
+    with pytest.raises(errors.UnsupportedSyntaxError):
+        derivative.source
+
+
+def test_decorator_does_not_raise_on_a_bad_function():
+    @srcgrad.grad
+    def bad(x):
+        for _ in range(2):
+            x = x * x
+        return x
+
+    with pytest.raises(errors.UnsupportedSyntaxError):
+        bad(1.0)
+    bad_with_wrt = srcgrad.grad(wrt="nope")(programs.two_params)
+    with pytest.raises(errors.UnknownWrtError):
+        bad_with_wrt.source
+
+
+def test_no_generated_frames_in_compile_errors_raised_from_calls():
+    for function in (programs.sort_feeds_output, programs.uses_and, programs.undefined_name):
+        with pytest.raises(errors.SrcgradError) as caught:
+            srcgrad.grad(function)(np.ones(2))
+        assert not generated_frames(caught.value)
+        assert "<srcgrad" not in "".join(traceback.format_exception(caught.value))
+
+
+def test_errors_survive_pickling():
+    import pickle
+
+    exc = compile_error(srcgrad.grad(programs.uses_if))
+    copy = pickle.loads(pickle.dumps(exc))
+    assert type(copy) is type(exc)
+    assert copy.location == exc.location
+    assert copy.hint == exc.hint
+    assert str(copy) == str(exc)
