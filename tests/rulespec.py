@@ -182,7 +182,7 @@ def check_case(case: Case) -> None:
             err_msg=f"{case.name}: gradient of argument {position}\n{derivative.source}")
 
     if case.strict:
-        strict_args = [to_strict(a) if isinstance(a, np.ndarray) else a for a in args]
+        strict_args = [to_strict(a) if isinstance(a, (np.ndarray, tuple, list)) else a for a in args]
         strict_cotangent = to_strict(np.asarray(cotangent)) if np.shape(output) != () else cotangent
         strict_grads = derivative(*strict_args, strict_cotangent)
         for g, sg in zip(grads, strict_grads, strict=True):

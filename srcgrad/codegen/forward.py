@@ -63,6 +63,7 @@ class _Forward:
                 "should flow through it")
         rule = found.rule
         binding = template.bind(rule, value, self.source.locate)
+        template.check_embedded(binding, stmt, self.activity, self.source.locate)
         derivs = {}
         for param in template.mentions(rule.tangent) - {rule.result}:
             names = [n if n and self.activity.varied_operand(stmt, n) else None
@@ -98,6 +99,7 @@ class _Forward:
             _assign("xp", _call("rt.namespace", [], [(p, _name(p)) for p in params]))
         ]
         tangent_params = [self.tangent_name(p) for p in self.wrt]
+        new_body[0].value.keywords += [ast.keyword(arg=t, value=_name(t)) for t in tangent_params]
         for param, tangent in zip(self.wrt, tangent_params, strict=True):
             description = ast.Constant(f"jvp of {self.name}: the tangent {tangent}")
             check = _call("xp.require_same_shape", [_name(tangent), _name(param), description])

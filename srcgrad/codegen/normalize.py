@@ -39,6 +39,8 @@ __all__ = ["normalize", "local_names"]
 # Methods whose positional arguments NumPy also accepts spread out: x.reshape(2, 3).
 _SPREAD_METHODS = frozenset({"reshape", "transpose"})
 _PROPERTIES = {"T": "transpose"}
+# Called on a list literal, these build an array from its elements: normalized to np.stack.
+_ARRAY_CONSTRUCTORS = (np.array, np.asarray)
 
 
 def local_names(tree: ast.FunctionDef) -> set[str]:
@@ -256,8 +258,9 @@ class _Normalizer:
         if isinstance(node, ast.Tuple):
             new = ast.Tuple(elts=[self.index(e) for e in node.elts], ctx=ast.Load())
             return self.located(new, node)
-        if isinstance(node, ast.List):
-            return self.atom(node)
+        if isinstance(node, ast.List):  # x[[0, 0, 1]]: an index list, never differentiated
+            new = ast.List(elts=[self.index(e) for e in node.elts], ctx=ast.Load())
+            return self.located(new, node)
         return self.atom(node)
 
     def attribute(self, node: ast.Attribute) -> ast.expr:
@@ -286,14 +289,25 @@ class _Normalizer:
         if target is UNRESOLVED:
             raise self.error(UnknownCalleeError, func, f"cannot resolve the callee `{ast.unparse(func)}`",
                              "call a NumPy function or a function defined at module level")
+        found = primitives.lookup(target)
+        if found is not None and found.key in _ARRAY_CONSTRUCTORS and node.args and isinstance(
+                node.args[0], (ast.List, ast.Tuple)) and not node.keywords:
+            # np.array([a, b]) of arrays or numbers is np.stack([a, b]): a primitive whose
+            # gradient reaches every element.
+            return self.stacked(node.args[0])
         args = [self.argument(a) for a in node.args]
         keywords = [(k.arg, self.argument(k.value)) for k in node.keywords]
-        found = primitives.lookup(target)
         if found is not None:
             return self.primitive(found, args, keywords, node)
         opaque = ast.Call(func=copy.deepcopy(func), args=args,
                           keywords=[ast.keyword(arg=k, value=v) for k, v in keywords])
         return self.located(opaque, node)
+
+    def stacked(self, node: ast.expr) -> ast.expr:
+        elements = [self.atom(self.stacked(e)) if isinstance(e, (ast.List, ast.Tuple))
+                    else self.atom(e) for e in node.elts]
+        items = self.located(ast.List(elts=elements, ctx=ast.Load()), node)
+        return self.primitive(primitives.lookup(np.stack), [items], [], node)
 
     def method(self, node: ast.Call, func: ast.Attribute) -> ast.expr:
         key = registry.METHODS.get(func.attr)

@@ -142,6 +142,7 @@ class _Reverse:
             raise NonDifferentiableError(f"{rule.name} is not differentiable",
                                          self.source.locate(stmt), "")
         binding = template.bind(rule, value, self.source.locate)
+        template.check_embedded(binding, stmt, self.activity, self.source.locate)
         derivs = {rule.result: badjoint}
         for param in template.differentiable_params(rule):
             names = [n if n and self.activity.varied_operand(stmt, n) else None
@@ -163,6 +164,7 @@ class _Reverse:
             _assign("xp", _call("rt.namespace", [], [(p, _name(p)) for p in params]))
         ]
         new_body += primal
+        namespace = new_body[0]
         if options.kind in ("grad", "value_and_grad"):
             check = _call("xp.require_scalar", [output, ast.Constant(options.name)])
             new_body.append(ast.copy_location(ast.Expr(check), ret))
@@ -195,6 +197,8 @@ class _Reverse:
                     new_body += block
         elif options.kind == "vjp":
             extra_params.append(self.namer.fresh("bout"))
+        for extra in extra_params:  # the cotangent takes part in choosing the backend
+            namespace.value.keywords.append(ast.keyword(arg=extra, value=_name(extra)))
         grads = []
         for name in options.wrt:
             if self.adjoint_names.get(name) in self.defined:

@@ -34,6 +34,25 @@ class Binding:
             param).sequence else [value]
         return [e.id if isinstance(e, ast.Name) else None for e in elements]
 
+    def embedded(self, param: str) -> list[str]:
+        """Names nested inside a list or tuple literal bound to a non-sequence `param`
+        (`np.dot([a, b], w)`): values a gradient cannot be routed back to."""
+        value = self.values.get(param)
+        if not isinstance(value, (ast.Tuple, ast.List)) or self.rule.param(param).sequence:
+            return []
+        return sorted({n.id for n in ast.walk(value) if isinstance(n, ast.Name)})
+
+
+def check_embedded(binding: Binding, stmt: ast.stmt, activity, locate) -> None:
+    """Reject varied values hidden in a list literal for a non-sequence parameter."""
+    for param in differentiable_params(binding.rule):
+        varied = [n for n in binding.embedded(param) if activity.varied_operand(stmt, n)]
+        if varied:
+            raise UnsupportedSyntaxError(
+                f"`{varied[0]}` sits inside a list or tuple literal passed to "
+                f"{binding.rule.name}, where a gradient cannot reach it",
+                locate(stmt), f"build the array first with np.stack([...]) and pass that")
+
 
 def index_value(node: ast.expr) -> ast.expr:
     """An index as an ordinary expression: `1:3, None` -> `(slice(1, 3, None), None)`."""

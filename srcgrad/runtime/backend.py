@@ -20,7 +20,8 @@ import types
 
 import numpy as np
 
-from . import adjoints, array_helpers, elementwise_helpers, strict
+from . import (adjoints, array_helpers, elementwise_helpers, product_helpers,
+               reduction_helpers, strict)
 from .strict import StrictArray
 
 __all__ = ["Backend", "NUMPY", "namespace", "get_backend", "MixedBackendError"]
@@ -72,7 +73,8 @@ def _default_aliases(module, name):
 
 
 # Modules of adjoint helpers; each lists its helpers in __all__ and takes `xp` first.
-HELPER_MODULES = (adjoints, elementwise_helpers, array_helpers)
+HELPER_MODULES = (adjoints, elementwise_helpers, reduction_helpers, product_helpers,
+                  array_helpers)
 
 
 class Backend:

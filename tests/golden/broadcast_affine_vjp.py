@@ -7,7 +7,7 @@ import srcgrad.runtime as rt
 
 def broadcast_affine_vjp(x, w, b, bscaled_item_pow_2):
     """Vector-Jacobian product of broadcast_affine with respect to x, w, b."""
-    xp = rt.namespace(x=x, w=w, b=b)
+    xp = rt.namespace(x=x, w=w, b=b, bscaled_item_pow_2=bscaled_item_pow_2)
     x_times_w = x * w
     h = x_times_w + b
     h_over_2 = h / 2.0

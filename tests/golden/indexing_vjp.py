@@ -7,7 +7,7 @@ import srcgrad.runtime as rt
 
 def indexing_vjp(x, idx, bplus):
     """Vector-Jacobian product of indexing with respect to x."""
-    xp = rt.namespace(x=x, idx=idx)
+    xp = rt.namespace(x=x, idx=idx, bplus=bplus)
     picked = x[idx]
     window = x[1:, None]
     picked_times_2 = picked * 2.0

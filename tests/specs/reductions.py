@@ -179,9 +179,7 @@ CASES += [
     Case(np_cumsum, (Arg((2, 3, 4)), None), (np.cumsum,), id="cumsum-flat"),
     Case(np_cumsum, (Arg((2, 3, 4)), 1), (np.cumsum,), id="cumsum-axis1"),
     Case(np_cumsum, (Arg((3, 4)), -1), (np.cumsum,), id="cumsum-axis-neg"),
-    # strict=False: the emitted vjp picks its backend from the arguments only, not the
-    # cotangent, so with a float input it runs NumPy kernels on a strict cotangent.
-    Case(np_cumsum, (Arg(None), None), (np.cumsum,), id="cumsum-float", strict=False),
+    Case(np_cumsum, (Arg(None), None), (np.cumsum,), id="cumsum-float"),
     Case(cumsum_method, (Arg((3, 4)),), (np.cumsum,)),
 ]
 

@@ -48,6 +48,7 @@ def differentiable_operands(value: ast.expr) -> frozenset[str]:
     names = set()
     for param in template.differentiable_params(rule):
         names.update(n for n in binding.names(param) if n)
+        names.update(binding.embedded(param))  # so the reverse pass can report them
     return frozenset(names)
 
 

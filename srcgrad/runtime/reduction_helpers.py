@@ -1,0 +1,217 @@
+"""Derivative helpers for reductions and diagonals: mean, prod, max/min, var, std, cumsum,
+norm, diagonal, trace and diag.
+
+Same contract as :mod:`srcgrad.runtime.adjoints`: each helper takes the backend ``xp``
+first, uses only ``xp.<kernel>`` calls, and is listed in ``__all__``.
+
+Two kinds of helper live here. ``un<op>(g, ...)`` pulls a cotangent ``g`` of ``<op>``'s
+result back to its input, shaped like that input. ``<op>_partials(...)`` returns the local
+derivative of a reduction, shaped like its input, so that a rule's adjoint is
+``unreduce(g) * partials`` and its tangent ``sum(partials * dx)``: one formula, both modes.
+Where a derivative is a matter of convention (ties, kinks, the zero vector) the convention
+is stated on the helper and chosen so that both modes agree.
+"""
+
+from __future__ import annotations
+
+import operator
+
+from ._plumbing import _floating, _kept, _size
+from .adjoints import _normalize_axes, unreduce
+
+__all__ = [
+    "unmean",
+    "prod_partials",
+    "extremum_partials",
+    "var_partials",
+    "std_partials",
+    "uncumsum",
+    "norm_partials",
+    "untrace",
+    "undiagonal",
+    "undiag",
+]
+
+
+# -- reductions --------------------------------------------------------------------------
+
+def unmean(xp, g, a, axis=None, keepdims=False):
+    """Adjoint of ``y = mean(a, axis, keepdims)``: ``g`` spread over ``a``, divided by the
+    number of elements averaged."""
+    shape = xp.shape(a)
+    count = _size(shape[i] for i in _normalize_axes(axis, len(shape)))
+    spread = unreduce(xp, g, a, axis, keepdims)
+    return spread / count if count else spread
+
+
+def prod_partials(xp, a, axis=None):
+    """``dy/da`` for ``y = prod(a, axis)``: the product of the *other* elements of each slice.
+
+    Exact when the slice holds zeros, without dividing by them: with no zero it is
+    ``y / a``; with exactly one zero it is the product of the rest at the zero and 0
+    elsewhere; with two or more zeros it is 0 everywhere. (prod([2., 0., 3.]) -> [0, 6, 0].)
+    """
+    a = _floating(xp, a)
+    axes = _normalize_axes(axis, a.ndim)
+    is_zero = a == 0
+    zeros = xp.sum(is_zero, axis=axes, keepdims=True)
+    safe = xp.where(is_zero, 1, a)
+    others = xp.prod(safe, axis=axes, keepdims=True)  # product of the non-zero elements
+    lone_zero = xp.where(is_zero & (zeros == 1), others, 0)
+    return xp.where(zeros == 0, others / safe, lone_zero)
+
+
+def extremum_partials(xp, a, y, axis=None, keepdims=False):
+    """``dy/da`` for ``y = max(a, axis)`` or ``min``: ties share the derivative equally.
+
+    Each of the ``k`` elements of a slice that equal the slice's extremum gets ``1/k``, the
+    others 0, so the gradient of ``max([1., 3., 3.])`` is ``[0, .5, .5]``. This is the
+    average of the one-sided derivatives, and the tangent of the same rule agrees with it.
+    """
+    a = _floating(xp, a)
+    axes = _normalize_axes(axis, a.ndim)
+    hits = a == _kept(xp, y, a.shape, axes, keepdims)
+    count = xp.sum(hits, axis=axes, keepdims=True)
+    return (hits / xp.maximum(count, 1)).astype(a.dtype)  # a NaN slice has no hit
+
+
+def _centered(xp, a, axes):
+    return a - xp.mean(a, axis=axes, keepdims=True)
+
+
+def _dof(shape, axes, ddof):
+    """``n - ddof``, the divisor of var/std; NaN (as NumPy's result) when not positive."""
+    n = _size(shape[i] for i in axes) - ddof
+    return n if n > 0 else float("nan")
+
+
+def var_partials(xp, a, axis=None, ddof=0):
+    """``dy/da`` for ``y = var(a, axis, ddof=ddof)``: ``2 (a - mean) / (n - ddof)``."""
+    a = _floating(xp, a)
+    axes = _normalize_axes(axis, a.ndim)
+    return _centered(xp, a, axes) * (2.0 / _dof(a.shape, axes, ddof))
+
+
+def std_partials(xp, a, y, axis=None, ddof=0, keepdims=False):
+    """``dy/da`` for ``y = std(a, axis, ddof=ddof)``: ``(a - mean) / ((n - ddof) y)``.
+
+    Convention: where a slice is constant (``y == 0``, a kink of the square root) the
+    derivative is 0, as for the norm at the zero vector.
+    """
+    a = _floating(xp, a)
+    axes = _normalize_axes(axis, a.ndim)
+    kept = _kept(xp, y, a.shape, axes, keepdims)
+    denominator = xp.where(kept == 0, 1, kept * _dof(a.shape, axes, ddof))
+    return _centered(xp, a, axes) / denominator  # the numerator is 0 where y is
+
+
+def uncumsum(xp, g, a, axis=None):
+    """Adjoint of ``y = cumsum(a, axis)``: the reversed cumulative sum of ``g``.
+
+    With ``axis=None`` the cumulative sum runs over ``a`` flattened, so the result is
+    reshaped back to ``a``'s shape.
+    """
+    if axis is None:
+        return xp.reshape(xp.flip(xp.cumsum(xp.flip(g))), xp.shape(a))
+    return xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)
+
+
+_INF = float("inf")
+
+
+def _norm_kind(ndim, ord, axis):
+    """('vector' | 'matrix', reduced axes) for np.linalg.norm's arguments."""
+    if axis is None:
+        if ord is None or ndim == 1:
+            return ("vector" if ord is not None else "frobenius"), tuple(range(ndim))
+        return "matrix", (0, 1)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(operator.index(i) % ndim for i in axes)
+    return ("matrix" if len(axes) == 2 else "vector"), axes
+
+
+def _shared(xp, hits, axes):
+    """Indicator ``hits`` divided among its ties along ``axes``."""
+    return hits / xp.maximum(xp.sum(hits, axis=axes, keepdims=True), 1)
+
+
+def norm_partials(xp, x, y, ord=None, axis=None, keepdims=False):
+    """``dy/dx`` for ``y = np.linalg.norm(x, ord, axis, keepdims)``.
+
+    Vector norms: ``ord`` None or 2 (``x / y``), 1 (``sign(x)``), any other p (including
+    fractional) (``sign(x) |x/y|^(p-1)``), ``inf`` and ``-inf`` (``sign(x)`` at the entries
+    of extreme magnitude, ties sharing equally as for max), 0 (a count: 0). Matrix norms:
+    None and ``'fro'`` (``x / y``), 1, -1, inf and -inf (the extreme column or row of
+    absolute sums, ties sharing equally). Matrix ``ord`` 2, -2 and ``'nuc'`` (singular
+    values) raise NotImplementedError.
+
+    Convention: at the zero vector (``y == 0``) the derivative is 0, the minimum-norm
+    subgradient.
+    """
+    x = _floating(xp, x)
+    kind, axes = _norm_kind(x.ndim, ord, axis)
+    kept = _kept(xp, y, x.shape, axes, keepdims)
+    safe = xp.where(kept == 0, 1, kept)
+    if kind == "frobenius" or (kind == "vector" and ord in (None, 2)) or (
+            kind == "matrix" and ord in (None, "fro")):
+        return x / safe
+    magnitude = xp.abs(x)
+    if kind == "vector":
+        if ord == 0:
+            return xp.zeros_like(x)
+        if ord == 1:
+            return xp.sign(x)
+        if ord in (_INF, -_INF):
+            return xp.sign(x) * _shared(xp, magnitude == kept, axes)
+        p = float(ord)
+        return xp.where(kept == 0, 0, xp.sign(x) * (magnitude / safe) ** (p - 1))
+    if ord in (1, -1, _INF, -_INF):
+        rows, cols = axes
+        summed, extreme = (rows, cols) if ord in (1, -1) else (cols, rows)
+        sums = xp.sum(magnitude, axis=summed, keepdims=True)
+        return xp.sign(x) * _shared(xp, sums == kept, extreme)
+    raise NotImplementedError(
+        f"srcgrad has no derivative for np.linalg.norm with ord={ord!r} on matrices (it "
+        "needs singular values); use ord=None, 'fro', 1, -1, inf or -inf")
+
+
+# -- diagonal, trace, diag ---------------------------------------------------------------
+
+def _diagonal_length(n, m, offset):
+    if offset >= 0:
+        return max(0, min(n, m - offset))
+    return max(0, min(n + offset, m))
+
+
+def _embed_diagonal(xp, g, shape, offset, axis1, axis2):
+    """Zeros of ``shape`` with ``g``'s last axis written onto the ``offset`` diagonal of
+    axes ``axis1``, ``axis2`` (the adjoint of ``diagonal``)."""
+    ndim = len(shape)
+    axis1, axis2 = axis1 % ndim, axis2 % ndim
+    n, m = shape[axis1], shape[axis2]
+    rest = tuple(s for i, s in enumerate(shape) if i not in (axis1, axis2))
+    out = xp.zeros(rest + (n, m), dtype=xp.result_type(g))
+    steps = xp.arange(xp.shape(g)[-1])
+    out[..., steps + max(-offset, 0), steps + max(offset, 0)] = g
+    return xp.moveaxis(out, (-2, -1), (axis1, axis2))
+
+
+def undiagonal(xp, g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``y = diagonal(a, offset, axis1, axis2)``: ``g`` put back on the diagonal."""
+    return _embed_diagonal(xp, g, xp.shape(a), offset, axis1, axis2)
+
+
+def untrace(xp, g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``y = trace(a, offset, axis1, axis2)``: ``g`` on every diagonal entry."""
+    shape = xp.shape(a)
+    length = _diagonal_length(shape[axis1], shape[axis2], offset)
+    along = xp.broadcast_to(xp.expand_dims(g, -1), xp.shape(g) + (length,))
+    return _embed_diagonal(xp, along, shape, offset, axis1, axis2)
+
+
+def undiag(xp, g, v, k=0):
+    """Adjoint of ``y = diag(v, k)``: for a vector ``v`` the ``k``-th diagonal of ``g``;
+    for a matrix ``v`` (possibly not square) ``g`` put back on its ``k``-th diagonal."""
+    if xp.ndim(v) == 1:
+        return xp.diag(g, k)
+    return _embed_diagonal(xp, g, xp.shape(v), k, 0, 1)
