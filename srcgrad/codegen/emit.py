@@ -12,17 +12,40 @@ import ast
 import itertools
 import linecache
 
-from srcgrad.codegen.reverse import Comment
+from srcgrad.codegen.syntax import Comment
 
 __all__ = ["render_module", "load"]
 
 _INDENT = "    "
 
 
+def _block(body: list[ast.stmt], depth: int) -> list[str]:
+    lines = []
+    for stmt in body:
+        lines += _statement(stmt, depth)
+    if all(isinstance(s, Comment) for s in body):
+        lines.append(f"{_INDENT * depth}pass")
+    return lines
+
+
 def _statement(stmt: ast.stmt, depth: int) -> list[str]:
     pad = _INDENT * depth
     if isinstance(stmt, Comment):
         return [f"{pad}# {stmt.text}"]
+    if isinstance(stmt, ast.If):
+        lines = [f"{pad}if {ast.unparse(stmt.test)}:", *_block(stmt.body, depth + 1)]
+        orelse = stmt.orelse
+        while len(orelse) == 1 and isinstance(orelse[0], ast.If):
+            lines += [f"{pad}elif {ast.unparse(orelse[0].test)}:", *_block(orelse[0].body, depth + 1)]
+            orelse = orelse[0].orelse
+        if orelse:
+            lines += [f"{pad}else:", *_block(orelse, depth + 1)]
+        return lines
+    if isinstance(stmt, ast.For):
+        header = f"{pad}for {ast.unparse(stmt.target)} in {ast.unparse(stmt.iter)}:"
+        return [header, *_block(stmt.body, depth + 1)]
+    if isinstance(stmt, ast.While):
+        return [f"{pad}while {ast.unparse(stmt.test)}:", *_block(stmt.body, depth + 1)]
     text = ast.unparse(stmt)
     return [f"{pad}{line}" for line in text.splitlines()]
 

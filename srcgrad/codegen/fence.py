@@ -29,6 +29,13 @@ _ALLOWED = (
     ast.Expr,
     ast.Return,
     ast.Pass,
+    ast.If,
+    ast.For,
+    ast.While,
+    ast.Break,
+    ast.Continue,
+    ast.IfExp,
+    ast.BoolOp,
     ast.BinOp,
     ast.UnaryOp,
     ast.Compare,
@@ -57,13 +64,6 @@ _ALLOWED = (
 
 # node type -> (what, hint)
 _REJECTED: dict[type, tuple[str, str]] = {
-    ast.If: ("`if` statements", _CONTROL_FLOW_HINT.format(what="branch")),
-    ast.IfExp: ("conditional expressions (`a if c else b`)", _CONTROL_FLOW_HINT.format(what="choice")),
-    ast.BoolOp: ("`and` / `or`", _CONTROL_FLOW_HINT.format(what="test")),
-    ast.For: ("`for` loops", _CONTROL_FLOW_HINT.format(what="loop")),
-    ast.While: ("`while` loops", _CONTROL_FLOW_HINT.format(what="loop")),
-    ast.Break: ("`break`", _CONTROL_FLOW_HINT.format(what="loop")),
-    ast.Continue: ("`continue`", _CONTROL_FLOW_HINT.format(what="loop")),
     ast.Try: ("`try` statements", "move error handling outside the differentiated function"),
     ast.Raise: ("`raise` statements", "validate inputs outside the differentiated function"),
     ast.Assert: ("`assert` statements", "check inputs outside the differentiated function"),
@@ -105,29 +105,58 @@ def _check_signature(source: Source, args: ast.arguments) -> None:
                 "name each parameter")
 
 
+def _check_statement(source: Source, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Expr) and not isinstance(stmt.value, ast.Constant):
+        _reject(source, stmt, "expression statements",
+                "a derivative only depends on assigned values; assign the result to a "
+                "name or remove the statement")
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        for target in targets:
+            elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+            for element in elements:
+                if isinstance(element, ast.Subscript):
+                    _reject(source, element, "assignments into array slots (`y[i] = ...`)",
+                            "build the array with np.where, np.concatenate or np.stack")
+                elif not isinstance(element, (ast.Name, ast.Tuple, ast.List)):
+                    _reject(source, element, f"assignments to {type(element).__name__}",
+                            "assign to plain names")
+
+
 def _check_body(source: Source, body: list[ast.stmt]) -> None:
     for index, stmt in enumerate(body):
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            _check_body_nested(source, stmt)
         if isinstance(stmt, ast.Return) and index != len(body) - 1:
             _reject(source, body[index + 1], "statements after `return`",
                     "remove the unreachable code")
-        if isinstance(stmt, ast.Expr) and not isinstance(stmt.value, ast.Constant):
-            _reject(source, stmt, "expression statements",
-                    "a derivative only depends on assigned values; assign the result to a "
-                    "name or remove the statement")
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
-                for element in elements:
-                    if isinstance(element, ast.Subscript):
-                        _reject(source, element, "assignments into array slots (`y[i] = ...`)",
-                                "build the array with np.where, np.concatenate or np.stack")
-                    elif not isinstance(element, ast.Name):
-                        _reject(source, element, f"assignments to {type(element).__name__}",
-                                "assign to plain names")
-    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        _check_statement(source, stmt)
+    returns = [n for n in ast.walk(source.tree) if isinstance(n, ast.Return)]
+    if not returns or all(r.value is None for r in returns):
         _reject(source, body[-1] if body else source.tree, "a function without a returned value",
                 "end the function with `return <value>`")
+    for node in returns:
+        if node.value is None:
+            _reject(source, node, "a bare `return` in a differentiated function",
+                    "return the value")
+
+
+def _check_body_nested(source: Source, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.For):
+        target = stmt.target
+        names = target.elts if isinstance(target, ast.Tuple) else [target]
+        for name in names:
+            if not isinstance(name, (ast.Name, ast.Tuple)):
+                _reject(source, name, "loop targets other than names",
+                        "loop over names and assign inside the body")
+    for part in (stmt.body, stmt.orelse):
+        for index, inner in enumerate(part):
+            if isinstance(inner, (ast.If, ast.For, ast.While)):
+                _check_body_nested(source, inner)
+            if isinstance(inner, (ast.Return, ast.Break, ast.Continue)) and index != len(part) - 1:
+                _reject(source, part[index + 1], f"statements after `{type(inner).__name__.lower()}`",
+                        "remove the unreachable code")
+            _check_statement(source, inner)
 
 
 def check(source: Source) -> None:

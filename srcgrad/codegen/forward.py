@@ -1,10 +1,12 @@
 """Forward mode: the tangent (JVP) function of a normalized function.
 
 Each active primal statement is followed by its tangent statements, spliced from the same
-rule table as the adjoints (`with tangent:` blocks). A tangent has its primal's shape:
-where an operand is inactive its tangent is the constant 0.0, the optimizer folds the
-zero away, and the result is wrapped in `xp.broadcast_like(t, y)`, which the optimizer
-drops again wherever it can prove the shapes already agree.
+rule table as the adjoints (`with tangent:` blocks); branches and loops keep their shape.
+A tangent has its primal's shape: where an operand is inactive its tangent is the constant
+0.0, the optimizer folds the zero away, and the result is wrapped in
+`xp.broadcast_like(t, y)`, which the optimizer drops again wherever it can prove the shapes
+already agree. A variable that carries a tangent somewhere gets a zero tangent wherever it
+is assigned a value that does not depend on the inputs.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
-from srcgrad.codegen.reverse import Comment, _assign, _call, _name, parameter_names
 from srcgrad.codegen.source import Source
+from srcgrad.codegen.syntax import Comment, assign, call, name, parameter_names
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
 
 __all__ = ["forward"]
@@ -25,28 +27,28 @@ __all__ = ["forward"]
 ZERO = 0.0
 
 
-
-
 class _Forward:
-    def __init__(self, source: Source, function: ast.FunctionDef, wrt, name: str):
+    def __init__(self, source: Source, function: ast.FunctionDef, wrt, function_name: str):
         self.source = source
         self.function = function
         self.wrt = tuple(wrt)
-        self.name = name
-        # In forward mode every varied value gets a tangent (usefulness does not prune
-        # here: the output is the last statement, so unused tangents are dead code).
+        self.name = function_name
         self.activity = activity_module.analyze(function, self.wrt)
         self.namer = Namer(local_names(function))
         self.tangents: dict[str, str] = {}
+        self.carriers = set(self.wrt) | {
+            activity_module.assigned_name(s) for s in ast.walk(function)
+            if isinstance(s, ast.Assign) and self.varied_after(s)
+        }
 
-    def tangent_name(self, name: str) -> str:
-        if name not in self.tangents:
-            self.tangents[name] = self.namer.fresh(f"d{name}")
-        return self.tangents[name]
+    def tangent_name(self, primal: str) -> str:
+        if primal not in self.tangents:
+            self.tangents[primal] = self.namer.fresh(f"d{primal}")
+        return self.tangents[primal]
 
     def varied_after(self, stmt) -> bool:
-        name = activity_module.assigned_name(stmt)
-        return name is not None and name in self.activity.varied_after[stmt]
+        target = activity_module.assigned_name(stmt)
+        return target is not None and target in self.activity.varied_after[stmt]
 
     def tangent_of(self, stmt: ast.Assign) -> list[ast.stmt]:
         target = stmt.targets[0].id
@@ -54,7 +56,7 @@ class _Forward:
         found = primitives.classify(value)
         dtarget = self.tangent_name(target)
         if found.kind == primitives.Kind.COPY:
-            return [_assign(dtarget, _name(self.tangent_name(value.id)))]
+            return [assign(dtarget, name(self.tangent_name(value.id)))]
         if found.kind == primitives.Kind.OPAQUE:
             raise UnknownCalleeError(
                 f"cannot differentiate through `{ast.unparse(value)}`: srcgrad has no rule for "
@@ -77,15 +79,42 @@ class _Forward:
             zeros.append(param)
             return ast.Constant(ZERO)
 
-        spliced = template.instantiate(rule.tangent, binding, _name(target), derivs,
+        spliced = template.instantiate(rule.tangent, binding, name(target), derivs,
                                        self.namer, "tangent", stmt, zero=zero)
         if not zeros:  # every operand's tangent is there: the rule gives the right shape
             return spliced
         for piece in spliced:
             if (isinstance(piece, ast.Assign) and isinstance(piece.targets[0], ast.Name)
                     and piece.targets[0].id == dtarget):
-                piece.value = _call("xp.broadcast_like", [piece.value, _name(target)])
+                piece.value = call("xp.broadcast_like", [piece.value, name(target)])
         return spliced
+
+    def comment(self, stmt: ast.stmt) -> Comment:
+        line = getattr(stmt, "lineno", self.function.lineno)
+        text = self.source.lines[line - 1].strip() if 0 < line <= len(self.source.lines) else ""
+        return ast.copy_location(
+            Comment(f"tangent of line {line + self.source.line_offset}: {text}"), stmt)
+
+    def block(self, stmts) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                out.append(stmt)
+                target = activity_module.assigned_name(stmt)
+                if self.varied_after(stmt):
+                    out.append(self.comment(stmt))
+                    out += [ast.copy_location(s, stmt) for s in self.tangent_of(stmt)]
+                elif target in self.carriers:
+                    zero = assign(self.tangent_name(target), call("xp.zeros_like", [name(target)]))
+                    out.append(ast.copy_location(zero, stmt))
+            elif isinstance(stmt, (ast.If, ast.For, ast.While)):
+                new = copy.copy(stmt)
+                new.body = self.block(stmt.body) or [ast.Pass()]
+                new.orelse = self.block(stmt.orelse)
+                out.append(new)
+            else:
+                out.append(stmt)
+        return out
 
     def run(self) -> ast.FunctionDef:
         body = self.function.body
@@ -95,44 +124,30 @@ class _Forward:
                 "jvp needs a function that returns one value", self.source.locate(ret),
                 "return a single array")
         params = parameter_names(self.function)
-        new_body: list[ast.stmt] = [
-            _assign("xp", _call("rt.namespace", [], [(p, _name(p)) for p in params]))
-        ]
         tangent_params = [self.tangent_name(p) for p in self.wrt]
-        new_body[0].value.keywords += [ast.keyword(arg=t, value=_name(t)) for t in tangent_params]
+        keywords = [(p, name(p)) for p in params] + [(t, name(t)) for t in tangent_params]
+        new_body: list[ast.stmt] = [assign("xp", call("rt.namespace", [], keywords))]
         for param, tangent in zip(self.wrt, tangent_params, strict=True):
             description = ast.Constant(f"jvp of {self.name}: the tangent {tangent}")
-            check = _call("xp.require_same_shape", [_name(tangent), _name(param), description])
+            check = call("xp.require_same_shape", [name(tangent), name(param), description])
             new_body.append(ast.copy_location(ast.Expr(check), self.function))
-        last_comment = None
-        for stmt in body[:-1]:
-            new_body.append(stmt)
-            if not self.varied_after(stmt):
-                continue
-            block = self.tangent_of(stmt)
-            line = getattr(stmt, "lineno", self.function.lineno)
-            text = self.source.lines[line - 1].strip() if 0 < line <= len(self.source.lines) else ""
-            comment = Comment(f"tangent of line {line + self.source.line_offset}: {text}")
-            if comment.text != last_comment:
-                new_body.append(ast.copy_location(comment, stmt))
-                last_comment = comment.text
-            new_body += [ast.copy_location(s, stmt) for s in block]
+        new_body += self.block(body[:-1])
         output = ret.value
-        if isinstance(output, ast.Name) and (output.id in self.wrt or output.id in self.tangents):
-            doutput = _name(self.tangent_name(output.id))
+        if isinstance(output, ast.Name) and output.id in self.carriers:
+            doutput = name(self.tangent_name(output.id))
         else:
-            doutput = _call("xp.zeros_like", [output])
+            doutput = call("xp.zeros_like", [output])
         result = ast.Tuple(elts=[output, doutput], ctx=ast.Load())
         new_body.append(ast.copy_location(ast.Return(value=result), ret))
         function = copy.copy(self.function)
         function.name = self.namer.fresh(f"{self.function.name}_jvp")
         function.args = copy.deepcopy(self.function.args)
-        for name in tangent_params:
+        for tangent in tangent_params:
             if function.args.kwonlyargs or function.args.defaults:
-                function.args.kwonlyargs.append(ast.arg(arg=name))
+                function.args.kwonlyargs.append(ast.arg(arg=tangent))
                 function.args.kw_defaults.append(None)
             else:
-                function.args.args.append(ast.arg(arg=name))
+                function.args.args.append(ast.arg(arg=tangent))
         function.body = new_body
         for stmt in new_body:
             if not hasattr(stmt, "lineno"):

@@ -28,7 +28,7 @@ import operator
 
 import numpy as np
 
-from srcgrad.codegen import primitives
+from srcgrad.codegen import jumps, primitives
 from srcgrad.codegen.naming import RESERVED, Namer, expression_name
 from srcgrad.codegen.source import UNRESOLVED, Source
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
@@ -52,6 +52,23 @@ def local_names(tree: ast.FunctionDef) -> set[str]:
     return names
 
 
+def _kernel_of(simple: ast.expr) -> str | None:
+    if isinstance(simple, ast.Call) and isinstance(simple.func, ast.Attribute):
+        return simple.func.attr
+    if isinstance(simple, ast.Call) and isinstance(simple.func, ast.Name):
+        return simple.func.id
+    return None
+
+
+def _assigned_in_compound(tree: ast.FunctionDef):
+    """Names assigned anywhere inside an if, for or while (including loop targets)."""
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    yield node.id
+
+
 def _all_names(tree: ast.FunctionDef) -> set[str]:
     return local_names(tree) | {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
@@ -59,11 +76,13 @@ def _all_names(tree: ast.FunctionDef) -> set[str]:
 class _Normalizer:
     def __init__(self, source: Source):
         self.source = source
-        self.locals = frozenset(local_names(source.tree))
         self.namer = Namer(_all_names(source.tree))
+        self.tree = jumps.structure(source, source.tree, self.namer)
+        self.locals = frozenset(local_names(self.tree))
+        # Names assigned inside a branch or loop keep one name throughout (no versions).
+        self.multi = set(_assigned_in_compound(self.tree))
         self.current: dict[str, str] = {}  # user name -> its current version
         self.body: list[ast.stmt] = []
-        self.anchor: ast.AST = source.tree
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -76,6 +95,10 @@ class _Normalizer:
 
     def define(self, user_name: str) -> str:
         """A version name for a new definition of `user_name`."""
+        if user_name in self.multi and user_name not in RESERVED:
+            self.namer.reserve(user_name)
+            self.current[user_name] = user_name
+            return user_name
         if user_name in self.current or user_name in RESERVED:
             version = self.namer.fresh(user_name if user_name not in RESERVED else f"{user_name}_")
         else:
@@ -95,8 +118,23 @@ class _Normalizer:
 
     # -- statements ----------------------------------------------------------------------
 
+    def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        """Normalize a nested statement list into a list of its own."""
+        saved, self.body = self.body, []
+        for stmt in stmts:
+            self.statement(stmt)
+        out, self.body = self.body, saved
+        return out
+
+    def capture(self, action) -> list[ast.stmt]:
+        """The statements `action()` emits, as a separate list."""
+        saved, self.body = self.body, []
+        action()
+        out, self.body = self.body, saved
+        return out
+
     def run(self) -> ast.FunctionDef:
-        tree = self.source.tree
+        tree = self.tree
         for arg in [*tree.args.posonlyargs, *tree.args.args, *tree.args.kwonlyargs]:
             self.current[arg.arg] = arg.arg
             self.namer.reserve(arg.arg)
@@ -133,13 +171,42 @@ class _Normalizer:
         if isinstance(stmt, ast.Assign):
             self.assign(stmt.targets, stmt.value)
             return
+        if isinstance(stmt, ast.If):
+            test = self.atom(stmt.test)
+            new = ast.If(test=test, body=self.block(stmt.body), orelse=self.block(stmt.orelse))
+            self.body.append(self.located(new, stmt))
+            return
+        if isinstance(stmt, ast.While):
+            condition = self.namer.fresh("running")
+            self.multi.add(condition)
+            self.emit(condition, self.simple(stmt.test), stmt.test)
+            body = self.block(stmt.body)
+            body += self.capture(lambda: self.emit(condition, self.simple(stmt.test), stmt.test))
+            new = ast.While(test=ast.Name(condition, ast.Load()), body=body, orelse=[])
+            self.body.append(self.located(new, stmt))
+            return
+        if isinstance(stmt, ast.For):
+            bounds = [self.atom(a) for a in stmt.iter.args]
+            target = self.define(stmt.target.id)
+            iterator = ast.Call(func=ast.Name("range", ast.Load()), args=bounds, keywords=[])
+            new = ast.For(target=ast.Name(target, ast.Store()), iter=iterator,
+                          body=self.block(stmt.body), orelse=[], type_comment=None)
+            self.body.append(self.located(new, stmt))
+            return
         raise self.error(UnsupportedSyntaxError, stmt, f"{type(stmt).__name__} is not supported",
                          "rewrite it with supported constructs")
 
     def assign(self, targets: list[ast.expr], value: ast.expr) -> None:
         if len(targets) == 1 and isinstance(targets[0], ast.Name):
             simple = self.simple(value)
-            self.emit(self.define(targets[0].id), simple, value)
+            name = targets[0].id
+            if name in self.multi and not isinstance(simple, ast.Name) and any(
+                isinstance(n, ast.Name) and n.id == name for n in ast.walk(simple)
+            ):
+                # `h = h * 2` where h has one name throughout: compute into a temporary
+                # first, so no statement reads the variable it overwrites.
+                simple = self.temporary(simple, value, _kernel_of(simple))
+            self.emit(self.define(name), simple, value)
             return
         if len(targets) == 1 and isinstance(value, (ast.Tuple, ast.List)):
             target = targets[0]
@@ -148,13 +215,29 @@ class _Normalizer:
                                  f"cannot unpack {len(value.elts)} values into "
                                  f"{len(target.elts)} names", "make the two sides agree")
             # Evaluate every right-hand element before binding any name (`a, b = b, a`).
-            atoms = [self.atom(element, fresh=True) for element in value.elts]
-            for element, atom in zip(target.elts, atoms, strict=True):
-                self.bind_atom(element, atom, value)
+            self.bind_structure(target, self.evaluate_structure(target, value), value)
             return
         shared = self.atom(value)
         for target in targets:
             self.bind_atom(target, shared, value)
+
+    def evaluate_structure(self, target: ast.expr, value: ast.expr):
+        """Atoms for `value`, nested like `target` where both are tuple literals."""
+        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)):
+            if len(target.elts) != len(value.elts):
+                raise self.error(UnsupportedSyntaxError, target,
+                                 f"cannot unpack {len(value.elts)} values into "
+                                 f"{len(target.elts)} names", "make the two sides agree")
+            return [self.evaluate_structure(t, v)
+                    for t, v in zip(target.elts, value.elts, strict=True)]
+        return self.atom(value, fresh=True)
+
+    def bind_structure(self, target: ast.expr, structure, origin: ast.AST) -> None:
+        if isinstance(structure, list):
+            for element, part in zip(target.elts, structure, strict=True):
+                self.bind_structure(element, part, origin)
+        else:
+            self.bind_atom(target, structure, origin)
 
     def bind_atom(self, target: ast.expr, atom: ast.expr, origin: ast.AST) -> None:
         """Bind a target (a name or a nested tuple of names) to an already computed atom."""
@@ -180,15 +263,12 @@ class _Normalizer:
         simple = self.simple(node)
         if isinstance(simple, ast.Constant) or (isinstance(simple, ast.Name) and not fresh):
             return simple
-        kernel = None
-        if isinstance(simple, ast.Call) and isinstance(simple.func, ast.Attribute):
-            kernel = simple.func.attr
-        elif isinstance(simple, ast.Call) and isinstance(simple.func, ast.Name):
-            kernel = simple.func.id
-        return self.temporary(simple, node, kernel)
+        return self.temporary(simple, node, _kernel_of(simple))
 
     def name(self, node: ast.Name) -> ast.expr:
         if node.id in self.locals:
+            if node.id in self.multi:
+                return self.located(ast.Name(node.id, ast.Load()), node)
             if node.id not in self.current:
                 raise self.error(UnsupportedSyntaxError, node,
                                  f"`{node.id}` is used before it is assigned",
@@ -241,6 +321,10 @@ class _Normalizer:
             return self.attribute(node)
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.IfExp):
+            return self.choice(node)
+        if isinstance(node, ast.BoolOp):
+            return self.boolean(node)
         if isinstance(node, (ast.Tuple, ast.List)):
             raise self.error(UnsupportedSyntaxError, node,
                              "tuples and lists as values cannot be differentiated yet",
@@ -249,6 +333,29 @@ class _Normalizer:
         raise self.error(UnsupportedSyntaxError, node,
                          f"{type(node).__name__} expressions are not supported",
                          "rewrite it with supported constructs")
+
+    def choice(self, node: ast.IfExp) -> ast.expr:
+        """`a if c else b`: only the chosen side is evaluated, as in Python."""
+        name = self.namer.fresh("choice")
+        self.multi.add(name)
+        test = self.atom(node.test)
+        body = self.capture(lambda: self.emit(name, self.simple(node.body), node.body))
+        orelse = self.capture(lambda: self.emit(name, self.simple(node.orelse), node.orelse))
+        self.body.append(self.located(ast.If(test=test, body=body, orelse=orelse), node))
+        return self.located(ast.Name(name, ast.Load()), node)
+
+    def boolean(self, node: ast.BoolOp) -> ast.expr:
+        """`a and b` / `a or b` with Python's short-circuit and value semantics."""
+        name = self.namer.fresh("both" if isinstance(node.op, ast.And) else "either")
+        self.multi.add(name)
+        self.emit(name, self.simple(node.values[0]), node.values[0])
+        for value in node.values[1:]:
+            test: ast.expr = ast.Name(name, ast.Load())
+            if isinstance(node.op, ast.Or):
+                test = self.temporary(ast.UnaryOp(op=ast.Not(), operand=test), node)
+            body = self.capture(lambda v=value: self.emit(name, self.simple(v), v))
+            self.body.append(self.located(ast.If(test=test, body=body, orelse=[]), value))
+        return self.located(ast.Name(name, ast.Load()), node)
 
     def index(self, node: ast.expr) -> ast.expr:
         if isinstance(node, ast.Slice):

@@ -14,8 +14,10 @@ import copy
 import operator
 from numbers import Number
 
-from srcgrad.codegen.analysis import liveness, shapes
-from srcgrad.codegen.reverse import Comment
+from srcgrad.codegen.analysis import assignment, liveness, shapes
+from srcgrad.codegen.analysis import cfg as cfg_module
+from srcgrad.codegen.analysis.dataflow import FORWARD, solve
+from srcgrad.codegen.syntax import Comment
 
 __all__ = ["optimize", "fold"]
 
@@ -127,20 +129,39 @@ class _Substitute(ast.NodeTransformer):
         return node
 
 
-def _propagate(body: list[ast.stmt], primal: frozenset) -> list[ast.stmt]:
-    """Forward constant and copy propagation over a straight-line body (not into returns,
-    so returned gradients keep their adjoint names). Statements defining `primal` names
-    get constant arithmetic only."""
-    env: dict[str, ast.expr] = {}
+_COMPOUND = (ast.If, ast.For, ast.While)
+
+
+def _assigned_within(stmt: ast.stmt) -> set[str]:
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _kill(env: dict, names) -> None:
+    for name in names:
+        env.pop(name, None)
+        for key in [k for k, v in env.items() if isinstance(v, ast.Name) and v.id == name]:
+            del env[key]
+
+
+def _propagate(body: list[ast.stmt], primal: frozenset, env=None) -> list[ast.stmt]:
+    """Forward constant and copy propagation (not into returns, so returned gradients keep
+    their adjoint names). Statements defining `primal` names get constant arithmetic only.
+    Into a branch or loop only facts about names it does not assign are carried."""
+    env = {} if env is None else env
     out = []
     for stmt in body:
+        if isinstance(stmt, _COMPOUND):
+            _kill(env, _assigned_within(stmt))
+            header = "iter" if isinstance(stmt, ast.For) else "test"
+            setattr(stmt, header, fold(_Substitute(env).visit(getattr(stmt, header)), False))
+            stmt.body = _propagate(stmt.body, primal, dict(env))
+            stmt.orelse = _propagate(stmt.orelse, primal, dict(env))
+            out.append(stmt)
+            continue
         if not isinstance(stmt, ast.Return):
             stmt = _Substitute(env).visit(stmt)
         stmt = fold(stmt, algebra=not (liveness.defines(stmt) & primal))
-        for name in liveness.defines(stmt):
-            env.pop(name, None)
-            for key in [k for k, v in env.items() if isinstance(v, ast.Name) and v.id == name]:
-                del env[key]
+        _kill(env, liveness.defines(stmt))
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             target = stmt.targets[0].id
             value = stmt.value
@@ -148,6 +169,38 @@ def _propagate(body: list[ast.stmt], primal: frozenset) -> list[ast.stmt]:
                 env[target] = value
         out.append(stmt)
     return out
+
+
+def _is_pop(stmt: ast.stmt) -> bool:
+    value = getattr(stmt, "value", None)
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "pop")
+
+
+def _first_contributions(function: ast.FunctionDef) -> None:
+    """`b = b + e` where b certainly holds the literal 0.0 becomes `b = e`."""
+    graph = cfg_module.build(function)
+    everything = frozenset(n.id for n in ast.walk(function) if isinstance(n, ast.Name))
+
+    def zeros(node, facts):
+        stmt = node.ast_node
+        defined = liveness.defines(stmt) | assignment.targets(stmt)
+        facts = facts - defined
+        if isinstance(stmt, ast.Assign) and _is(stmt.value, 0) and isinstance(
+                stmt.targets[0], ast.Name):
+            facts = facts | {stmt.targets[0].id}
+        return facts
+
+    facts = solve(graph, FORWARD, zeros, join=frozenset.intersection, top=everything)
+    known = {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
+    for stmt in ast.walk(function):
+        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        value, target = stmt.value, stmt.targets[0].id
+        if (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
+                and isinstance(value.left, ast.Name) and value.left.id == target
+                and target in known.get(stmt, ())):
+            stmt.value = value.right
 
 
 class _DropUnbroadcast(ast.NodeTransformer):
@@ -181,30 +234,102 @@ def _drop_unbroadcasts(function: ast.FunctionDef) -> None:
     ]
 
 
+def _is_widening(stmt: ast.stmt) -> bool:
+    """`b = xp.broadcast_like(b, y)`: turning a 0.0 placeholder into an array of zeros."""
+    if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
+        return False
+    value = stmt.value
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "broadcast_like" and isinstance(value.args[0], ast.Name)
+            and value.args[0].id == stmt.targets[0].id)
+
+
+def _drop_needless_widening(function: ast.FunctionDef) -> None:
+    """Remove `b = xp.broadcast_like(b, y)` where b can no longer be the 0.0 placeholder."""
+    graph = cfg_module.build(function)
+
+    def placeholders(node, facts):
+        stmt = node.ast_node
+        facts = facts - liveness.defines(stmt) - assignment.targets(stmt)
+        if isinstance(stmt, ast.Assign) and _is(stmt.value, 0) and isinstance(
+                stmt.targets[0], ast.Name):
+            facts = facts | {stmt.targets[0].id}
+        if _is_widening(stmt):
+            facts = facts - {stmt.targets[0].id}
+        return facts
+
+    facts = solve(graph, FORWARD, placeholders)
+    maybe = {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
+
+    def prune(body):
+        kept = []
+        for stmt in body:
+            if _is_widening(stmt) and stmt.targets[0].id not in maybe.get(stmt, ()):
+                continue
+            if isinstance(stmt, _COMPOUND):
+                stmt.body = prune(stmt.body)
+                stmt.orelse = prune(stmt.orelse)
+            kept.append(stmt)
+        return kept
+
+    function.body = prune(function.body)
+
+
 def _eliminate(function: ast.FunctionDef) -> bool:
     """Remove assignments whose targets are never read; True when something was removed."""
     live = liveness.analyze(function)
-    kept = [s for s in function.body if not (isinstance(s, ast.Assign) and live.is_dead(s))]
-    changed = len(kept) != len(function.body)
-    function.body = kept
+    changed = False
+
+    def prune(body):
+        nonlocal changed
+        kept = []
+        for stmt in body:
+            if isinstance(stmt, ast.Assign) and live.is_dead(stmt) and not _is_pop(stmt):
+                changed = True
+                continue
+            if isinstance(stmt, _COMPOUND):
+                stmt.body = prune(stmt.body)
+                stmt.orelse = prune(stmt.orelse)
+            kept.append(stmt)
+        return kept
+
+    function.body = prune(function.body)
     return changed
 
 
-def _tidy_comments(body: list[ast.stmt]) -> list[ast.stmt]:
-    """Drop comments that no longer head any statement."""
-    out = []
-    for index, stmt in enumerate(body):
+def _tidy(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Drop comments that no longer head a statement (and repeats of the one before),
+    branches left empty, and give emptied blocks a `pass`."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if isinstance(stmt, _COMPOUND):
+            stmt.body = _tidy(stmt.body)
+            stmt.orelse = _tidy(stmt.orelse)
+            empty = all(isinstance(s, ast.Pass) for s in stmt.body) and not stmt.orelse
+            if isinstance(stmt, ast.If) and empty and isinstance(stmt.test, ast.Name):
+                continue
+            if not stmt.body:
+                stmt.body = [ast.Pass()]
+        out.append(stmt)
+    tidy: list[ast.stmt] = []
+    last_comment = None
+    for index, stmt in enumerate(out):
         if isinstance(stmt, Comment):
-            following = body[index + 1] if index + 1 < len(body) else None
+            following = out[index + 1] if index + 1 < len(out) else None
             if following is None or isinstance(following, (Comment, ast.Return)):
                 continue
-        out.append(stmt)
-    return out
+            if stmt.text == last_comment:
+                continue
+            last_comment = stmt.text
+        elif type(stmt) is ast.Pass and len(out) > 1:
+            continue
+        tidy.append(stmt)
+    return tidy
 
 
 def optimize(function: ast.FunctionDef, primal=frozenset()) -> ast.FunctionDef:
-    """Return an optimized copy of an emitted (straight-line) function; `primal` names the
-    user's own values, whose statements keep their exact operations."""
+    """Return an optimized copy of an emitted function; `primal` names the user's own
+    values, whose statements keep their exact operations."""
     function = copy.deepcopy(function)
     primal = frozenset(primal)
     before = None
@@ -212,7 +337,9 @@ def optimize(function: ast.FunctionDef, primal=frozenset()) -> ast.FunctionDef:
         before = after
         function.body = _propagate(function.body, primal)
         _drop_unbroadcasts(function)
-    while _eliminate(function):
-        pass
-    function.body = _tidy_comments(function.body)
+        _drop_needless_widening(function)
+        _first_contributions(function)
+        while _eliminate(function):
+            pass
+    function.body = _tidy(function.body)
     return ast.fix_missing_locations(function)

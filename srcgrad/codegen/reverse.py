@@ -1,10 +1,14 @@
 """Reverse mode: the adjoint of a normalized function.
 
-The emitted function runs the primal (the forward sweep), seeds the output's adjoint, then
-walks the primal statements backwards, splicing each active statement's adjoint template.
-The first contribution to an adjoint is an assignment, later ones add to it. Adjoint blocks
-are headed by a `Comment` naming the user's line they come from. Later passes (optimize)
-remove primal work nobody reads.
+The emitted function runs a forward sweep (the primal, plus `stack.append(x)` before a
+value the backward sweep needs is overwritten, and a trip counter per `while` loop), seeds
+the output's adjoint, then runs the backward sweep: statements in reverse order, each
+active assignment's adjoint spliced from its rule, branches replayed on their (restored)
+test, `for` loops over the reversed range, `while` loops as many times as they ran, and
+`x = stack.pop()` where a value was recorded. In a backward block the first contribution
+to an adjoint is an assignment and later ones add to it; an adjoint that a branch or loop
+may or may not reach is set to 0.0 before it. Adjoint blocks are headed by a `Comment`
+naming the user's line.
 """
 
 from __future__ import annotations
@@ -12,26 +16,19 @@ from __future__ import annotations
 import ast
 import copy
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
+from srcgrad.codegen.analysis import assignment
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.source import Source
+from srcgrad.codegen.syntax import (STACK, Comment, assign, call, name, parameter_names, pop,
+                                    push)
 from srcgrad.errors import NonDifferentiableError, UnknownCalleeError, UnsupportedSyntaxError
 
-__all__ = ["Comment", "ReverseOptions", "reverse", "parameter_names"]
-
-
-class Comment(ast.Pass):
-    """A comment line in emitted code (rendered by emit, a no-op for every analysis)."""
-
-    _fields = ()
-
-    def __init__(self, text: str = "", **kwargs):
-        super().__init__(**kwargs)
-        self.text = text
+__all__ = ["ReverseOptions", "reverse"]
 
 
 @dataclass(frozen=True)
@@ -43,26 +40,20 @@ class ReverseOptions:
     tuple_result: bool = False  # wrt was given as a tuple: return a tuple of gradients
 
 
-def parameter_names(function: ast.FunctionDef) -> list[str]:
-    args = function.args
-    return [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+@dataclass
+class _State:
+    """What the backward sweep knows at a point: adjoints assigned on every path, and
+    adjoints that may still hold the 0.0 placeholder (rather than an array of zeros)."""
+
+    defined: set = field(default_factory=set)
+    maybe_zero: set = field(default_factory=set)
+
+    def copy(self) -> _State:
+        return _State(set(self.defined), set(self.maybe_zero))
 
 
-def _assign(target: str, value: ast.expr) -> ast.Assign:
-    return ast.Assign(targets=[ast.Name(target, ast.Store())], value=value)
-
-
-def _name(name: str) -> ast.Name:
-    return ast.Name(name, ast.Load())
-
-
-def _call(func: str, args, keywords=()) -> ast.Call:
-    base, attr = func.split(".")
-    return ast.Call(
-        func=ast.Attribute(value=_name(base), attr=attr, ctx=ast.Load()),
-        args=list(args),
-        keywords=[ast.keyword(arg=k, value=v) for k, v in keywords],
-    )
+def _zero(target: str) -> ast.Assign:
+    return assign(target, ast.Constant(0.0))
 
 
 class _Reverse:
@@ -71,29 +62,239 @@ class _Reverse:
         self.function = function
         self.options = options
         self.activity = activity_module.analyze(function, options.wrt, options.has_aux)
-        self.namer = Namer(local_names(function))
+        self.assignments = assignment.analyze(function)
+        self.namer = Namer(local_names(function) | {STACK})
         self.adjoint_names: dict[str, str] = {}
-        self.defined: set[str] = set()
+        self.counters: dict[ast.While, str] = {}
+        self.records: set = set()  # statements before which the forward sweep pushes
 
-    def adjoint_name(self, name: str) -> str:
-        if name not in self.adjoint_names:
-            self.adjoint_names[name] = self.namer.fresh(f"b{name}")
-        return self.adjoint_names[name]
+    def adjoint_name(self, primal: str) -> str:
+        if primal not in self.adjoint_names:
+            self.adjoint_names[primal] = self.namer.fresh(f"b{primal}")
+        return self.adjoint_names[primal]
 
-    def accumulate(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+    # -- one assignment ------------------------------------------------------------------
+
+    def accumulate(self, stmts: list[ast.stmt], state: _State) -> list[ast.stmt]:
         """Turn `bx += e` into `bx = e` (first contribution) or `bx = bx + e`."""
         out = []
         for stmt in stmts:
             if isinstance(stmt, ast.AugAssign):
                 target = stmt.target.id
-                if target in self.defined:
-                    value = ast.BinOp(left=_name(target), op=ast.Add(), right=stmt.value)
+                if target in state.defined:
+                    value = ast.BinOp(left=name(target), op=ast.Add(), right=stmt.value)
                 else:
                     value = stmt.value
-                    self.defined.add(target)
-                stmt = ast.copy_location(_assign(target, value), stmt)
+                    state.defined.add(target)
+                state.maybe_zero.discard(target)
+                stmt = ast.copy_location(assign(target, value), stmt)
             out.append(stmt)
         return out
+
+    def contributions(self, stmt: ast.Assign) -> list[str]:
+        """Primal names whose adjoints the adjoint of `stmt` adds to."""
+        value = stmt.value
+        found = primitives.classify(value)
+        if found.kind == primitives.Kind.COPY:
+            names = [value.id] if isinstance(value, ast.Name) else []
+        elif found.kind == primitives.Kind.RULE and found.rule.differentiable:
+            binding = template.bind(found.rule, value, self.source.locate)
+            names = [n for p in template.differentiable_params(found.rule)
+                     for n in binding.names(p) if n]
+        else:
+            names = []
+        return [n for n in names if self.activity.varied_operand(stmt, n)]
+
+    def adjoint_of(self, stmt: ast.Assign, state: _State) -> list[ast.stmt]:
+        target = stmt.targets[0].id
+        value = stmt.value
+        found = primitives.classify(value)
+        badjoint = self.adjoint_name(target)
+        if found.kind == primitives.Kind.COPY:
+            if isinstance(value, ast.Name) and self.activity.varied_operand(stmt, value.id):
+                add = ast.AugAssign(target=name(self.adjoint_name(value.id), True),
+                                    op=ast.Add(), value=name(badjoint))
+                return self.accumulate([ast.copy_location(add, stmt)], state)
+            return []
+        if found.kind == primitives.Kind.OPAQUE:
+            raise self.opaque_error(stmt)
+        rule = found.rule
+        if not rule.differentiable:  # activity never marks these; kept as a guard
+            raise NonDifferentiableError(f"{rule.name} is not differentiable",
+                                         self.source.locate(stmt), "")
+        binding = template.bind(rule, value, self.source.locate)
+        template.check_embedded(binding, stmt, self.activity, self.source.locate)
+        derivs = {rule.result: badjoint}
+        for param in template.differentiable_params(rule):
+            names = [n if n and self.activity.varied_operand(stmt, n) else None
+                     for n in binding.names(param)]
+            adjoints = [self.adjoint_name(n) if n else None for n in names]
+            derivs[param] = adjoints if rule.param(param).sequence else adjoints[0]
+        spliced = template.instantiate(rule.adjoint, binding, name(target), derivs, self.namer,
+                                       "adjoint", stmt)
+        return self.accumulate(spliced, state)
+
+    def opaque_error(self, stmt: ast.Assign) -> UnknownCalleeError:
+        value = stmt.value
+        callee = None
+        if isinstance(value, ast.Call):
+            callee = self.source.resolver.resolve(value.func, frozenset())
+        if isinstance(callee, types.FunctionType):
+            return UnknownCalleeError(
+                f"the gradient flows through a call to the Python function "
+                f"`{ast.unparse(value.func)}`, and calls to user functions are not "
+                "differentiated yet", self.source.locate(stmt),
+                "inline the function's body into this function for now")
+        return UnknownCalleeError(
+            f"cannot differentiate through `{ast.unparse(value)}`: srcgrad has no rule for "
+            "it and cannot read its source", self.source.locate(stmt),
+            "use NumPy functions with rules (see `srcgrad rules`), register a rule with "
+            "srcgrad.extend, or wrap the value in srcgrad.stop_gradient if no gradient "
+            "should flow through it")
+
+    def comment(self, stmt: ast.stmt) -> Comment:
+        line = getattr(stmt, "lineno", self.function.lineno)
+        text = self.source.lines[line - 1].strip() if 0 < line <= len(self.source.lines) else ""
+        comment = Comment(f"grad of line {line + self.source.line_offset}: {text}")
+        return ast.copy_location(comment, stmt)
+
+    # -- the backward sweep --------------------------------------------------------------
+
+    def touched(self, stmts) -> list[str]:
+        """Adjoints that the backward sweep of `stmts` may assign (in first-seen order)."""
+        found: dict[str, None] = {}
+        for stmt in stmts:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Assign) and self.activity.active_target(node):
+                    target = node.targets[0].id
+                    if self.assignments.is_multi(target):
+                        found[self.adjoint_name(target)] = None
+                    for operand in self.contributions(node):
+                        found[self.adjoint_name(operand)] = None
+        return list(found)
+
+    def prepare(self, stmts, state: _State) -> list[ast.stmt]:
+        """Zero the adjoints a branch or loop may assign but that are not yet defined."""
+        inits = [b for b in self.touched(stmts) if b not in state.defined]
+        state.defined.update(inits)
+        state.maybe_zero.update(inits)
+        return [_zero(b) for b in inits]
+
+    def backward(self, stmts, state: _State, depth: int) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in reversed(stmts):
+            if isinstance(stmt, ast.Assign):
+                out += self.backward_assign(stmt, state)
+            elif isinstance(stmt, ast.If):
+                out += self.prepare(stmt.body + stmt.orelse, state)
+                then_state, else_state = state.copy(), state.copy()
+                body = self.backward(stmt.body, then_state, depth)
+                orelse = self.backward(stmt.orelse, else_state, depth)
+                state.defined = then_state.defined & else_state.defined
+                state.maybe_zero = then_state.maybe_zero | else_state.maybe_zero
+                if body or orelse:
+                    new = ast.If(test=copy.deepcopy(stmt.test), body=body or [ast.Pass()],
+                                 orelse=orelse)
+                    out.append(ast.copy_location(new, stmt))
+            elif isinstance(stmt, (ast.For, ast.While)):
+                out += self.backward_loop(stmt, state, depth)
+        return out
+
+    def backward_loop(self, loop, state: _State, depth: int) -> list[ast.stmt]:
+        out = self.prepare(loop.body, state)
+        inner = state.copy()
+        inner.maybe_zero.update(self.adjoint_name(t) for t in self.resets(loop.body))
+        body = self.backward(loop.body, inner, depth + 1)
+        state.maybe_zero |= inner.maybe_zero
+        if isinstance(loop, ast.For):
+            header = call("reversed", [copy.deepcopy(loop.iter)])
+            new = ast.For(target=copy.deepcopy(loop.target), iter=header, body=body or [ast.Pass()],
+                          orelse=[], type_comment=None)
+            out.append(ast.copy_location(new, loop))
+            if loop in self.records:
+                out.append(ast.copy_location(pop(loop.target.id), loop))
+            return out
+        counter = self.counters[loop]
+        if depth > 0:
+            out.append(ast.copy_location(pop(counter), loop))
+        new = ast.For(target=name(self.namer.fresh("_"), True), iter=call("range", [name(counter)]),
+                      body=body or [ast.Pass()], orelse=[], type_comment=None)
+        out.append(ast.copy_location(new, loop))
+        return out
+
+    def resets(self, stmts) -> list[str]:
+        """Primal names assigned in `stmts` whose adjoints are reset there."""
+        return [n.targets[0].id for s in stmts for n in ast.walk(s)
+                if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
+                and self.assignments.is_multi(n.targets[0].id)
+                and n.targets[0].id in self.adjoint_names]
+
+    def backward_assign(self, stmt: ast.Assign, state: _State) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        target = stmt.targets[0].id
+        badjoint = self.adjoint_names.get(target)
+        if self.activity.active_target(stmt) and badjoint in state.defined:
+            if badjoint in state.maybe_zero:
+                widen = assign(badjoint, call("xp.broadcast_like", [name(badjoint), name(target)]))
+                out.append(ast.copy_location(widen, stmt))
+                state.maybe_zero.discard(badjoint)
+            block = self.adjoint_of(stmt, state)
+            if block:
+                out.append(self.comment(stmt))
+                out += block
+        if self.assignments.is_multi(target):
+            if badjoint is not None and badjoint in state.defined:
+                # What flows back past this point belongs to the value before it.
+                out.append(ast.copy_location(_zero(badjoint), stmt))
+                state.maybe_zero.add(badjoint)
+            if self.assignments.may_be_assigned_before(stmt, target):
+                out.append(ast.copy_location(pop(target), stmt))
+                self.records.add(stmt)
+        return out
+
+    # -- the forward sweep ---------------------------------------------------------------
+
+    def forward(self, stmts, depth: int) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                if stmt in self.records:
+                    out.append(ast.copy_location(push(stmt.targets[0].id), stmt))
+                out.append(stmt)
+            elif isinstance(stmt, ast.If):
+                new = ast.If(test=stmt.test, body=self.forward(stmt.body, depth) or [ast.Pass()],
+                             orelse=self.forward(stmt.orelse, depth))
+                out.append(ast.copy_location(new, stmt))
+            elif isinstance(stmt, ast.For):
+                if stmt in self.records:
+                    out.append(ast.copy_location(push(stmt.target.id), stmt))
+                new = copy.copy(stmt)
+                new.body = self.forward(stmt.body, depth + 1) or [ast.Pass()]
+                out.append(new)
+            elif isinstance(stmt, ast.While):
+                counter = self.counters[stmt]
+                count = assign(counter, ast.BinOp(left=name(counter), op=ast.Add(),
+                                                  right=ast.Constant(1)))
+                new = copy.copy(stmt)
+                new.body = [count, *self.forward(stmt.body, depth + 1)]
+                out += [ast.copy_location(assign(counter, ast.Constant(0)), stmt), new]
+                if depth > 0:
+                    out.append(ast.copy_location(push(counter), stmt))
+            else:
+                out.append(stmt)
+        return out
+
+    def loop_records(self, stmts) -> None:
+        """Loop targets overwritten while an older value may still be needed."""
+        for stmt in stmts:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.For) and self.assignments.may_be_assigned_before(
+                        node, node.target.id):
+                    self.records.add(node)
+                if isinstance(node, ast.While):
+                    self.counters[node] = self.namer.fresh("trips")
+
+    # -- the whole function --------------------------------------------------------------
 
     def output(self, ret: ast.Return) -> tuple[ast.expr, ast.expr | None]:
         value = ret.value
@@ -110,49 +311,6 @@ class _Reverse:
                 self.source.locate(ret), "return a pair: the value and the auxiliary data")
         return value, None
 
-    def adjoint_of(self, stmt: ast.Assign) -> list[ast.stmt]:
-        target = stmt.targets[0].id
-        value = stmt.value
-        found = primitives.classify(value)
-        badjoint = self.adjoint_name(target)
-        if found.kind == primitives.Kind.COPY:
-            if isinstance(value, ast.Name) and self.activity.varied_operand(stmt, value.id):
-                add = ast.AugAssign(target=ast.Name(self.adjoint_name(value.id), ast.Store()),
-                                    op=ast.Add(), value=_name(badjoint))
-                return self.accumulate([ast.copy_location(add, stmt)])
-            return []
-        if found.kind == primitives.Kind.OPAQUE:
-            callee = None
-            if isinstance(value, ast.Call):
-                callee = self.source.resolver.resolve(value.func, frozenset())
-            if isinstance(callee, types.FunctionType):
-                raise UnknownCalleeError(
-                    f"the gradient flows through a call to the Python function "
-                    f"`{ast.unparse(value.func)}`, and calls to user functions are not "
-                    "differentiated yet", self.source.locate(stmt),
-                    "inline the function's body into this function for now")
-            raise UnknownCalleeError(
-                f"cannot differentiate through `{ast.unparse(value)}`: srcgrad has no rule for "
-                "it and cannot read its source", self.source.locate(stmt),
-                "use NumPy functions with rules (see `srcgrad rules`), register a rule with "
-                "srcgrad.extend, or wrap the value in srcgrad.stop_gradient if no gradient "
-                "should flow through it")
-        rule = found.rule
-        if not rule.differentiable:  # activity never marks these; kept as a guard
-            raise NonDifferentiableError(f"{rule.name} is not differentiable",
-                                         self.source.locate(stmt), "")
-        binding = template.bind(rule, value, self.source.locate)
-        template.check_embedded(binding, stmt, self.activity, self.source.locate)
-        derivs = {rule.result: badjoint}
-        for param in template.differentiable_params(rule):
-            names = [n if n and self.activity.varied_operand(stmt, n) else None
-                     for n in binding.names(param)]
-            adjoints = [self.adjoint_name(n) if n else None for n in names]
-            derivs[param] = adjoints if rule.param(param).sequence else adjoints[0]
-        spliced = template.instantiate(rule.adjoint, binding, _name(target), derivs, self.namer,
-                                       "adjoint", stmt)
-        return self.accumulate(spliced)
-
     def run(self) -> ast.FunctionDef:
         options = self.options
         body = self.function.body
@@ -160,59 +318,43 @@ class _Reverse:
         output, _aux = self.output(ret)
         primal = list(body[:-1])
         params = parameter_names(self.function)
-        new_body: list[ast.stmt] = [
-            _assign("xp", _call("rt.namespace", [], [(p, _name(p)) for p in params]))
-        ]
-        new_body += primal
-        namespace = new_body[0]
+        self.loop_records(primal)
+        namespace = assign("xp", call("rt.namespace", [], [(p, name(p)) for p in params]))
+        tail: list[ast.stmt] = []
         if options.kind in ("grad", "value_and_grad"):
-            check = _call("xp.require_scalar", [output, ast.Constant(options.name)])
-            new_body.append(ast.copy_location(ast.Expr(check), ret))
+            check = call("xp.require_scalar", [output, ast.Constant(options.name)])
+            tail.append(ast.copy_location(ast.Expr(check), ret))
         extra_params = []
-        active_output = (
-            isinstance(output, ast.Name)
-            and (output.id in options.wrt or self.output_varied(output.id, ret))
-        )
+        state = _State()
+        backward: list[ast.stmt] = []
+        active_output = isinstance(output, ast.Name) and (
+            output.id in options.wrt or output.id in self.activity.varied_before[ret])
         if active_output:
             bout = self.adjoint_name(output.id)
             if options.kind == "vjp":
                 extra_params.append(bout)
-                check = _call("xp.require_same_shape",
-                              [_name(bout), output,
-                               ast.Constant(f"vjp of {options.name}: the cotangent")])
-                new_body.append(ast.copy_location(ast.Expr(check), ret))
+                check = call("xp.require_same_shape",
+                             [name(bout), output,
+                              ast.Constant(f"vjp of {options.name}: the cotangent")])
+                tail.append(ast.copy_location(ast.Expr(check), ret))
             else:
-                new_body.append(_assign(bout, ast.Constant(1.0)))
-            self.defined.add(bout)
-            last_comment = None
-            for stmt in reversed(primal):
-                if not self.activity.active_target(stmt):
-                    continue
-                block = self.adjoint_of(stmt)
-                if block:
-                    comment = self.comment(stmt)
-                    if comment.text != last_comment:
-                        new_body.append(comment)
-                        last_comment = comment.text
-                    new_body += block
+                tail.append(assign(bout, ast.Constant(1.0)))
+            state.defined.add(bout)
+            backward = self.backward(primal, state, 0)
+            backward = self.drop_needless_records(backward)
         elif options.kind == "vjp":
             extra_params.append(self.namer.fresh("bout"))
+        forward = self.forward(primal, 0)
         for extra in extra_params:  # the cotangent takes part in choosing the backend
-            namespace.value.keywords.append(ast.keyword(arg=extra, value=_name(extra)))
-        grads = []
-        for name in options.wrt:
-            if self.adjoint_names.get(name) in self.defined:
-                grads.append(_name(self.adjoint_names[name]))
-            else:
-                grads.append(_call("xp.zeros_like", [_name(name)]))
-        if options.tuple_result:
-            result = ast.Tuple(elts=grads, ctx=ast.Load())
-        else:
-            result = grads[0]
-        if options.kind == "value_and_grad":
-            value = output if not options.has_aux else ret.value
-            result = ast.Tuple(elts=[value, result], ctx=ast.Load())
-        new_body.append(ast.copy_location(ast.Return(value=result), ret))
+            namespace.value.keywords.append(ast.keyword(arg=extra, value=name(extra)))
+        new_body = [namespace]
+        if any(isinstance(n, ast.Attribute) and n.attr in ("append", "pop")
+               and isinstance(n.value, ast.Name) and n.value.id == STACK
+               for s in forward + backward for n in ast.walk(s)):
+            new_body.append(assign(STACK, ast.List(elts=[], ctx=ast.Load())))
+        new_body += [assign(n, ast.Constant(None)) for n in self.unset_records()]
+        new_body += forward + tail + backward
+        new_body.append(ast.copy_location(ast.Return(value=self.result(output, ret, state)), ret))
         function = copy.copy(self.function)
         function.name = self.namer.fresh(f"{self.function.name}_{options.kind}")
         function.args = _with_extra(self.function.args, extra_params)
@@ -223,31 +365,71 @@ class _Reverse:
         ast.copy_location(function, self.function)
         return ast.fix_missing_locations(function)
 
-    def output_varied(self, name: str, ret: ast.Return) -> bool:
-        for stmt in reversed(self.function.body[:-1]):
-            if activity_module.assigned_name(stmt) == name:
-                return name in self.activity.varied_after[stmt]
-        return False
+    def drop_needless_records(self, backward: list[ast.stmt]) -> list[ast.stmt]:
+        """Keep a record (push and pop) only for names the backward sweep reads."""
+        read = {n.id for s in backward for n in ast.walk(s)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        needless = set()
+        for stmt in list(self.records):
+            target = stmt.target.id if isinstance(stmt, ast.For) else stmt.targets[0].id
+            if target not in read:
+                self.records.discard(stmt)
+                needless.add(target)
 
-    def comment(self, stmt: ast.stmt) -> Comment:
-        line = getattr(stmt, "lineno", self.function.lineno)
-        text = self.source.lines[line - 1].strip() if 0 < line <= len(self.source.lines) else ""
-        comment = Comment(f"grad of line {line + self.source.line_offset}: {text}")
-        return ast.copy_location(comment, stmt)
+        def keep(stmt) -> bool:
+            return not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+                        and ast.unparse(stmt.value) == f"{STACK}.pop()"
+                        and stmt.targets[0].id in needless)
+
+        def prune(stmts):
+            out = []
+            for stmt in stmts:
+                if not keep(stmt):
+                    continue
+                for field_name in ("body", "orelse"):
+                    if hasattr(stmt, field_name) and isinstance(getattr(stmt, field_name), list):
+                        setattr(stmt, field_name, prune(getattr(stmt, field_name)))
+                out.append(stmt)
+            return out
+
+        return prune(backward)
+
+    def unset_records(self) -> list[str]:
+        """Recorded names that may be unassigned when first recorded: set to None up front
+        so that `stack.append(x)` never meets an unbound name."""
+        names = []
+        for stmt in self.records:
+            target = stmt.target.id if isinstance(stmt, ast.For) else stmt.targets[0].id
+            if self.assignments.may_be_unassigned_before(stmt, target) and target not in names:
+                names.append(target)
+        return sorted(names)
+
+    def result(self, output, ret, state: _State) -> ast.expr:
+        grads = []
+        for param in self.options.wrt:
+            adjoint = self.adjoint_names.get(param)
+            if adjoint in state.defined:
+                value: ast.expr = name(adjoint)
+                if adjoint in state.maybe_zero:
+                    value = call("xp.broadcast_like", [value, name(param)])
+                grads.append(value)
+            else:
+                grads.append(call("xp.zeros_like", [name(param)]))
+        result = ast.Tuple(elts=grads, ctx=ast.Load()) if self.options.tuple_result else grads[0]
+        if self.options.kind == "value_and_grad":
+            value = output if not self.options.has_aux else ret.value
+            result = ast.Tuple(elts=[value, result], ctx=ast.Load())
+        return result
 
 
 def _with_extra(args: ast.arguments, extra: list[str]) -> ast.arguments:
     new = copy.deepcopy(args)
-    for name in extra:
-        if new.kwonlyargs:
-            new.kwonlyargs.append(ast.arg(arg=name))
+    for extra_name in extra:
+        if new.kwonlyargs or new.defaults:  # after defaulted parameters: keyword-only
+            new.kwonlyargs.append(ast.arg(arg=extra_name))
             new.kw_defaults.append(None)
         else:
-            if new.defaults:  # a cotangent after defaulted parameters must be keyword-only
-                new.kwonlyargs.append(ast.arg(arg=name))
-                new.kw_defaults.append(None)
-            else:
-                new.args.append(ast.arg(arg=name))
+            new.args.append(ast.arg(arg=extra_name))
     return new
 
 

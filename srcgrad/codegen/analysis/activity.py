@@ -91,6 +91,8 @@ def analyze(function: ast.FunctionDef, wrt, has_aux: bool = False) -> Activity:
             operands[node] = (name, differentiable_operands(node.ast_node.value))
 
     def varied(node, facts):
+        if isinstance(node.ast_node, ast.For):  # a loop counter takes integer values
+            return facts - {node.ast_node.target.id}
         if node not in operands:
             return facts
         name, uses = operands[node]

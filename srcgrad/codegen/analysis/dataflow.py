@@ -37,12 +37,17 @@ def solve(
     transfer: Transfer,
     boundary: frozenset = frozenset(),
     join: Callable[[frozenset, frozenset], frozenset] = frozenset.union,
+    top: frozenset = frozenset(),
 ) -> Facts:
-    """Iterate `transfer` to a fixed point and return the facts at every node."""
+    """Iterate `transfer` to a fixed point and return the facts at every node.
+
+    For a may-analysis (join = union) the defaults fit. For a must-analysis pass
+    join=frozenset.intersection and `top`, the set every fact starts from.
+    """
     forward = direction == FORWARD
     start = cfg.entry if forward else cfg.exit
-    incoming = {node: frozenset() for node in cfg.nodes}
-    outgoing = {node: frozenset() for node in cfg.nodes}
+    incoming = {node: top for node in cfg.nodes}
+    outgoing = {node: top for node in cfg.nodes}
     incoming[start] = boundary
     work = deque(cfg.nodes if forward else reversed(cfg.nodes))
     queued = set(work)
@@ -51,9 +56,10 @@ def solve(
         queued.discard(node)
         sources = node.predecessors if forward else node.successors
         if node is not start:
-            value = frozenset()
-            for source in sources:
-                value = join(value, outgoing[source])
+            values = [outgoing[source] for source in sources]
+            value = values[0] if values else top
+            for other in values[1:]:
+                value = join(value, other)
             incoming[node] = value
         result = transfer(node, incoming[node])
         if result != outgoing[node] or node is start:

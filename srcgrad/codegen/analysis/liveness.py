@@ -13,6 +13,8 @@ __all__ = ["Liveness", "analyze", "uses", "defines"]
 
 
 def defines(stmt: ast.AST) -> frozenset[str]:
+    if isinstance(stmt, ast.For):
+        return frozenset(n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name))
     if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         return frozenset(

@@ -1,0 +1,52 @@
+"""Small builders for the statements the transformations emit."""
+
+from __future__ import annotations
+
+import ast
+
+__all__ = ["Comment", "assign", "name", "call", "parameter_names", "push", "pop"]
+
+STACK = "stack"  # the list emitted code records values on, for the backward sweep
+
+
+class Comment(ast.Pass):
+    """A comment line in emitted code (rendered by emit, a no-op for every analysis)."""
+
+    _fields = ()
+
+    def __init__(self, text: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.text = text
+
+
+def name(identifier: str, store: bool = False) -> ast.Name:
+    return ast.Name(identifier, ast.Store() if store else ast.Load())
+
+
+def assign(target: str, value: ast.expr) -> ast.Assign:
+    return ast.Assign(targets=[name(target, True)], value=value)
+
+
+def call(func: str, args=(), keywords=()) -> ast.Call:
+    """`call("xp.tanh", [x])` -> `xp.tanh(x)`; keywords are (name, expr) pairs."""
+    parts = func.split(".")
+    target: ast.expr = name(parts[0])
+    for part in parts[1:]:
+        target = ast.Attribute(value=target, attr=part, ctx=ast.Load())
+    return ast.Call(func=target, args=list(args),
+                    keywords=[ast.keyword(arg=k, value=v) for k, v in keywords])
+
+
+def push(identifier: str) -> ast.Expr:
+    """`stack.append(x)`: record a value the backward sweep will need again."""
+    return ast.Expr(call(f"{STACK}.append", [name(identifier)]))
+
+
+def pop(identifier: str) -> ast.Assign:
+    """`x = stack.pop()`: restore it."""
+    return assign(identifier, call(f"{STACK}.pop"))
+
+
+def parameter_names(function: ast.FunctionDef) -> list[str]:
+    args = function.args
+    return [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
