@@ -20,6 +20,8 @@ __all__ = [
     "jvp",
     "show",
     "stop_gradient",
+    "detach",
+    "no_grad",
     "Derivative",
     "SrcgradError",
     "__version__",
@@ -33,6 +35,8 @@ _LAZY = {
     "show": "srcgrad.api",
     "Derivative": "srcgrad.api",
     "stop_gradient": "srcgrad.control",
+    "detach": "srcgrad.control",
+    "no_grad": "srcgrad.control",
     "SrcgradError": "srcgrad.errors",
 }
 

@@ -40,6 +40,12 @@ MODEL = textwrap.dedent("""\
         for _ in range(3):
             x = x * x
         return x
+
+
+    def guarded(x):
+        with np.errstate(all="ignore"):
+            x = x * x
+        return x
 """)
 
 
@@ -49,7 +55,7 @@ def line_of(text: str) -> int:
     return number
 
 
-FOR_LINE = line_of("for _ in range(3):")
+WITH_LINE = line_of("with np.errstate")
 DEF_F_LINE = line_of("def f(x, y):")
 
 
@@ -162,6 +168,15 @@ def test_written_module_does_not_import_the_compiler(generated_f):
     assert generated_f["typer_loaded"] is False
 
 
+def test_written_module_with_a_loop(runner, model, tmp_path):
+    out = tmp_path / "generated_loops_grad.py"
+    run_ok(runner, "grad", f"{model}:loops", "-o", str(out))
+    loaded = _import_generated(tmp_path, "generated_loops_grad", "generated.loops_grad(1.5)")
+    # Three squarings: x ** 8, whose derivative is 8 x ** 7.
+    assert loaded["result"] == [pytest.approx(8 * 1.5 ** 7, rel=1e-12)]
+    assert loaded["codegen_loaded"] == []
+
+
 def test_python_dash_m_srcgrad(model):
     done = subprocess.run([sys.executable, "-m", "srcgrad", "grad", f"{model}:f", "--wrt", "x,y"],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
@@ -171,11 +186,11 @@ def test_python_dash_m_srcgrad(model):
 
 
 def test_python_dash_m_srcgrad_error_exit_code(model):
-    done = subprocess.run([sys.executable, "-m", "srcgrad", "grad", f"{model}:loops"],
+    done = subprocess.run([sys.executable, "-m", "srcgrad", "grad", f"{model}:guarded"],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert f"{model}:{FOR_LINE}:5: error:" in done.stderr
+    assert f"{model}:{WITH_LINE}:5: error:" in done.stderr
 
 
 def test_module_target(runner, tmp_path, monkeypatch):
@@ -235,10 +250,10 @@ def test_syntax_error_in_user_file(runner, tmp_path):
 
 
 def test_unsupported_construct(runner, model):
-    result = run_failing(runner, 1, "grad", f"{model}:loops")
+    result = run_failing(runner, 1, "grad", f"{model}:guarded")
     lines = result.stderr.splitlines()
-    assert lines[0] == f"{model}:{FOR_LINE}:5: error: `for` loops cannot be differentiated"
-    assert lines[1].strip() == "for _ in range(3):"
+    assert lines[0] == f"{model}:{WITH_LINE}:5: error: `with` blocks cannot be differentiated"
+    assert lines[1].strip() == 'with np.errstate(all="ignore"):'
     assert lines[2].strip().startswith("^")
     assert lines[-1].startswith("help: ")
     assert result.stdout == ""
@@ -271,8 +286,8 @@ def test_output_path_is_a_directory(runner, model, tmp_path):
 
 
 def test_failed_compilation_leaves_no_file(runner, model, tmp_path):
-    out = tmp_path / "loops_grad.py"
-    run_failing(runner, 1, "grad", f"{model}:loops", "-o", str(out))
+    out = tmp_path / "guarded_grad.py"
+    run_failing(runner, 1, "grad", f"{model}:guarded", "-o", str(out))
     assert not out.exists()
 
 

@@ -113,11 +113,16 @@ def _check_statement(source: Source, stmt: ast.stmt) -> None:
     if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         for target in targets:
+            if isinstance(target, ast.Subscript):
+                if not isinstance(target.value, ast.Name) or len(targets) > 1:
+                    _reject(source, target, "this form of slot assignment",
+                            "assign to a slot of a named array: `y[i] = v`")
+                continue
             elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
             for element in elements:
                 if isinstance(element, ast.Subscript):
-                    _reject(source, element, "assignments into array slots (`y[i] = ...`)",
-                            "build the array with np.where, np.concatenate or np.stack")
+                    _reject(source, element, "slot assignments inside tuple unpacking",
+                            "assign each slot in its own statement")
                 elif not isinstance(element, (ast.Name, ast.Tuple, ast.List)):
                     _reject(source, element, f"assignments to {type(element).__name__}",
                             "assign to plain names")
@@ -159,6 +164,18 @@ def _check_body_nested(source: Source, stmt: ast.stmt) -> None:
             _check_statement(source, inner)
 
 
+def _is_no_grad(source: Source, node: ast.With) -> bool:
+    """`with srcgrad.no_grad():` (no `as`): supported."""
+    from srcgrad import control
+
+    if len(node.items) != 1 or node.items[0].optional_vars is not None:
+        return False
+    expr = node.items[0].context_expr
+    if not isinstance(expr, ast.Call) or expr.args or expr.keywords:
+        return False
+    return source.resolver.resolve(expr.func, frozenset()) is control.no_grad
+
+
 def check(source: Source) -> None:
     """Raise UnsupportedSyntaxError at the first construct outside the supported subset."""
     tree = source.tree
@@ -167,6 +184,8 @@ def check(source: Source) -> None:
         ast.walk(tree), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
     )
     for node in nodes:
+        if isinstance(node, ast.With) and _is_no_grad(source, node):
+            continue
         if node is not tree and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             _reject(source, node, *_REJECTED[type(node)])
         if isinstance(node, _ALLOWED):

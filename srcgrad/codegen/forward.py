@@ -51,6 +51,17 @@ class _Forward:
         return target is not None and target in self.activity.varied_after[stmt]
 
     def tangent_of(self, stmt: ast.Assign) -> list[ast.stmt]:
+        if activity_module.is_slot_update(stmt):
+            # `y[key] = v`: the tangent gets the same update (on a copy: tangents may share
+            # arrays).
+            array = stmt.targets[0].value.id
+            value = stmt.value
+            dvalue: ast.expr = ast.Constant(ZERO)
+            if isinstance(value, ast.Name) and self.activity.varied_operand(stmt, value.id):
+                dvalue = name(self.tangent_name(value.id))
+            key = template.index_value(stmt.targets[0].slice)
+            update = call("xp.update_slot", [name(self.tangent_name(array)), key, dvalue])
+            return [assign(self.tangent_name(array), update)]
         target = stmt.targets[0].id
         value = stmt.value
         found = primitives.classify(value)

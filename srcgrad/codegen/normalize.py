@@ -79,6 +79,8 @@ class _Normalizer:
         self.namer = Namer(_all_names(source.tree))
         self.tree = jumps.structure(source, source.tree, self.namer)
         self.locals = frozenset(local_names(self.tree))
+        args = self.tree.args
+        self.parameters = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
         # Names assigned inside a branch or loop keep one name throughout (no versions).
         self.multi = set(_assigned_in_compound(self.tree))
         self.current: dict[str, str] = {}  # user name -> its current version
@@ -160,6 +162,13 @@ class _Normalizer:
                 value = self.atom(stmt.value)
             self.body.append(self.located(ast.Return(value=value), stmt))
             return
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript):
+            # `y[k] += v` reads the slot once, then writes it (NumPy's buffered semantics).
+            base, key = self.slot(stmt.target)
+            old = self.temporary(ast.Subscript(value=base, slice=key, ctx=ast.Load()), stmt)
+            new = self.temporary(ast.BinOp(left=old, op=stmt.op, right=self.atom(stmt.value)), stmt)
+            self.update_slot(base, copy.deepcopy(key), new, stmt)
+            return
         if isinstance(stmt, ast.AugAssign):
             value = ast.BinOp(left=_load(stmt.target), op=stmt.op, right=stmt.value)
             self.assign([stmt.target], self.located(value, stmt))
@@ -185,6 +194,16 @@ class _Normalizer:
             new = ast.While(test=ast.Name(condition, ast.Load()), body=body, orelse=[])
             self.body.append(self.located(new, stmt))
             return
+        if isinstance(stmt, ast.With):  # `with srcgrad.no_grad():` (the fence checked)
+            assigned = []
+            for inner in stmt.body:
+                self.statement(inner)
+                assigned += [n.id for n in ast.walk(inner)
+                             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                             and n.id not in assigned]
+            for user_name in assigned:
+                self.detach(user_name, stmt)
+            return
         if isinstance(stmt, ast.For):
             bounds = [self.atom(a) for a in stmt.iter.args]
             target = self.define(stmt.target.id)
@@ -196,7 +215,29 @@ class _Normalizer:
         raise self.error(UnsupportedSyntaxError, stmt, f"{type(stmt).__name__} is not supported",
                          "rewrite it with supported constructs")
 
+    def slot(self, target: ast.Subscript) -> tuple[ast.Name, ast.expr]:
+        base = target.value
+        if base.id not in self.locals:
+            raise self.error(UnsupportedSyntaxError, target,
+                             f"assigning into a slot of `{base.id}`, which is not a local array",
+                             "copy it into a local array first")
+        if base.id in self.parameters:
+            raise self.error(UnsupportedSyntaxError, target,
+                             f"assigning into a slot of the argument `{base.id}` would change "
+                             "the caller's array", f"work on a copy: `{base.id} = {base.id}.copy()`"
+                             " before this line (or build a new array)")
+        return self.name(base), self.index(target.slice)
+
+    def update_slot(self, base: ast.Name, key: ast.expr, value: ast.expr, origin) -> None:
+        target = ast.Subscript(value=ast.Name(base.id, ast.Load()), slice=key, ctx=ast.Store())
+        stmt = ast.Assign(targets=[target], value=value)
+        self.body.append(self.located(stmt, origin))
+
     def assign(self, targets: list[ast.expr], value: ast.expr) -> None:
+        if len(targets) == 1 and isinstance(targets[0], ast.Subscript):
+            base, key = self.slot(targets[0])
+            self.update_slot(base, key, self.atom(value), targets[0])
+            return
         if len(targets) == 1 and isinstance(targets[0], ast.Name):
             simple = self.simple(value)
             name = targets[0].id
@@ -333,6 +374,16 @@ class _Normalizer:
         raise self.error(UnsupportedSyntaxError, node,
                          f"{type(node).__name__} expressions are not supported",
                          "rewrite it with supported constructs")
+
+    def detach(self, user_name: str, origin: ast.AST) -> None:
+        """Rebind `user_name` to itself through stop_gradient (end of a no_grad block)."""
+        from srcgrad import control
+
+        current = ast.Name(self.current.get(user_name, user_name), ast.Load())
+        value = self.primitive(primitives.lookup(control.stop_gradient), [current], [], origin)
+        if user_name in self.multi:
+            value = self.temporary(value, origin, "stop_gradient")
+        self.emit(self.define(user_name), value, origin)
 
     def choice(self, node: ast.IfExp) -> ast.expr:
         """`a if c else b`: only the chosen side is evaluated, as in Python."""

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 
 from srcgrad._version import __version__
+from srcgrad.codegen.analysis import mutation
 from srcgrad.codegen import emit, fence, forward, normalize, optimize, reverse, source
 from srcgrad.errors import UnknownWrtError, UnsupportedSyntaxError
 
@@ -86,6 +87,7 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> 
     _check_reserved(src)
     fence.check(src)
     normalized = normalize.normalize(src)
+    mutation.check(src, normalized)
     if kind == "jvp":
         if has_aux:
             raise UnsupportedSyntaxError("jvp does not take has_aux", src.locate(src.tree),

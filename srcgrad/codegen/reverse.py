@@ -166,7 +166,7 @@ class _Reverse:
         for stmt in stmts:
             for node in ast.walk(stmt):
                 if isinstance(node, ast.Assign) and self.activity.active_target(node):
-                    target = node.targets[0].id
+                    target = activity_module.assigned_name(node)
                     if self.assignments.is_multi(target):
                         found[self.adjoint_name(target)] = None
                     for operand in self.contributions(node):
@@ -183,7 +183,9 @@ class _Reverse:
     def backward(self, stmts, state: _State, depth: int) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for stmt in reversed(stmts):
-            if isinstance(stmt, ast.Assign):
+            if activity_module.is_slot_update(stmt):
+                out += self.backward_slot(stmt, state)
+            elif isinstance(stmt, ast.Assign):
                 out += self.backward_assign(stmt, state)
             elif isinstance(stmt, ast.If):
                 out += self.prepare(stmt.body + stmt.orelse, state)
@@ -229,6 +231,32 @@ class _Reverse:
                 and self.assignments.is_multi(n.targets[0].id)
                 and n.targets[0].id in self.adjoint_names]
 
+    def backward_slot(self, stmt: ast.Assign, state: _State) -> list[ast.stmt]:
+        """`y[key] = v`: v gets the adjoint of the written slots, y's older contents the
+        rest; then the overwritten slots get their recorded contents back."""
+        out: list[ast.stmt] = []
+        target = stmt.targets[0]
+        array, value = target.value.id, stmt.value
+        badjoint = self.adjoint_names.get(array)
+        if self.activity.active_target(stmt) and badjoint in state.defined:
+            if badjoint in state.maybe_zero:
+                widen = assign(badjoint, call("xp.broadcast_like", [name(badjoint), name(array)]))
+                out.append(ast.copy_location(widen, stmt))
+                state.maybe_zero.discard(badjoint)
+            out.append(self.comment(stmt))
+            key = template.index_value(target.slice)
+            if isinstance(value, ast.Name) and self.activity.varied_operand(stmt, value.id):
+                part = call("xp.slot_adjoint", [name(badjoint), key, copy.deepcopy(value)])
+                add = ast.AugAssign(target=name(self.adjoint_name(value.id), True), op=ast.Add(),
+                                    value=part)
+                out += self.accumulate([ast.copy_location(add, stmt)], state)
+            rest = assign(badjoint, call("xp.zero_slot", [name(badjoint), copy.deepcopy(key)]))
+            out.append(ast.copy_location(rest, stmt))
+        restore = ast.Assign(targets=[copy.deepcopy(target)], value=call(f"{STACK}.pop"))
+        out.append(ast.copy_location(restore, stmt))
+        self.records.add(stmt)
+        return out
+
     def backward_assign(self, stmt: ast.Assign, state: _State) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         target = stmt.targets[0].id
@@ -257,7 +285,15 @@ class _Reverse:
     def forward(self, stmts, depth: int) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for stmt in stmts:
-            if isinstance(stmt, ast.Assign):
+            if activity_module.is_slot_update(stmt):
+                if stmt in self.records:  # keep what the update overwrites
+                    target = stmt.targets[0]
+                    old = ast.Subscript(value=name(target.value.id),
+                                        slice=copy.deepcopy(target.slice), ctx=ast.Load())
+                    record = ast.Expr(call(f"{STACK}.append", [call("xp.copy", [old])]))
+                    out.append(ast.copy_location(record, stmt))
+                out.append(stmt)
+            elif isinstance(stmt, ast.Assign):
                 if stmt in self.records:
                     out.append(ast.copy_location(push(stmt.targets[0].id), stmt))
                 out.append(stmt)
@@ -367,19 +403,37 @@ class _Reverse:
 
     def drop_needless_records(self, backward: list[ast.stmt]) -> list[ast.stmt]:
         """Keep a record (push and pop) only for names the backward sweep reads."""
-        read = {n.id for s in backward for n in ast.walk(s)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+        def popped(stmt) -> str | None:
+            if (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+                    and ast.unparse(stmt.value) == f"{STACK}.pop()"):
+                return _record_target(stmt)
+            return None
+
+        read: set[str] = set()
+
+        def reads(node) -> None:
+            if isinstance(node, ast.stmt) and popped(node):
+                target = node.targets[0]
+                if isinstance(target, ast.Subscript):  # restoring y[k] reads k, not y
+                    read.update(n.id for n in ast.walk(target.slice) if isinstance(n, ast.Name))
+                return
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                read.add(node.id)
+            for child in ast.iter_child_nodes(node):
+                reads(child)
+
+        for stmt in backward:
+            reads(stmt)
         needless = set()
         for stmt in list(self.records):
-            target = stmt.target.id if isinstance(stmt, ast.For) else stmt.targets[0].id
+            target = _record_target(stmt)
             if target not in read:
                 self.records.discard(stmt)
                 needless.add(target)
 
         def keep(stmt) -> bool:
-            return not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
-                        and ast.unparse(stmt.value) == f"{STACK}.pop()"
-                        and stmt.targets[0].id in needless)
+            return popped(stmt) not in needless
 
         def prune(stmts):
             out = []
@@ -399,7 +453,9 @@ class _Reverse:
         so that `stack.append(x)` never meets an unbound name."""
         names = []
         for stmt in self.records:
-            target = stmt.target.id if isinstance(stmt, ast.For) else stmt.targets[0].id
+            if activity_module.is_slot_update(stmt):
+                continue
+            target = _record_target(stmt)
             if self.assignments.may_be_unassigned_before(stmt, target) and target not in names:
                 names.append(target)
         return sorted(names)
@@ -420,6 +476,14 @@ class _Reverse:
             value = output if not self.options.has_aux else ret.value
             result = ast.Tuple(elts=[value, result], ctx=ast.Load())
         return result
+
+
+def _record_target(stmt: ast.stmt) -> str:
+    """The name a recorded statement (or its restoring pop) overwrites."""
+    if isinstance(stmt, ast.For):
+        return stmt.target.id
+    target = stmt.targets[0]
+    return target.value.id if isinstance(target, ast.Subscript) else target.id
 
 
 def _with_extra(args: ast.arguments, extra: list[str]) -> ast.arguments:

@@ -24,6 +24,9 @@ __all__ = [
     "stop_gradient",
     "require_same_shape",
     "broadcast_like",
+    "slot_adjoint",
+    "zero_slot",
+    "update_slot",
     "NonScalarOutputError",
 ]
 
@@ -198,3 +201,38 @@ def broadcast_like(xp, t, y):
     if xp.shape(t) == shape:
         return t
     return xp.array(xp.broadcast_to(t, shape))
+
+
+def _is_basic_key(key) -> bool:
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(_is_basic_index_part(part) for part in parts)
+
+
+def slot_adjoint(xp, g, key, v):
+    """Adjoint, for the value ``v``, of the slot update ``y[key] = v``; ``g`` is the adjoint
+    of ``y`` after the update. Where an advanced key names a slot more than once, only the
+    write that NumPy keeps (the last) receives a gradient.
+    """
+    part = g[key]
+    if not _is_basic_key(key):
+        order = xp.arange(xp.size(part)).reshape(xp.shape(part))
+        written = xp.full(xp.shape(g), -1)
+        written[key] = order
+        part = part * (written[key] == order)
+    return unbroadcast(xp, part, v)
+
+
+def zero_slot(xp, g, key):
+    """The adjoint of ``y`` before ``y[key] = v``: ``g`` with the overwritten slots zeroed
+    (a new array; ``g`` itself is left alone)."""
+    out = xp.array(g, copy=True)
+    out[key] = 0
+    return out
+
+
+def update_slot(xp, t, key, value):
+    """``t`` with ``t[key] = value`` applied, as a new array (the tangent of a slot
+    update)."""
+    out = xp.array(t, copy=True)
+    out[key] = value
+    return out

@@ -1,4 +1,5 @@
-"""Functions outside srcgrad's supported subset, read by tests/test_errors.py.
+"""Functions outside srcgrad's supported subset (and a few that used to be), read by
+tests/test_errors.py.
 
 Each offending line ends with a marker comment `# <- NAME`; the tests find the expected
 line by searching for the marker, so adding code here does not break them.
@@ -13,26 +14,6 @@ SCALE = 2.0
 
 def helper(t):
     return t * 3.0
-
-
-def uses_if(x):
-    if x > 0:  # <- if
-        x = x * 2.0
-    return x
-
-
-def uses_for(x):
-    y = x
-    for _ in range(3):  # <- for
-        y = y * x
-    return y
-
-
-def uses_while(x):
-    y = x
-    while y < 10.0:  # <- while
-        y = y * 2.0
-    return y
 
 
 def uses_lambda(x):
@@ -126,18 +107,40 @@ def uses_bare_return(x):
     return  # <- bare_return
 
 
+# -- once rejected, differentiated since control flow landed ---------------------------
+
+def uses_if(x):
+    if x > 0:
+        x = x * 2.0
+    return x
+
+
+def uses_for(x):
+    y = x
+    for _ in range(3):
+        y = y * x
+    return y
+
+
+def uses_while(x):
+    y = x
+    while y < 10.0:
+        y = y * 2.0
+    return y
+
+
 def uses_ifexp(x):
-    y = x if x > 0.0 else -x  # <- ifexp
+    y = x if x > 0.0 else -x
     return y
 
 
 def uses_and(x):
-    y = x > 0.0 and x < 1.0  # <- and
+    y = x > 0.0 and x < 1.0
     return x * y
 
 
 def uses_or(x):
-    y = x < 0.0 or x > 1.0  # <- or
+    y = x < 0.0 or x > 1.0
     return x * y
 
 

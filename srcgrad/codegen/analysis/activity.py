@@ -19,13 +19,25 @@ from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import BACKWARD, FORWARD, solve
 
-__all__ = ["Activity", "analyze", "differentiable_operands", "assigned_name", "output_names"]
+__all__ = ["Activity", "analyze", "differentiable_operands", "assigned_name", "is_slot_update",
+           "output_names"]
 
 
 def assigned_name(stmt: ast.AST) -> str | None:
-    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-        return stmt.targets[0].id
+    """The name an assignment binds, or the array a slot assignment (`y[k] = v`) updates."""
+    if isinstance(stmt, ast.Assign):
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name):
+            return target.id
+        if is_slot_update(stmt):
+            return target.value.id
     return None
+
+
+def is_slot_update(stmt: ast.AST) -> bool:
+    """`y[key] = v` in normalized code: an in-place update of the array `y`."""
+    return (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript)
+            and isinstance(stmt.targets[0].value, ast.Name))
 
 
 def _names(node: ast.AST) -> set[str]:
@@ -87,7 +99,10 @@ def analyze(function: ast.FunctionDef, wrt, has_aux: bool = False) -> Activity:
     operands = {}
     for node in graph.nodes:
         name = assigned_name(node.ast_node)
-        if name is not None:
+        if name is not None and is_slot_update(node.ast_node):
+            # The updated array depends on its old contents and on the value written.
+            operands[node] = (name, frozenset({name}) | differentiable_operands(node.ast_node.value))
+        elif name is not None:
             operands[node] = (name, differentiable_operands(node.ast_node.value))
 
     def varied(node, facts):

@@ -18,6 +18,9 @@ __all__ = ["Assignments", "analyze", "targets"]
 
 def targets(stmt: ast.AST) -> frozenset[str]:
     """Names a statement (or a loop header) assigns."""
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
+        base = stmt.targets[0].value
+        return frozenset({base.id}) if isinstance(base, ast.Name) else frozenset()
     if isinstance(stmt, ast.Assign):
         nodes = stmt.targets
     elif isinstance(stmt, ast.For):

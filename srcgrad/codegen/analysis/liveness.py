@@ -28,6 +28,8 @@ def uses(stmt: ast.AST) -> frozenset[str]:
     if stmt is None:
         return frozenset()
     parts = [stmt.value] if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else [stmt]
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
+        parts.append(stmt.targets[0])  # `y[k] = v` reads y (and k) and keeps y alive
     if isinstance(stmt, (ast.If, ast.While)):
         parts = [stmt.test]
     elif isinstance(stmt, ast.For):

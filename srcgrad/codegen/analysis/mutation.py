@@ -1,0 +1,76 @@
+"""Checks for slot assignments (`y[k] = v`) that would make a derivative silently wrong.
+
+NumPy updates arrays in place, and many operations return views that share memory with
+their operand (`x[0]`, `x.T`, `x.reshape(...)`, plain `a = b`). If an update reaches an
+array through another name that is still used, or an argument the caller holds, the
+derivative of the straight reading of the code would be wrong. These cases are rejected
+with a located error that says what to write instead (usually `.copy()`).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from srcgrad.codegen.analysis import activity, liveness
+from srcgrad.codegen.source import Source
+from srcgrad.errors import UnsupportedSyntaxError
+
+__all__ = ["check"]
+
+# Kernels whose result may share memory with their first argument.
+VIEW_KERNELS = frozenset({
+    "transpose", "reshape", "ravel", "squeeze", "expand_dims", "swapaxes", "moveaxis",
+    "broadcast_to", "diagonal", "asarray", "atleast_1d", "atleast_2d", "atleast_3d",
+    "flip", "stop_gradient",
+})
+
+
+def _view_source(value: ast.expr) -> str | None:
+    """The name `value` may be a view of, if any."""
+    if isinstance(value, ast.Name):
+        return value.id
+    if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+        return value.value.id
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name) and value.func.value.id == "xp"
+            and value.func.attr in VIEW_KERNELS and value.args
+            and isinstance(value.args[0], ast.Name)):
+        return value.args[0].id
+    return None
+
+
+def check(source: Source, function: ast.FunctionDef) -> None:
+    """Raise UnsupportedSyntaxError for slot updates through shared memory."""
+    updates = [s for s in ast.walk(function) if activity.is_slot_update(s)]
+    if not updates:
+        return
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    for stmt in ast.walk(function):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            other = _view_source(stmt.value)
+            if other is not None:
+                parent[find(stmt.targets[0].id)] = find(other)
+    args = function.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    live = liveness.analyze(function)
+    names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    for stmt in updates:
+        array = stmt.targets[0].value.id
+        group = {n for n in names if find(n) == find(array)}
+        for param in sorted(group & params):
+            raise UnsupportedSyntaxError(
+                f"`{array}` may share memory with the argument `{param}`, so this assignment "
+                "would change the caller's array", source.locate(stmt),
+                f"copy first: `{array} = {param}.copy()` (or build a new array)")
+        for other in sorted((group - {array}) & live.live_after[stmt]):
+            raise UnsupportedSyntaxError(
+                f"`{array}` may share memory with `{other}`, which is used after this "
+                f"assignment and would see the change", source.locate(stmt),
+                f"make `{array}` a copy where it is created (`.copy()`), or stop using "
+                f"`{other}` after the assignment")

@@ -1,0 +1,1 @@
+"""End-to-end corpora: small user-style programs checked in both modes."""

@@ -1,0 +1,856 @@
+"""User-style programs with control flow, checked end to end by tests/test_corpus.py.
+
+Every program is differentiated in reverse mode (finite differences, dot-product test, full
+gradient), in forward mode along the same directions, and again on the strict stand-in
+backend (see `rulespec.check_case`).
+
+Finite differences only see the branch the inputs take, so each row draws its inputs where
+that decision is stable: a range on one side of the threshold, a threshold far from the
+data, or a decision made on a plain (non-differentiated) integer or flag argument. Rows that
+exercise a particular path say which in their id.
+"""
+
+import numpy as np
+
+from rulespec import Arg, Case
+
+# -- if / elif / else ----------------------------------------------------------------------
+
+
+def sign_branch(x):
+    if x > 0:
+        y = x * x
+    else:
+        y = -3.0 * x
+    return y
+
+
+def branch_on_sum(x):
+    if x.sum() > 0:
+        y = np.sin(x) * x
+    else:
+        y = np.exp(x)
+    return y
+
+
+def branch_all_positive(x):
+    if np.all(x > 0):
+        y = np.log(x)
+    else:
+        y = x ** 2
+    return y.sum()
+
+
+def elif_chain(x, mode):
+    if mode == 0:
+        y = x * 2.0
+    elif mode == 1:
+        y = np.sin(x)
+    elif mode == 2:
+        y = x ** 3
+    else:
+        y = np.tanh(x) * x
+    return y
+
+
+def assign_in_one_branch(x, flag):
+    y = x
+    if flag:
+        y = np.exp(x)
+    return y * x
+
+
+def scale_set_in_one_branch(x):
+    scale = 1.0
+    if x.mean() > 0:
+        scale = x * 3.0
+    return x * scale
+
+
+def nested_ifs(x, y):
+    if x > 0:
+        if y > 0:
+            z = x * y
+        else:
+            z = x - y * y
+    else:
+        if y > x:
+            z = np.sin(x) * y
+        else:
+            z = x ** 2 + y
+    return z
+
+
+def swap_if_larger(x, y):
+    if x.sum() > y.sum():
+        x, y = y, x
+    return x * 2.0 + y ** 2
+
+
+def shape_depends_on_flag(x, reduce):
+    if reduce:
+        y = x.sum()
+    else:
+        y = x
+    return y * x
+
+
+def and_or_conditions(x, lo, hi):
+    if x.min() > lo and x.max() < hi:
+        y = np.sqrt(x)
+    elif x.min() > lo or x.max() > 10.0:
+        y = x * 2.0
+    else:
+        y = -x
+    return y
+
+
+def chained_comparison(x):
+    if 0.0 < x < 1.0:
+        y = np.sqrt(x)
+    elif 1.0 <= x < 3.0:
+        y = x ** 2
+    else:
+        y = -x
+    return y
+
+
+def not_conditions(x, flag):
+    if not flag:
+        return x * 2.0
+    y = np.exp(-x)
+    if not x.sum() > 10.0:
+        y = y * x
+    return y
+
+
+def early_return_in_branch(x):
+    if x > 0:
+        return np.sqrt(x)
+    return -x * x
+
+
+# -- conditional expressions, `and` / `or` values -------------------------------------------
+
+
+def ifexp_scalar(x):
+    y = x * 2.0 if x > 1.0 else x ** 3
+    return y
+
+
+def ifexp_nested(x, k):
+    return x * x if k == 0 else (np.sin(x) if k == 1 else np.cos(x) * x)
+
+
+def ifexp_on_reduction(x):
+    s = np.sin(x) if np.max(x) < 1.0 else np.cos(x)
+    return s * x
+
+
+def or_value(a, b):
+    c = a or b
+    return c * b
+
+
+def and_value(a, b):
+    c = a and b
+    return c * a
+
+
+def leaky_relu_by_elements(x):
+    total = 0.0
+    for v in x:
+        total = total + (v if v > 0 else 0.1 * v)
+    return total
+
+
+def running_max_ifexp(x):
+    best = x[0]
+    for v in x:
+        best = v if v > best else best
+    return best * 2.0
+
+
+# -- for over range --------------------------------------------------------------------------
+
+
+def range_start_stop_step(x):
+    y = x
+    for i in range(2, 11, 3):
+        y = y * x + i
+    return y
+
+
+def range_negative_step(x):
+    y = x
+    for i in range(5, 0, -2):
+        y = y * x + 1.0 / i
+    return y
+
+
+def range_negative_values(x):
+    acc = 0.0 * x
+    for i in range(-1, -7, -2):
+        acc = acc + np.sin(x * i)
+    return acc
+
+
+def empty_ranges(x):
+    y = x * 2.0
+    for _ in range(3, 3):
+        y = y * x
+    for _ in range(5, 0):
+        y = np.exp(y)
+    for _ in range(0, 5, -1):
+        y = y * 100.0
+    return y
+
+
+def trips_from_argument(x, n):
+    y = x
+    for _ in range(n):
+        y = np.sin(y) * x
+    return y
+
+
+def range_from_arguments(x, start, stop, step):
+    acc = x * 0.0
+    for i in range(start, stop, step):
+        acc = acc + x ** 2 * i
+    return acc
+
+
+def index_loop(x):
+    acc = 0.0
+    for i in range(len(x)):
+        acc = acc + x[i] * i
+    return acc
+
+
+def neighbour_products(x):
+    acc = 0.0
+    for i in range(1, x.shape[0]):
+        acc = acc + x[i] * x[i - 1]
+    return acc
+
+
+def loop_variable_arithmetic(x):
+    acc = x
+    for i in range(4):
+        acc = acc + x * i - (i * i) * np.sin(x)
+    return acc
+
+
+def loop_carried_product(x):
+    p = 1.0
+    for i in range(1, 5):
+        p = p * (x + i)
+    return p
+
+
+def overwrite_accumulator(x):
+    y = x
+    for _ in range(6):
+        y = np.sin(y) + x
+    return y
+
+
+def rnn(W, b, h):
+    for _ in range(20):
+        h = np.tanh(W @ h + b)
+    return h
+
+
+def euler_decay(y, k):
+    for _ in range(10):
+        y = y + 0.1 * (-k * y)
+    return y
+
+
+def fibonacci_like(a, b):
+    for _ in range(6):
+        a, b = b, a + b * 0.5
+    return a * b
+
+
+def gradient_descent_steps(w, target):
+    for _ in range(5):
+        w = w - 0.2 * (w - target) * np.cos(w)
+    return w
+
+
+def newton_sqrt(a):
+    y = a
+    for _ in range(8):
+        y = 0.5 * (y + a / y)
+    return y
+
+
+def fixed_point_cos(x):
+    y = x
+    for _ in range(30):
+        y = np.cos(y) * 0.5 + x
+    return y
+
+
+def branch_in_loop(x):
+    y = x
+    for i in range(5):
+        if i % 2 == 0:
+            y = y * x
+        else:
+            y = y + np.sin(x)
+    return y
+
+
+def triangular_loops(x):
+    acc = 0.0
+    for i in range(4):
+        for j in range(i):
+            acc = acc + x[i] * x[j]
+    return acc
+
+
+def nested_index_loops(X):
+    acc = 0.0
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            acc = acc + X[i, j] * X[j, i] * (i - j)
+    return acc
+
+
+def loop_overwrites_array(x):
+    h = x
+    for _ in range(3):
+        h = h[::-1] * 0.5 + np.sin(h)
+    return h
+
+
+def reversed_range(x):
+    y = x
+    for i in reversed(range(1, 5)):
+        y = y * x + i
+    return y
+
+
+# -- for over sequences ----------------------------------------------------------------------
+
+
+def sum_of_rows(X):
+    acc = 0.0
+    for row in X:
+        acc = acc + np.tanh(row)
+    return acc
+
+
+def rows_branch_on_data(X):
+    acc = np.zeros(X.shape[1])
+    for row in X:
+        if row.sum() > 0:
+            acc = acc + row ** 2
+        else:
+            acc = acc - 0.5 * row
+    return acc
+
+
+def enumerate_rows(X):
+    acc = np.zeros_like(X[0])
+    for i, row in enumerate(X):
+        acc = acc + row * (i + 1)
+    return acc
+
+
+def zip_rows(X, Y):
+    acc = 0.0
+    for a, b in zip(X, Y):
+        acc = acc + a * np.sin(b)
+    return acc
+
+
+def zip_three(X, Y, z):
+    acc = 0.0
+    for a, b, c in zip(X, Y, z):
+        acc = acc + a * b * c
+    return acc
+
+
+def reversed_rows(X):
+    acc = X[0] * 0.0
+    for row in reversed(X):
+        acc = acc * 0.5 + row
+    return acc
+
+
+def enumerate_zip(X, Y):
+    acc = 0.0
+    for i, (a, b) in enumerate(zip(X, Y)):
+        acc = acc + (a - b) ** 2 * (i + 1)
+    return acc.sum()
+
+
+def zip_enumerate(X, Y):
+    acc = 0.0
+    for (i, a), b in zip(enumerate(X), Y):
+        acc = acc + a * b * i
+    return acc
+
+
+def loop_over_constant_list(x):
+    y = 0.0 * x
+    for c in [1.0, -2.0, 0.5]:
+        y = y * x + c
+    return y
+
+
+def loop_over_tuple_of_arrays(x, y):
+    acc = 0.0
+    for t in (x, y, x * y):
+        acc = acc + np.sin(t)
+    return acc
+
+
+def loop_over_list_of_arrays(x, y):
+    total = 0.0
+    for t in [x, y]:
+        total = total + t * t
+    return total
+
+
+def nested_row_loops(X, Y):
+    acc = 0.0
+    for a in X:
+        for b in Y:
+            acc = acc + np.dot(a, b) ** 2
+    return acc
+
+
+def columns_loop(X):
+    acc = 0.0
+    for col in X.T:
+        acc = acc + np.sum(col ** 2) * col.mean()
+    return acc
+
+
+def rnn_over_inputs(W, U, xs, h):
+    for x in xs:
+        h = np.tanh(W @ h + U @ x)
+    return h.sum()
+
+
+def horner(coeffs, x):
+    y = 0.0 * x
+    for c in coeffs:
+        y = y * x + c
+    return y
+
+
+def horner_reversed(coeffs, x):
+    y = 0.0
+    for c in reversed(coeffs):
+        y = y * x + c
+    return y
+
+
+def logsumexp_loops(x):
+    m = x[0]
+    for v in x:
+        if v > m:
+            m = v
+    total = 0.0
+    for v in x:
+        total = total + np.exp(v - m)
+    return m + np.log(total)
+
+
+def softmax_loops(x):
+    m = x.max()
+    total = 0.0
+    for v in x:
+        total = total + np.exp(v - m)
+    return np.exp(x - m) / total
+
+
+def power_iteration(A, v):
+    for _ in range(10):
+        v = A @ v
+        v = v / np.linalg.norm(v)
+    return v
+
+
+# -- while -----------------------------------------------------------------------------------
+
+
+def double_until_large(x):
+    y = x * 2
+    while np.linalg.norm(y) < 1000:
+        y = y * 2
+    return y
+
+
+def halve_until_small(x):
+    y = x
+    while np.abs(y).sum() > 1.0:
+        y = y * 0.5
+    return y * x
+
+
+def while_counter(x):
+    i = 0
+    y = x
+    while i < 5:
+        y = y * x + 1.0
+        i = i + 1
+    return y
+
+
+def newton_sqrt_to_tolerance(a):
+    y = a
+    count = 0
+    while np.abs(y * y - a).max() > 1e-10 and count < 50:
+        y = 0.5 * (y + a / y)
+        count = count + 1
+    return y
+
+
+def grow_and_count(x):
+    steps = 0
+    y = x
+    while y.sum() < 10.0:
+        y = y * 1.3 + 0.1
+        steps = steps + 1
+    return y * steps
+
+
+def while_true_break(x):
+    y = x
+    while True:
+        y = y * 1.5
+        if y.sum() > 10.0:
+            break
+    return y
+
+
+def while_continue(x):
+    i = 0
+    y = x
+    while i < 6:
+        i = i + 1
+        if i % 3 == 0:
+            continue
+        y = np.sin(y) + x
+    return y
+
+
+def while_else(x, limit):
+    y = x
+    i = 0
+    while i < 4:
+        if y.sum() > limit:
+            break
+        y = y * 2.0
+        i = i + 1
+    else:
+        y = -y
+    return y
+
+
+def while_return(x):
+    y = x
+    while True:
+        y = y * 2.0
+        if np.abs(y).max() > 5.0:
+            return y - x
+
+
+def for_inside_while(x):
+    total = 0.0
+    k = 0
+    while k < 3:
+        for i in range(k + 1):
+            total = total + x ** (i + 1)
+        k = k + 1
+    return total
+
+
+def if_inside_while(x):
+    y = x
+    n = 0
+    while n < 6:
+        if n % 2 == 0:
+            y = y * np.cos(x)
+        else:
+            y = y + x
+        n = n + 1
+    return y
+
+
+# -- break, continue, return -----------------------------------------------------------------
+
+
+def break_at_argument(x, n):
+    y = x
+    for i in range(10):
+        if i >= n:
+            break
+        y = y * x + 1.0
+    return y
+
+
+def break_on_data(X):
+    acc = X[0] * 0.0
+    for row in X:
+        if row.sum() > 2.0:
+            break
+        acc = acc + row * row
+    return acc
+
+
+def continue_every_other(x):
+    y = x
+    for i in range(6):
+        if i % 2 == 1:
+            continue
+        y = y * x + i
+    return y
+
+
+def continue_on_data(X):
+    acc = 0.0
+    for row in X:
+        if row.mean() < 0:
+            continue
+        acc = acc + np.exp(row)
+    return acc
+
+
+def break_and_continue(x):
+    y = x
+    for i in range(10):
+        if i == 1:
+            continue
+        if i == 5:
+            break
+        y = np.sin(y) * x + i
+    return y
+
+
+def break_inner_only(X):
+    acc = 0.0
+    for row in X:
+        for v in row:
+            if v < 0:
+                break
+            acc = acc + v * v
+    return acc
+
+
+def return_inside_loop(x):
+    y = x
+    for i in range(10):
+        y = y * x
+        if i == 3:
+            return y
+    return -y
+
+
+def return_inside_loop_on_data(x):
+    y = x
+    for i in range(20):
+        y = y * 1.5
+        if y.sum() > 10.0:
+            return y * i
+    return y
+
+
+def return_in_nested_loops(X):
+    acc = 0.0
+    for i in range(3):
+        for j in range(3):
+            acc = acc + X[i, j] * (i + 1)
+            if i * j == 2:
+                return acc * 2.0
+    return acc
+
+
+def multiple_returns(x, mode):
+    if mode == 0:
+        return x * 2.0
+    y = np.sin(x)
+    for i in range(3):
+        if mode == 1 and i == 1:
+            return y * x
+        y = y + x
+        if mode == 2:
+            if i == 2:
+                return y ** 2
+    return y - x
+
+
+def for_else(x, threshold):
+    y = x
+    for _ in range(4):
+        y = y * 1.5
+        if y.sum() > threshold:
+            break
+    else:
+        y = y * 10.0
+    return y
+
+
+def first_large_row(X, threshold):
+    found = X[0] * 0.0
+    for row in X:
+        if row.max() > threshold:
+            found = row * 2.0
+            break
+    else:
+        found = X.sum(axis=0)
+    return found
+
+
+def early_return_before_loop(x, skip):
+    if skip:
+        return x
+    for _ in range(3):
+        x = x * x
+    return x
+
+
+# -- rows ------------------------------------------------------------------------------------
+
+V3 = (3,)
+M23 = (2, 3)
+
+CASES = [
+    # if / elif / else
+    Case(sign_branch, (Arg((), 0.5, 2.0),), (), id="sign_branch-positive"),
+    Case(sign_branch, (Arg((), -2.0, -0.5),), (), id="sign_branch-negative"),
+    Case(sign_branch, (Arg(None, -2.0, -0.5),), (), id="sign_branch-negative-float"),
+    Case(branch_on_sum, (Arg(V3, 0.1, 2.0),), (), id="branch_on_sum-positive"),
+    Case(branch_on_sum, (Arg(M23, -2.0, -0.1),), (), id="branch_on_sum-negative"),
+    Case(branch_all_positive, (Arg(M23, 0.5, 2.0),), (), id="branch_all_positive-all"),
+    Case(branch_all_positive, (Arg((4,), -2.0, 2.0, avoid=0.2),), (), id="branch_all_positive-mixed"),
+    *[Case(elif_chain, (Arg(V3), mode), (), id=f"elif_chain-mode{mode}") for mode in range(4)],
+    Case(assign_in_one_branch, (Arg(V3), True), (), id="assign_in_one_branch-taken"),
+    Case(assign_in_one_branch, (Arg(V3), False), (), id="assign_in_one_branch-skipped"),
+    Case(scale_set_in_one_branch, (Arg(V3, 0.2, 2.0),), (), id="scale_set_in_one_branch-taken"),
+    Case(scale_set_in_one_branch, (Arg(V3, -2.0, -0.2),), (), id="scale_set_in_one_branch-skipped"),
+    Case(nested_ifs, (Arg((), 0.5, 2.0), Arg((), 0.5, 2.0)), (), id="nested_ifs-pp"),
+    Case(nested_ifs, (Arg(None, 0.5, 2.0), Arg(None, -2.0, -0.5)), (), id="nested_ifs-pn"),
+    Case(nested_ifs, (Arg((), -2.0, -1.0), Arg((), -0.5, 2.0)), (), id="nested_ifs-n-above"),
+    Case(nested_ifs, (Arg((), -1.0, -0.5), Arg((), -3.0, -1.5)), (), id="nested_ifs-n-below"),
+    Case(swap_if_larger, (Arg(V3, 1.0, 2.0), Arg(V3, -1.0, 0.5)), (), id="swap_if_larger-swapped"),
+    Case(swap_if_larger, (Arg(V3, -1.0, 0.5), Arg(V3, 1.0, 2.0)), (), id="swap_if_larger-kept"),
+    Case(shape_depends_on_flag, (Arg(V3), True), (), id="shape_depends_on_flag-reduced"),
+    Case(shape_depends_on_flag, (Arg(V3), False), (), id="shape_depends_on_flag-kept"),
+    Case(and_or_conditions, (Arg(V3, 0.5, 2.0), 0.0, 3.0), (), id="and_or_conditions-and"),
+    Case(and_or_conditions, (Arg(V3, 1.5, 2.0), 0.0, 1.0), (), id="and_or_conditions-or"),
+    Case(and_or_conditions, (Arg(V3, -2.0, -0.5), 0.0, 3.0), (), id="and_or_conditions-else"),
+    Case(chained_comparison, (Arg(None, 0.2, 0.8),), (), id="chained_comparison-first"),
+    Case(chained_comparison, (Arg(None, 1.5, 2.5),), (), id="chained_comparison-second"),
+    Case(chained_comparison, (Arg((), 3.5, 5.0),), (), id="chained_comparison-above"),
+    Case(chained_comparison, (Arg((), -2.0, -0.5),), (), id="chained_comparison-below"),
+    Case(not_conditions, (Arg(V3), False), (), id="not_conditions-early"),
+    Case(not_conditions, (Arg(V3), True), (), id="not_conditions-late"),
+    Case(not_conditions, (Arg(V3, 4.0, 5.0), True), (), id="not_conditions-large"),
+    Case(early_return_in_branch, (Arg((), 0.5, 2.0),), (), id="early_return_in_branch-taken"),
+    Case(early_return_in_branch, (Arg(None, -2.0, -0.5),), (), id="early_return_in_branch-skipped"),
+    # conditional expressions, `and` / `or` values
+    Case(ifexp_scalar, (Arg((), 1.5, 3.0),), (), id="ifexp_scalar-then"),
+    Case(ifexp_scalar, (Arg(None, -1.0, 0.5),), (), id="ifexp_scalar-else"),
+    *[Case(ifexp_nested, (Arg(M23), k), (), id=f"ifexp_nested-{k}") for k in range(3)],
+    Case(ifexp_on_reduction, (Arg(V3, -1.0, 0.5),), (), id="ifexp_on_reduction-then"),
+    Case(ifexp_on_reduction, (Arg(M23, 1.5, 2.0),), (), id="ifexp_on_reduction-else"),
+    Case(or_value, (Arg(None, 0.5, 2.0), Arg(None)), (), id="or_value-first"),
+    Case(or_value, (0.0, Arg(None)), (), id="or_value-second"),
+    Case(or_value, (Arg((), -2.0, -0.5), Arg(())), (), id="or_value-0d"),
+    Case(and_value, (Arg(None, 0.5, 2.0), Arg(None)), (), id="and_value-second"),
+    Case(and_value, (Arg((), -2.0, -0.5), Arg(())), (), id="and_value-0d"),
+    Case(leaky_relu_by_elements, (Arg((6,), avoid=0.1),), ()),
+    Case(running_max_ifexp, (Arg((5,), distinct=True),), ()),
+    # for over range
+    Case(range_start_stop_step, (Arg(V3, -1.0, 1.0),), ()),
+    Case(range_start_stop_step, (Arg(None, -1.0, 1.0),), (), id="range_start_stop_step-float"),
+    Case(range_negative_step, (Arg(M23),), ()),
+    Case(range_negative_values, (Arg(V3),), ()),
+    Case(empty_ranges, (Arg(V3),), ()),
+    *[Case(trips_from_argument, (Arg(V3), n), (), id=f"trips_from_argument-{n}") for n in (0, 1, 4)],
+    *[Case(range_from_arguments, (Arg(V3), *bounds), (), id=f"range_from_arguments{bounds}")
+      for bounds in [(1, 7, 2), (6, -3, -3), (4, 4, 1), (0, 3, -1)]],
+    Case(index_loop, (Arg((4,)),), ()),
+    Case(neighbour_products, (Arg((5,)),), ()),
+    Case(loop_variable_arithmetic, (Arg(M23),), ()),
+    Case(loop_carried_product, (Arg(V3),), ()),
+    Case(loop_carried_product, (Arg(None),), (), id="loop_carried_product-float"),
+    Case(overwrite_accumulator, (Arg(V3),), ()),
+    Case(rnn, (Arg((3, 3), -0.6, 0.6), Arg(V3), Arg(V3)), ()),
+    Case(euler_decay, (Arg(V3), Arg((), 0.5, 2.0)), ()),
+    Case(fibonacci_like, (Arg(V3), Arg(V3)), ()),
+    Case(gradient_descent_steps, (Arg(V3), Arg(V3)), ()),
+    Case(newton_sqrt, (Arg(V3, 0.5, 4.0),), ()),
+    Case(newton_sqrt, (Arg(None, 0.5, 4.0),), (), id="newton_sqrt-float"),
+    Case(fixed_point_cos, (Arg(M23),), ()),
+    Case(branch_in_loop, (Arg(V3),), ()),
+    Case(triangular_loops, (Arg((4,)),), ()),
+    Case(nested_index_loops, (Arg((3, 3)),), ()),
+    Case(loop_overwrites_array, (Arg((4,)),), ()),
+    Case(reversed_range, (Arg(V3, -1.0, 1.0),), ()),
+    # for over sequences
+    Case(sum_of_rows, (Arg((4, 3)),), ()),
+    Case(sum_of_rows, (Arg((4,)),), (), id="sum_of_rows-vector"),
+    Case(rows_branch_on_data, (Arg((4, 3)),), ()),
+    Case(enumerate_rows, (Arg((4, 3)),), ()),
+    Case(zip_rows, (Arg((3, 2)), Arg((3, 2))), ()),
+    Case(zip_rows, (Arg((4,)), Arg((4,))), (), id="zip_rows-vectors"),
+    Case(zip_three, (Arg((3, 2)), Arg((3, 2)), Arg((3,))), ()),
+    Case(reversed_rows, (Arg((4, 2)),), ()),
+    Case(enumerate_zip, (Arg((3, 2)), Arg((3, 2))), ()),
+    Case(zip_enumerate, (Arg((3, 2)), Arg((3, 2))), ()),
+    Case(loop_over_constant_list, (Arg(V3),), ()),
+    Case(loop_over_tuple_of_arrays, (Arg(V3), Arg(V3)), ()),
+    Case(loop_over_list_of_arrays, (Arg(M23), Arg(M23)), ()),
+    Case(nested_row_loops, (Arg((2, 3)), Arg((3, 3))), ()),
+    Case(columns_loop, (Arg((3, 4)),), ()),
+    Case(rnn_over_inputs, (Arg((3, 3), -0.6, 0.6), Arg((3, 2)), Arg((5, 2)), Arg(V3)), ()),
+    Case(horner, (Arg((4,)), Arg(V3)), ()),
+    Case(horner, (Arg((4,)), Arg(None)), (), id="horner-float"),
+    Case(horner_reversed, (Arg((5,)), Arg(M23)), ()),
+    Case(logsumexp_loops, (Arg((5,), distinct=True),), ()),
+    Case(softmax_loops, (Arg((4,), distinct=True),), ()),
+    Case(power_iteration, (Arg((3, 3)), Arg(V3, 0.5, 1.0)), ()),
+    # while
+    Case(double_until_large, (Arg(V3, 0.5, 2.0),), ()),
+    Case(double_until_large, (Arg(V3, 50.0, 200.0),), (), id="double_until_large-few"),
+    Case(halve_until_small, (Arg(V3, 1.0, 4.0),), ()),
+    Case(halve_until_small, (Arg(V3, 0.05, 0.3),), (), id="halve_until_small-none"),
+    Case(while_counter, (Arg(M23, -1.0, 1.0),), ()),
+    Case(newton_sqrt_to_tolerance, (Arg(V3, 0.5, 4.0),), ()),
+    Case(grow_and_count, (Arg(V3, 0.5, 1.0),), ()),
+    Case(while_true_break, (Arg(V3, 0.5, 2.0),), ()),
+    Case(while_continue, (Arg(V3),), ()),
+    Case(while_else, (Arg(V3, 0.5, 1.0), 1000.0), (), id="while_else-no-break"),
+    Case(while_else, (Arg(V3, 0.5, 1.0), -1000.0), (), id="while_else-break-at-once"),
+    Case(while_else, (Arg(V3, 0.5, 1.0), 10.0), (), id="while_else-break-later"),
+    Case(while_return, (Arg(V3, 0.5, 2.0),), ()),
+    Case(for_inside_while, (Arg(V3),), ()),
+    Case(if_inside_while, (Arg(V3),), ()),
+    # break, continue, return
+    *[Case(break_at_argument, (Arg(V3, -1.0, 1.0), n), (), id=f"break_at_argument-{n}")
+      for n in (0, 3, 20)],
+    Case(break_on_data, (Arg((5, 2), -1.0, 1.5),), ()),
+    Case(continue_every_other, (Arg(V3, -1.0, 1.0),), ()),
+    Case(continue_on_data, (Arg((5, 2)),), ()),
+    Case(break_and_continue, (Arg(V3),), ()),
+    Case(break_inner_only, (Arg((3, 4), avoid=0.1),), ()),
+    Case(return_inside_loop, (Arg(V3, -1.0, 1.0),), ()),
+    Case(return_inside_loop_on_data, (Arg(V3, 0.5, 1.0),), ()),
+    Case(return_inside_loop_on_data, (Arg(V3, -1.0, -0.5),), (), id="return_inside_loop_on_data-never"),
+    Case(return_in_nested_loops, (Arg((3, 3)),), ()),
+    *[Case(multiple_returns, (Arg(V3), mode), (), id=f"multiple_returns-{mode}") for mode in range(4)],
+    Case(for_else, (Arg(V3, 0.5, 1.0), 1000.0), (), id="for_else-no-break"),
+    Case(for_else, (Arg(V3, 0.5, 1.0), -1000.0), (), id="for_else-break"),
+    Case(first_large_row, (Arg((4, 3), -1.0, 1.0), 0.5), (), id="first_large_row-found"),
+    Case(first_large_row, (Arg((4, 3), -1.0, 1.0), 5.0), (), id="first_large_row-else"),
+    Case(early_return_before_loop, (Arg(V3), True), (), id="early_return_before_loop-skip"),
+    Case(early_return_before_loop, (Arg(V3), False), (), id="early_return_before_loop-loop"),
+]
