@@ -42,6 +42,22 @@ class _LiveGlobals(dict):
         return self._globals[name]
 
 
+def _load(compiled, label: str):
+    """Execute the emitted module and return its entry function. Each function runs with
+    the globals of the user function it differentiates (modules may differ), and calls the
+    others directly."""
+    code = emit.compile_module(compiled.text, label)
+    namespaces = {}
+    for emitted_name, function in compiled.functions:
+        namespace = _LiveGlobals(function)
+        exec(code, namespace)  # noqa: S102 - our own emitted code
+        namespaces[emitted_name] = namespace
+    functions = {n: namespaces[n][n] for n in namespaces}
+    for namespace in namespaces.values():
+        namespace.update(functions)
+    return functions[compiled.function_name]
+
+
 def _is_integer_like(value) -> bool:
     if isinstance(value, (bool, int, np.bool_, np.integer)):
         return True
@@ -80,9 +96,7 @@ class Derivative:
                         self._function, self._wrt, self._kind, self._has_aux)
                 except errors.SrcgradError as exc:
                     raise exc.with_traceback(None) from None
-                namespace = _LiveGlobals(self._function)
-                call = emit.load(compiled.text, compiled.function_name, namespace,
-                                 f"{self._kind} of {compiled.source.name}")
+                call = _load(compiled, f"{self._kind} of {compiled.source.name}")
                 call.__defaults__ = getattr(self._function, "__defaults__", None)
                 call.__kwdefaults__ = getattr(self._function, "__kwdefaults__", None)
                 entry = (compiled, call)

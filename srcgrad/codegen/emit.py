@@ -14,7 +14,7 @@ import linecache
 
 from srcgrad.codegen.syntax import Comment
 
-__all__ = ["render_module", "load"]
+__all__ = ["render_module", "compile_module", "load"]
 
 _INDENT = "    "
 
@@ -85,13 +85,15 @@ def render_module(
 _counter = itertools.count(1)
 
 
-def load(text: str, name: str, namespace: dict, label: str):
-    """Execute module text in `namespace` and return its function `name`.
-
-    The text is registered in linecache under a unique `<srcgrad ...>` filename.
-    """
+def compile_module(text: str, label: str):
+    """Compile module text under a unique `<srcgrad ...>` filename registered in linecache,
+    so tracebacks, debuggers and `inspect.getsource` show the generated lines."""
     filename = f"<srcgrad-{next(_counter)} {label}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    code = compile(text, filename, "exec")
-    exec(code, namespace)  # noqa: S102 - compiling our own emitted code is the point
+    return compile(text, filename, "exec")
+
+
+def load(text: str, name: str, namespace: dict, label: str):
+    """Execute module text in `namespace` and return its function `name`."""
+    exec(compile_module(text, label), namespace)  # noqa: S102 - our own emitted code
     return namespace[name]

@@ -18,6 +18,7 @@ from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
+from srcgrad.codegen.reverse import user_call
 from srcgrad.codegen.source import Source
 from srcgrad.codegen.syntax import Comment, assign, call, name, parameter_names
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
@@ -25,14 +26,19 @@ from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
 __all__ = ["forward"]
 
 ZERO = 0.0
+_REPLACES_PRIMAL = ast.Pass()  # marks a tangent block that computes the primal value too
 
 
 class _Forward:
-    def __init__(self, source: Source, function: ast.FunctionDef, wrt, function_name: str):
+    def __init__(self, source: Source, function: ast.FunctionDef, wrt, function_name: str,
+                 module=None, emitted_name: str | None = None, internal: bool = False):
         self.source = source
         self.function = function
         self.wrt = tuple(wrt)
         self.name = function_name
+        self.module = module
+        self.emitted_name = emitted_name
+        self.internal = internal
         self.activity = activity_module.analyze(function, self.wrt)
         self.namer = Namer(local_names(function))
         self.tangents: dict[str, str] = {}
@@ -68,6 +74,9 @@ class _Forward:
         dtarget = self.tangent_name(target)
         if found.kind == primitives.Kind.COPY:
             return [assign(dtarget, name(self.tangent_name(value.id)))]
+        if found.kind == primitives.Kind.OPAQUE and self.module is not None and (
+                user_call(self.source, value) is not None):
+            return self.tangent_of_call(stmt, *user_call(self.source, value))
         if found.kind == primitives.Kind.OPAQUE:
             raise UnknownCalleeError(
                 f"cannot differentiate through `{ast.unparse(value)}`: srcgrad has no rule for "
@@ -100,6 +109,29 @@ class _Forward:
                 piece.value = call("xp.broadcast_like", [piece.value, name(target)])
         return spliced
 
+    def tangent_of_call(self, stmt: ast.Assign, callee, arguments: dict) -> list[ast.stmt]:
+        """`y = g(...)` for a user function g becomes `y, dy = g_jvp(<tangents>, ...)`;
+        the primal call is replaced (the caller drops the original statement)."""
+        value = stmt.value
+        active = []
+        for parameter, node in arguments.items():
+            if isinstance(node, ast.Name) and self.activity.varied_operand(stmt, node.id):
+                active.append((parameter, node.id))
+            elif any(isinstance(n, ast.Name) and self.activity.varied_operand(stmt, n.id)
+                     for n in ast.walk(node)):
+                raise UnsupportedSyntaxError(
+                    f"a value that carries a tangent is passed to `{ast.unparse(value.func)}` "
+                    "inside a literal", self.source.locate(stmt), "pass it as a plain name")
+        entry = self.module.request(callee, "jvp", tuple(p for p, _ in active))
+        push = ast.Call(func=name(entry.name),
+                        args=[*(name(self.tangent_name(o)) for _, o in active),
+                              *copy.deepcopy(value.args)],
+                        keywords=copy.deepcopy(value.keywords))
+        target = stmt.targets[0].id
+        both = ast.Tuple(elts=[name(target, True), name(self.tangent_name(target), True)],
+                         ctx=ast.Store())
+        return [_REPLACES_PRIMAL, ast.Assign(targets=[both], value=push)]
+
     def comment(self, stmt: ast.stmt) -> Comment:
         line = getattr(stmt, "lineno", self.function.lineno)
         text = self.source.lines[line - 1].strip() if 0 < line <= len(self.source.lines) else ""
@@ -113,8 +145,12 @@ class _Forward:
                 out.append(stmt)
                 target = activity_module.assigned_name(stmt)
                 if self.varied_after(stmt):
+                    block = self.tangent_of(stmt)
+                    if block and block[0] is _REPLACES_PRIMAL:
+                        out.pop()
+                        block = block[1:]
                     out.append(self.comment(stmt))
-                    out += [ast.copy_location(s, stmt) for s in self.tangent_of(stmt)]
+                    out += [ast.copy_location(s, stmt) for s in block]
                 elif target in self.carriers:
                     zero = assign(self.tangent_name(target), call("xp.zeros_like", [name(target)]))
                     out.append(ast.copy_location(zero, stmt))
@@ -151,8 +187,12 @@ class _Forward:
         result = ast.Tuple(elts=[output, doutput], ctx=ast.Load())
         new_body.append(ast.copy_location(ast.Return(value=result), ret))
         function = copy.copy(self.function)
-        function.name = self.namer.fresh(f"{self.function.name}_jvp")
+        function.name = self.emitted_name or self.namer.fresh(f"{self.function.name}_jvp")
         function.args = copy.deepcopy(self.function.args)
+        if self.internal:  # called positionally by emitted code: tangents first
+            function.args.posonlyargs = [ast.arg(arg=t) for t in tangent_params] + (
+                function.args.posonlyargs)
+            tangent_params = []
         for tangent in tangent_params:
             if function.args.kwonlyargs or function.args.defaults:
                 function.args.kwonlyargs.append(ast.arg(arg=tangent))
@@ -166,6 +206,7 @@ class _Forward:
         return ast.fix_missing_locations(function)
 
 
-def forward(source: Source, function: ast.FunctionDef, wrt, name: str) -> ast.FunctionDef:
+def forward(source: Source, function: ast.FunctionDef, wrt, function_name: str, module=None,
+            emitted_name: str | None = None, internal: bool = False) -> ast.FunctionDef:
     """The tangent function of a normalized `function` with respect to parameters `wrt`."""
-    return _Forward(source, function, wrt, name).run()
+    return _Forward(source, function, wrt, function_name, module, emitted_name, internal).run()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 import types
 from dataclasses import dataclass, field
 
@@ -56,11 +57,37 @@ def _zero(target: str) -> ast.Assign:
     return assign(target, ast.Constant(0.0))
 
 
+def user_call(source: Source, value: ast.expr):
+    """(callee, {parameter: argument node}) when `value` calls a user's Python function."""
+    if not isinstance(value, ast.Call):
+        return None
+    callee = source.resolver.resolve(value.func, frozenset())
+    if not isinstance(callee, types.FunctionType):
+        return None
+    try:
+        signature = inspect.signature(callee)
+        bound = signature.bind(*value.args, **{k.arg: k.value for k in value.keywords})
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedSyntaxError(
+            f"cannot match this call to the signature of `{ast.unparse(value.func)}`: {exc}",
+            source.locate(value), "pass the arguments the function declares") from None
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise UnsupportedSyntaxError(
+                f"`{ast.unparse(value.func)}` takes *args or **kwargs, which srcgrad cannot "
+                "differentiate through", source.locate(value), "give it named parameters")
+    return callee, dict(bound.arguments)
+
+
 class _Reverse:
-    def __init__(self, source: Source, function: ast.FunctionDef, options: ReverseOptions):
+    def __init__(self, source: Source, function: ast.FunctionDef, options: ReverseOptions,
+                 module=None, function_name: str | None = None, internal: bool = False):
         self.source = source
         self.function = function
         self.options = options
+        self.module = module
+        self.function_name = function_name
+        self.internal = internal
         self.activity = activity_module.analyze(function, options.wrt, options.has_aux)
         self.assignments = assignment.analyze(function)
         self.namer = Namer(local_names(function) | {STACK})
@@ -101,6 +128,9 @@ class _Reverse:
             binding = template.bind(found.rule, value, self.source.locate)
             names = [n for p in template.differentiable_params(found.rule)
                      for n in binding.names(p) if n]
+        elif user_call(self.source, value) is not None:
+            names = [n.id for n in user_call(self.source, value)[1].values()
+                     if isinstance(n, ast.Name)]
         else:
             names = []
         return [n for n in names if self.activity.varied_operand(stmt, n)]
@@ -117,7 +147,10 @@ class _Reverse:
                 return self.accumulate([ast.copy_location(add, stmt)], state)
             return []
         if found.kind == primitives.Kind.OPAQUE:
-            raise self.opaque_error(stmt)
+            called = user_call(self.source, value)
+            if called is None or self.module is None:
+                raise self.opaque_error(stmt)
+            return self.adjoint_of_call(stmt, *called, state)
         rule = found.rule
         if not rule.differentiable:  # activity never marks these; kept as a guard
             raise NonDifferentiableError(f"{rule.name} is not differentiable",
@@ -133,6 +166,39 @@ class _Reverse:
         spliced = template.instantiate(rule.adjoint, binding, name(target), derivs, self.namer,
                                        "adjoint", stmt)
         return self.accumulate(spliced, state)
+
+    def adjoint_of_call(self, stmt: ast.Assign, callee, arguments: dict, state: _State):
+        """`y = g(...)` for a user function g: pull the adjoint back through g's own vjp
+        (which recomputes g's forward sweep), for the arguments that carry a gradient."""
+        value = stmt.value
+        active = []
+        for parameter, node in arguments.items():
+            if isinstance(node, ast.Name) and self.activity.varied_operand(stmt, node.id):
+                active.append((parameter, node.id))
+            elif any(isinstance(n, ast.Name) and self.activity.varied_operand(stmt, n.id)
+                     for n in ast.walk(node)):
+                raise UnsupportedSyntaxError(
+                    f"a value that carries a gradient is passed to `{ast.unparse(value.func)}` "
+                    "inside a literal", self.source.locate(stmt), "pass it as a plain name")
+        if not active:
+            return []
+        entry = self.module.request(callee, "vjp", tuple(p for p, _ in active))
+        pullback = ast.Call(func=name(entry.name),
+                            args=[name(self.adjoint_name(stmt.targets[0].id)),
+                                  *copy.deepcopy(value.args)],
+                            keywords=copy.deepcopy(value.keywords))
+        if len(active) == 1:
+            add = ast.AugAssign(target=name(self.adjoint_name(active[0][1]), True), op=ast.Add(),
+                                value=pullback)
+            return self.accumulate([ast.copy_location(add, stmt)], state)
+        parts = [self.namer.fresh(f"b{operand}_part") for _, operand in active]
+        unpack = ast.Assign(targets=[ast.Tuple(elts=[name(p, True) for p in parts],
+                                               ctx=ast.Store())], value=pullback)
+        adds = [ast.AugAssign(target=name(self.adjoint_name(operand), True), op=ast.Add(),
+                              value=name(part))
+                for (_, operand), part in zip(active, parts, strict=True)]
+        return [ast.copy_location(unpack, stmt),
+                *self.accumulate([ast.copy_location(a, stmt) for a in adds], state)]
 
     def opaque_error(self, stmt: ast.Assign) -> UnknownCalleeError:
         value = stmt.value
@@ -392,8 +458,9 @@ class _Reverse:
         new_body += forward + tail + backward
         new_body.append(ast.copy_location(ast.Return(value=self.result(output, ret, state)), ret))
         function = copy.copy(self.function)
-        function.name = self.namer.fresh(f"{self.function.name}_{options.kind}")
-        function.args = _with_extra(self.function.args, extra_params)
+        function.name = self.function_name or self.namer.fresh(
+            f"{self.function.name}_{options.kind}")
+        function.args = _with_extra(self.function.args, extra_params, first=self.internal)
         function.body = new_body
         for stmt in new_body:
             if not hasattr(stmt, "lineno"):
@@ -486,8 +553,13 @@ def _record_target(stmt: ast.stmt) -> str:
     return target.value.id if isinstance(target, ast.Subscript) else target.id
 
 
-def _with_extra(args: ast.arguments, extra: list[str]) -> ast.arguments:
+def _with_extra(args: ast.arguments, extra: list[str], first: bool = False) -> ast.arguments:
+    """`args` plus the derivative inputs: first (internal functions, called positionally by
+    emitted code) or last (keyword-only after defaulted parameters)."""
     new = copy.deepcopy(args)
+    if first:
+        new.posonlyargs = [ast.arg(arg=n) for n in extra] + new.posonlyargs
+        return new
     for extra_name in extra:
         if new.kwonlyargs or new.defaults:  # after defaulted parameters: keyword-only
             new.kwonlyargs.append(ast.arg(arg=extra_name))
@@ -497,6 +569,8 @@ def _with_extra(args: ast.arguments, extra: list[str]) -> ast.arguments:
     return new
 
 
-def reverse(source: Source, function: ast.FunctionDef, options: ReverseOptions) -> ast.FunctionDef:
-    """The adjoint function of a normalized `function`."""
-    return _Reverse(source, function, options).run()
+def reverse(source: Source, function: ast.FunctionDef, options: ReverseOptions, module=None,
+            function_name: str | None = None, internal: bool = False) -> ast.FunctionDef:
+    """The adjoint function of a normalized `function`. `module` compiles the derivatives of
+    user functions it calls; `internal` puts the cotangent first in the signature."""
+    return _Reverse(source, function, options, module, function_name, internal).run()

@@ -108,6 +108,29 @@ def _function_location(fn) -> Location | None:
     return Location(code.co_filename, code.co_firstlineno, 0, source_line="")
 
 
+def _lambda_as_def(fn, module: ast.Module, col_offset: int) -> ast.FunctionDef:
+    """`sq = lambda t: t * t` as `def sq(t): return t * t` (the lambda must be the only one
+    on its lines, so that it is certain which lambda `fn` is)."""
+    lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)]
+    if len(lambdas) != 1:
+        raise UnsupportedSyntaxError(
+            "cannot tell which lambda on this line is being differentiated",
+            Location(fn.__code__.co_filename, fn.__code__.co_firstlineno, col_offset),
+            "bind the lambda to a name on a line of its own, or write it as a def")
+    node = lambdas[0]
+    name = "lambda_"
+    for statement in module.body:
+        if isinstance(statement, ast.Assign) and statement.value is node and isinstance(
+                statement.targets[0], ast.Name):
+            name = statement.targets[0].id
+    body = ast.copy_location(ast.Return(value=node.body), node.body)
+    tree = ast.FunctionDef(name=name, args=node.args, body=[body], decorator_list=[],
+                           returns=None, type_comment=None)
+    if hasattr(ast, "TypeVar"):  # Python 3.12+: the field exists and must be set
+        tree.type_params = []
+    return ast.fix_missing_locations(ast.copy_location(tree, node))
+
+
 def parse_function(fn) -> Source:
     """Parse `fn`'s source. Raises SourceUnavailableError when Python cannot give it."""
     name = getattr(fn, "__qualname__", repr(fn))
@@ -133,14 +156,15 @@ def parse_function(fn) -> Source:
     col_offset = len(first) - len(first.lstrip()) - (
         len(dedented.splitlines()[0]) - len(dedented.splitlines()[0].lstrip())
     )
-    module = ast.parse(dedented)
+    try:
+        module = ast.parse(dedented)
+    except SyntaxError:  # a lambda in the middle of an expression spanning lines
+        module = ast.parse("(\n" + dedented + "\n)") if fn.__name__ == "<lambda>" else None
+        if module is None:
+            raise
     tree = module.body[0]
-    if isinstance(tree, ast.Assign) and isinstance(tree.value, ast.Lambda):
-        raise UnsupportedSyntaxError(
-            "lambdas cannot be differentiated yet",
-            location=Location(fn.__code__.co_filename, fn.__code__.co_firstlineno, col_offset),
-            hint="write the lambda as a def",
-        )
+    if fn.__name__ == "<lambda>":
+        tree = _lambda_as_def(fn, module, col_offset)
     if not isinstance(tree, ast.FunctionDef):
         raise SourceUnavailableError(
             f"the source of {name!r} is not a plain function definition",

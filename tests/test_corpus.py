@@ -1,0 +1,79 @@
+"""The end-to-end corpus: user-style programs with control flow, in both modes.
+
+Each row of `corpus.control_flow.CASES` goes through `rulespec.check_case` (finite
+differences, dot-product test, forward mode, full gradient, strict backend). A few programs
+also get exact checks that finite differences cannot give.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import srcgrad
+from corpus import control_flow
+from rulespec import check_case
+
+CASES = control_flow.CASES
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_program_matches_finite_differences(case):
+    check_case(case)
+
+
+def test_case_names_are_unique():
+    names = [c.name for c in CASES]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_every_program_has_a_row():
+    programs = {name for name, value in vars(control_flow).items()
+                if inspect.isfunction(value) and value.__module__ == control_flow.__name__}
+    used = {case.fn.__name__ for case in CASES}
+    assert programs - used == set()
+    assert len(programs) >= 60
+
+
+# -- a loop whose trip count depends on the data ----------------------------------------------
+
+COTANGENT = np.array([0.1, 1.0, 0.0001])
+
+
+def doublings(x) -> int:
+    """How many times `double_until_large` multiplies its input by 2, counted in NumPy."""
+    y = x * 2
+    count = 1
+    while np.linalg.norm(y) < 1000:
+        y = y * 2
+        count += 1
+    return count
+
+
+DOUBLING_INPUTS = [
+    np.array([600.0, 0.0, 0.0]),  # 1200 after the first doubling: the loop never runs
+    np.array([100.0, 200.0, 300.0]),
+    np.array([0.5, -1.0, 2.0]),
+    np.array([1e-3, 2e-3, -1e-3]),
+]
+
+
+def test_doubling_inputs_take_different_trip_counts():
+    assert [doublings(x) for x in DOUBLING_INPUTS] == [1, 2, 9, 19]
+
+
+@pytest.mark.parametrize("x", DOUBLING_INPUTS, ids=lambda x: f"k={doublings(x)}")
+def test_doubling_loop_pulls_back_an_exact_power_of_two(x):
+    k = doublings(x)
+    pulled_back = srcgrad.vjp(control_flow.double_until_large)(x, COTANGENT)
+    np.testing.assert_array_equal(pulled_back, COTANGENT * 2.0 ** k)
+
+
+@pytest.mark.parametrize("x", DOUBLING_INPUTS, ids=lambda x: f"k={doublings(x)}")
+def test_doubling_loop_pushes_forward_an_exact_power_of_two(x):
+    k = doublings(x)
+    value, tangent = srcgrad.jvp(control_flow.double_until_large)(x, COTANGENT)
+    np.testing.assert_array_equal(value, x * 2.0 ** k)
+    np.testing.assert_array_equal(tangent, COTANGENT * 2.0 ** k)
