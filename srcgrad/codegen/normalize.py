@@ -182,6 +182,11 @@ class _Normalizer:
             return
         if isinstance(stmt, ast.If):
             test = self.atom(stmt.test)
+            if isinstance(test, ast.Name) and test.id in {
+                n.id for part in (stmt.body, stmt.orelse) for s in part for n in ast.walk(s)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }:  # the branch reassigns its own test: replaying it needs the value tested
+                test = self.snapshot(test, stmt.test)
             new = ast.If(test=test, body=self.block(stmt.body), orelse=self.block(stmt.orelse))
             self.body.append(self.located(new, stmt))
             return
@@ -385,6 +390,12 @@ class _Normalizer:
             value = self.temporary(value, origin, "stop_gradient")
         self.emit(self.define(user_name), value, origin)
 
+    def snapshot(self, test: ast.Name, origin: ast.AST) -> ast.Name:
+        """A fresh name holding the current value of `test`."""
+        copy_name = self.namer.fresh(f"{test.id}_then")
+        self.emit(copy_name, ast.Name(test.id, ast.Load()), origin)
+        return ast.Name(copy_name, ast.Load())
+
     def choice(self, node: ast.IfExp) -> ast.expr:
         """`a if c else b`: only the chosen side is evaluated, as in Python."""
         name = self.namer.fresh("choice")
@@ -404,6 +415,8 @@ class _Normalizer:
             test: ast.expr = ast.Name(name, ast.Load())
             if isinstance(node.op, ast.Or):
                 test = self.temporary(ast.UnaryOp(op=ast.Not(), operand=test), node)
+            else:  # the branch reassigns `name`; test a copy taken before it
+                test = self.snapshot(test, node)
             body = self.capture(lambda v=value: self.emit(name, self.simple(v), v))
             self.body.append(self.located(ast.If(test=test, body=body, orelse=[]), value))
         return self.located(ast.Name(name, ast.Load()), node)

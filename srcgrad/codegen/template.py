@@ -158,7 +158,7 @@ class _Splicer(ast.NodeTransformer):
                 return ast.Tuple(elts=elements, ctx=ast.Load())
             if name is None:
                 return self.zero(node.slice.id, None)
-            return ast.Name(name, ast.Load())
+            return ast.Name(name, type(node.ctx)())
         return self.generic_visit(node)
 
     def visit_Name(self, node):

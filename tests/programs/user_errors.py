@@ -63,12 +63,6 @@ def uses_nested_def(x):
     return x * 2.0
 
 
-def uses_subscript_store(x):
-    y = np.zeros(3)
-    y[0] = x  # <- subscript_store
-    return y
-
-
 def uses_tuple_value(x):
     pair = (x, x * 2.0)  # <- tuple_value
     return x
@@ -107,7 +101,7 @@ def uses_bare_return(x):
     return  # <- bare_return
 
 
-# -- once rejected, differentiated since control flow landed ---------------------------
+# -- once rejected, differentiated now -------------------------------------------------
 
 def uses_if(x):
     if x > 0:
@@ -144,6 +138,17 @@ def uses_or(x):
     return x * y
 
 
+def uses_subscript_store(x):
+    y = np.zeros(3)
+    y[0] = x
+    return y
+
+
+def calls_user_function(x):
+    y = helper(x)
+    return y * 2.0
+
+
 # -- callees -------------------------------------------------------------------------
 
 def sort_feeds_output(x):
@@ -159,11 +164,6 @@ def sort_not_on_path(x):
 def unknown_method(x):
     y = x.frobnicate()  # <- method
     return y
-
-
-def calls_user_function(x):
-    y = helper(x)  # <- user_function
-    return y * 2.0
 
 
 def undefined_name(x):
