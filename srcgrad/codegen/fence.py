@@ -48,6 +48,7 @@ _ALLOWED = (
     ast.Constant,
     ast.Tuple,
     ast.List,
+    ast.Dict,
     ast.operator,
     ast.unaryop,
     ast.cmpop,
@@ -82,7 +83,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.SetComp: ("set comprehensions", "use arrays instead of sets"),
     ast.DictComp: ("dict comprehensions", "pass arrays instead of dicts"),
     ast.GeneratorExp: ("generator expressions", "use vectorised NumPy code"),
-    ast.Dict: ("dict literals", "pass arrays instead of dicts"),
     ast.Set: ("set literals", "use arrays instead of sets"),
     ast.Starred: ("starred expressions (`*args`)", "pass the arguments one by one"),
     ast.NamedExpr: ("assignment expressions (`:=`)", "assign in a separate statement"),
@@ -105,7 +105,17 @@ def _check_signature(source: Source, args: ast.arguments) -> None:
                 "name each parameter")
 
 
+def _is_append(stmt: ast.Expr) -> bool:
+    """`items.append(value)`: the one mutating method call supported (lists of arrays)."""
+    call = stmt.value
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append" and isinstance(call.func.value, ast.Name)
+            and len(call.args) == 1 and not call.keywords)
+
+
 def _check_statement(source: Source, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Expr) and _is_append(stmt):
+        return
     if isinstance(stmt, ast.Expr) and not isinstance(stmt.value, ast.Constant):
         _reject(source, stmt, "expression statements",
                 "a derivative only depends on assigned values; assign the result to a "

@@ -44,7 +44,7 @@ class _Forward:
         self.tangents: dict[str, str] = {}
         self.carriers = set(self.wrt) | {
             activity_module.assigned_name(s) for s in ast.walk(function)
-            if isinstance(s, ast.Assign) and self.varied_after(s)
+            if (isinstance(s, ast.Assign) or activity_module.is_append(s)) and self.varied_after(s)
         }
 
     def tangent_name(self, primal: str) -> str:
@@ -56,7 +56,26 @@ class _Forward:
         target = activity_module.assigned_name(stmt)
         return target is not None and target in self.activity.varied_after[stmt]
 
+    def tangent_value(self, stmt, node: ast.expr) -> ast.expr:
+        """The tangent of an atom operand: its tangent name, or zeros of its shape."""
+        if isinstance(node, ast.Name) and self.activity.varied_operand(stmt, node.id):
+            return name(self.tangent_name(node.id))
+        return call("xp.zeros_tree", [copy.deepcopy(node)])
+
     def tangent_of(self, stmt: ast.Assign) -> list[ast.stmt]:
+        if activity_module.is_append(stmt):
+            items = stmt.value.func.value.id
+            dvalue = self.tangent_value(stmt, stmt.value.args[0])
+            return [ast.Expr(call(f"{self.tangent_name(items)}.append", [dvalue]))]
+        if isinstance(stmt.value, (ast.List, ast.Tuple, ast.Dict)):
+            value = stmt.value
+            if isinstance(value, ast.Dict):
+                packed = ast.Dict(keys=copy.deepcopy(value.keys),
+                                  values=[self.tangent_value(stmt, v) for v in value.values])
+            else:
+                packed = ast.List(elts=[self.tangent_value(stmt, e) for e in value.elts],
+                                  ctx=ast.Load())
+            return [assign(self.tangent_name(stmt.targets[0].id), packed)]
         if activity_module.is_slot_update(stmt):
             # `y[key] = v`: the tangent gets the same update (on a copy: tangents may share
             # arrays).
@@ -91,7 +110,9 @@ class _Forward:
             names = [n if n and self.activity.varied_operand(stmt, n) else None
                      for n in binding.names(param)]
             tangents = [self.tangent_name(n) if n else None for n in names]
-            derivs[param] = tangents if rule.param(param).sequence else tangents[0]
+            sequence = rule.param(param).sequence and not isinstance(
+                binding.values.get(param), ast.Name)  # a list variable: one container tangent
+            derivs[param] = tangents if sequence else tangents[0]
         derivs[rule.result] = dtarget
         zeros = []
 
@@ -141,7 +162,7 @@ class _Forward:
     def block(self, stmts) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for stmt in stmts:
-            if isinstance(stmt, ast.Assign):
+            if isinstance(stmt, ast.Assign) or activity_module.is_append(stmt):
                 out.append(stmt)
                 target = activity_module.assigned_name(stmt)
                 if self.varied_after(stmt):
@@ -151,8 +172,17 @@ class _Forward:
                         block = block[1:]
                     out.append(self.comment(stmt))
                     out += [ast.copy_location(s, stmt) for s in block]
+                elif target in self.carriers and activity_module.is_append(stmt):
+                    dvalue = call("xp.zeros_tree", [copy.deepcopy(stmt.value.args[0])])
+                    append = ast.Expr(call(f"{self.tangent_name(target)}.append", [dvalue]))
+                    out.append(ast.copy_location(append, stmt))
+                elif target in self.carriers and activity_module.is_slot_update(stmt):
+                    key = template.index_value(stmt.targets[0].slice)
+                    update = call("xp.update_slot", [name(self.tangent_name(target)), key,
+                                                     ast.Constant(ZERO)])
+                    out.append(ast.copy_location(assign(self.tangent_name(target), update), stmt))
                 elif target in self.carriers:
-                    zero = assign(self.tangent_name(target), call("xp.zeros_like", [name(target)]))
+                    zero = assign(self.tangent_name(target), call("xp.zeros_tree", [name(target)]))
                     out.append(ast.copy_location(zero, stmt))
             elif isinstance(stmt, (ast.If, ast.For, ast.While)):
                 new = copy.copy(stmt)

@@ -152,6 +152,19 @@ class _Normalizer:
     def statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Pass):
             return
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # items.append(v)
+            func = stmt.value.func
+            if func.value.id not in self.locals or func.value.id in self.parameters:
+                raise self.error(UnsupportedSyntaxError, stmt,
+                                 f"appending to `{func.value.id}`, which is not a list created "
+                                 "in this function, would change the caller's list",
+                                 f"build a new list: `{func.value.id} = list({func.value.id})` "
+                                 "is not supported yet; start from `[]` inside the function")
+            value = self.atom(stmt.value.args[0])
+            call = ast.Call(func=ast.Attribute(value=self.name(func.value), attr="append",
+                                               ctx=ast.Load()), args=[value], keywords=[])
+            self.body.append(self.located(ast.Expr(value=call), stmt))
+            return
         if isinstance(stmt, ast.Expr):  # docstrings and bare constants (fence rejects others)
             return
         if isinstance(stmt, ast.Return):
@@ -372,10 +385,15 @@ class _Normalizer:
         if isinstance(node, ast.BoolOp):
             return self.boolean(node)
         if isinstance(node, (ast.Tuple, ast.List)):
-            raise self.error(UnsupportedSyntaxError, node,
-                             "tuples and lists as values cannot be differentiated yet",
-                             "pass the elements directly to np.stack / np.concatenate, or "
-                             "return a single array")
+            new = type(node)(elts=[self.atom(e) for e in node.elts], ctx=ast.Load())
+            return self.located(new, node)
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise self.error(UnsupportedSyntaxError, node, "`**` in dict displays",
+                                 "list the entries one by one")
+            new = ast.Dict(keys=[self.atom(k) for k in node.keys],
+                           values=[self.atom(v) for v in node.values])
+            return self.located(new, node)
         raise self.error(UnsupportedSyntaxError, node,
                          f"{type(node).__name__} expressions are not supported",
                          "rewrite it with supported constructs")

@@ -54,6 +54,7 @@ class Kind:
     COPY = "copy"  # y = x, y = 2.0
     RULE = "rule"  # a primitive with a rule (possibly non-differentiable)
     METADATA = "metadata"  # comparisons, x.shape: never carries a gradient
+    PACK = "pack"  # [a, b], (a, b), {"w": w}: a container of values
     OPAQUE = "opaque"  # a call srcgrad cannot see into
 
 
@@ -93,8 +94,8 @@ def classify(value: ast.expr) -> Classified:
         if value.attr in NONDIFF_ATTRIBUTES:
             return Classified(Kind.METADATA)
         return Classified(Kind.OPAQUE)
-    if isinstance(value, (ast.Tuple, ast.List)):
-        return Classified(Kind.OPAQUE)
+    if isinstance(value, (ast.Tuple, ast.List, ast.Dict)):
+        return Classified(Kind.PACK)
     if isinstance(value, ast.Call):
         func = value.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):

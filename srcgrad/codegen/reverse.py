@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.analysis import assignment
+from srcgrad.codegen.analysis import containers as containers_module
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.source import Source
@@ -90,6 +91,7 @@ class _Reverse:
         self.internal = internal
         self.activity = activity_module.analyze(function, options.wrt, options.has_aux)
         self.assignments = assignment.analyze(function)
+        self.containers = containers_module.containers(function)
         self.namer = Namer(local_names(function) | {STACK})
         self.adjoint_names: dict[str, str] = {}
         self.counters: dict[ast.While, str] = {}
@@ -108,7 +110,9 @@ class _Reverse:
         for stmt in stmts:
             if isinstance(stmt, ast.AugAssign):
                 target = stmt.target.id
-                if target in state.defined:
+                if target in state.defined and self.is_container_adjoint(target):
+                    value = call("xp.add_tree", [name(target), stmt.value])
+                elif target in state.defined:
                     value = ast.BinOp(left=name(target), op=ast.Add(), right=stmt.value)
                 else:
                     value = stmt.value
@@ -118,11 +122,20 @@ class _Reverse:
             out.append(stmt)
         return out
 
+    def is_container_adjoint(self, adjoint: str) -> bool:
+        return any(self.adjoint_names.get(c) == adjoint for c in self.containers)
+
     def contributions(self, stmt: ast.Assign) -> list[str]:
         """Primal names whose adjoints the adjoint of `stmt` adds to."""
+        if activity_module.is_append(stmt):
+            names = [n.id for n in stmt.value.args if isinstance(n, ast.Name)]
+            return [n for n in names if self.activity.varied_operand(stmt, n)]
         value = stmt.value
         found = primitives.classify(value)
-        if found.kind == primitives.Kind.COPY:
+        if found.kind == primitives.Kind.PACK:
+            parts = value.values if isinstance(value, ast.Dict) else value.elts
+            names = [p.id for p in parts if isinstance(p, ast.Name)]
+        elif found.kind == primitives.Kind.COPY:
             names = [value.id] if isinstance(value, ast.Name) else []
         elif found.kind == primitives.Kind.RULE and found.rule.differentiable:
             binding = template.bind(found.rule, value, self.source.locate)
@@ -146,6 +159,29 @@ class _Reverse:
                                     op=ast.Add(), value=name(badjoint))
                 return self.accumulate([ast.copy_location(add, stmt)], state)
             return []
+        if found.kind == primitives.Kind.PACK:
+            keys = value.keys if isinstance(value, ast.Dict) else [
+                ast.Constant(i) for i in range(len(value.elts))]
+            parts = value.values if isinstance(value, ast.Dict) else value.elts
+            adds = []
+            for key, part in zip(keys, parts, strict=True):
+                if isinstance(part, ast.Name) and self.activity.varied_operand(stmt, part.id):
+                    entry = call("xp.item_adjoint", [name(badjoint), copy.deepcopy(key),
+                                                     name(part.id)])
+                    adds.append(ast.copy_location(ast.AugAssign(
+                        target=name(self.adjoint_name(part.id), True), op=ast.Add(),
+                        value=entry), stmt))
+            return self.accumulate(adds, state)
+        if (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)
+                and value.value.id in self.containers):
+            container = value.value.id
+            if not self.activity.varied_operand(stmt, container):
+                return []
+            part = call("xp.item_part", [name(container), template.index_value(value.slice),
+                                         name(badjoint)])
+            add = ast.AugAssign(target=name(self.adjoint_name(container), True), op=ast.Add(),
+                                value=part)
+            return self.accumulate([ast.copy_location(add, stmt)], state)
         if found.kind == primitives.Kind.OPAQUE:
             called = user_call(self.source, value)
             if called is None or self.module is None:
@@ -162,7 +198,9 @@ class _Reverse:
             names = [n if n and self.activity.varied_operand(stmt, n) else None
                      for n in binding.names(param)]
             adjoints = [self.adjoint_name(n) if n else None for n in names]
-            derivs[param] = adjoints if rule.param(param).sequence else adjoints[0]
+            sequence = rule.param(param).sequence and not isinstance(
+                binding.values.get(param), ast.Name)  # a list variable: one container adjoint
+            derivs[param] = adjoints if sequence else adjoints[0]
         spliced = template.instantiate(rule.adjoint, binding, name(target), derivs, self.namer,
                                        "adjoint", stmt)
         return self.accumulate(spliced, state)
@@ -231,7 +269,8 @@ class _Reverse:
         found: dict[str, None] = {}
         for stmt in stmts:
             for node in ast.walk(stmt):
-                if isinstance(node, ast.Assign) and self.activity.active_target(node):
+                if (isinstance(node, ast.Assign) or activity_module.is_append(node)) and (
+                        self.activity.active_target(node)):
                     target = activity_module.assigned_name(node)
                     if self.assignments.is_multi(target):
                         found[self.adjoint_name(target)] = None
@@ -249,7 +288,9 @@ class _Reverse:
     def backward(self, stmts, state: _State, depth: int) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for stmt in reversed(stmts):
-            if activity_module.is_slot_update(stmt):
+            if activity_module.is_append(stmt):
+                out += self.backward_append(stmt, state)
+            elif activity_module.is_slot_update(stmt):
                 out += self.backward_slot(stmt, state)
             elif isinstance(stmt, ast.Assign):
                 out += self.backward_assign(stmt, state)
@@ -297,6 +338,24 @@ class _Reverse:
                 and self.assignments.is_multi(n.targets[0].id)
                 and n.targets[0].id in self.adjoint_names]
 
+    def backward_append(self, stmt: ast.Expr, state: _State) -> list[ast.stmt]:
+        """`items.append(v)`: v gets the last entry's adjoint; then the append is undone."""
+        out: list[ast.stmt] = []
+        items = stmt.value.func.value.id
+        value = stmt.value.args[0]
+        badjoint = self.adjoint_names.get(items)
+        if self.activity.active_target(stmt) and badjoint in state.defined:
+            out.append(self.comment(stmt))
+            if isinstance(value, ast.Name) and self.activity.varied_operand(stmt, value.id):
+                entry = call("xp.item_adjoint", [name(badjoint), ast.Constant(-1), name(value.id)])
+                add = ast.AugAssign(target=name(self.adjoint_name(value.id), True), op=ast.Add(),
+                                    value=entry)
+                out += self.accumulate([ast.copy_location(add, stmt)], state)
+            rest = assign(badjoint, call("xp.drop_last", [name(badjoint), name(items)]))
+            out.append(ast.copy_location(rest, stmt))
+        out.append(ast.copy_location(ast.Expr(call(f"{items}.pop")), stmt))
+        return out
+
     def backward_slot(self, stmt: ast.Assign, state: _State) -> list[ast.stmt]:
         """`y[key] = v`: v gets the adjoint of the written slots, y's older contents the
         rest; then the overwritten slots get their recorded contents back."""
@@ -328,7 +387,7 @@ class _Reverse:
         target = stmt.targets[0].id
         badjoint = self.adjoint_names.get(target)
         if self.activity.active_target(stmt) and badjoint in state.defined:
-            if badjoint in state.maybe_zero:
+            if badjoint in state.maybe_zero and target not in self.containers:
                 widen = assign(badjoint, call("xp.broadcast_like", [name(badjoint), name(target)]))
                 out.append(ast.copy_location(widen, stmt))
                 state.maybe_zero.discard(badjoint)

@@ -20,7 +20,7 @@ import types
 
 import numpy as np
 
-from . import (adjoints, array_helpers, elementwise_helpers, product_helpers,
+from . import (adjoints, array_helpers, containers, elementwise_helpers, product_helpers,
                reduction_helpers, strict)
 from .strict import StrictArray
 
@@ -74,7 +74,7 @@ def _default_aliases(module, name):
 
 # Modules of adjoint helpers; each lists its helpers in __all__ and takes `xp` first.
 HELPER_MODULES = (adjoints, elementwise_helpers, reduction_helpers, product_helpers,
-                  array_helpers)
+                  array_helpers, containers)
 
 
 class Backend:

@@ -20,7 +20,7 @@ from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import BACKWARD, FORWARD, solve
 
 __all__ = ["Activity", "analyze", "differentiable_operands", "assigned_name", "is_slot_update",
-           "output_names"]
+           "is_append", "output_names"]
 
 
 def assigned_name(stmt: ast.AST) -> str | None:
@@ -31,7 +31,16 @@ def assigned_name(stmt: ast.AST) -> str | None:
             return target.id
         if is_slot_update(stmt):
             return target.value.id
+    if is_append(stmt):
+        return stmt.value.func.value.id
     return None
+
+
+def is_append(stmt: ast.AST) -> bool:
+    """`items.append(v)` in normalized code: an in-place update of the list `items`."""
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr == "append"
+            and isinstance(stmt.value.func.value, ast.Name))
 
 
 def is_slot_update(stmt: ast.AST) -> bool:
@@ -51,6 +60,9 @@ def differentiable_operands(value: ast.expr) -> frozenset[str]:
         return frozenset(_names(value))
     if found.kind == primitives.Kind.METADATA:
         return frozenset()
+    if found.kind == primitives.Kind.PACK:
+        parts = value.values if isinstance(value, ast.Dict) else value.elts
+        return frozenset(p.id for p in parts if isinstance(p, ast.Name))
     if found.kind == primitives.Kind.OPAQUE:
         return frozenset(_names(value))
     rule = found.rule
@@ -99,7 +111,11 @@ def analyze(function: ast.FunctionDef, wrt, has_aux: bool = False) -> Activity:
     operands = {}
     for node in graph.nodes:
         name = assigned_name(node.ast_node)
-        if name is not None and is_slot_update(node.ast_node):
+        if name is not None and is_append(node.ast_node):
+            appended = node.ast_node.value.args[0]
+            extra = {appended.id} if isinstance(appended, ast.Name) else set()
+            operands[node] = (name, frozenset({name}) | extra)
+        elif name is not None and is_slot_update(node.ast_node):
             # The updated array depends on its old contents and on the value written.
             operands[node] = (name, frozenset({name}) | differentiable_operands(node.ast_node.value))
         elif name is not None:

@@ -18,6 +18,10 @@ __all__ = ["Assignments", "analyze", "targets"]
 
 def targets(stmt: ast.AST) -> frozenset[str]:
     """Names a statement (or a loop header) assigns."""
+    if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr == "append"
+            and isinstance(stmt.value.func.value, ast.Name)):
+        return frozenset({stmt.value.func.value.id})
     if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
         base = stmt.targets[0].value
         return frozenset({base.id}) if isinstance(base, ast.Name) else frozenset()

@@ -41,7 +41,8 @@ def _view_source(value: ast.expr) -> str | None:
 
 def check(source: Source, function: ast.FunctionDef) -> None:
     """Raise UnsupportedSyntaxError for slot updates through shared memory."""
-    updates = [s for s in ast.walk(function) if activity.is_slot_update(s)]
+    updates = [s for s in ast.walk(function)
+               if activity.is_slot_update(s) or activity.is_append(s)]
     if not updates:
         return
     parent: dict[str, str] = {}
@@ -61,7 +62,7 @@ def check(source: Source, function: ast.FunctionDef) -> None:
     live = liveness.analyze(function)
     names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
     for stmt in updates:
-        array = stmt.targets[0].value.id
+        array = activity.assigned_name(stmt)
         group = {n for n in names if find(n) == find(array)}
         for param in sorted(group & params):
             raise UnsupportedSyntaxError(
