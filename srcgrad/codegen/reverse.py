@@ -96,6 +96,7 @@ class _Reverse:
         self.adjoint_names: dict[str, str] = {}
         self.counters: dict[ast.While, str] = {}
         self.records: set = set()  # statements before which the forward sweep pushes
+        self.shape_only: set[str] = set()  # recorded names the backward sweep reads for shapes
 
     def adjoint_name(self, primal: str) -> str:
         if primal not in self.adjoint_names:
@@ -420,7 +421,11 @@ class _Reverse:
                 out.append(stmt)
             elif isinstance(stmt, ast.Assign):
                 if stmt in self.records:
-                    out.append(ast.copy_location(push(stmt.targets[0].id), stmt))
+                    target = stmt.targets[0].id
+                    record = push(target)
+                    if target in self.shape_only:  # keep the shape, not the array
+                        record.value.args = [call("xp.like", [name(target)])]
+                    out.append(ast.copy_location(record, stmt))
                 out.append(stmt)
             elif isinstance(stmt, ast.If):
                 new = ast.If(test=stmt.test, body=self.forward(stmt.body, depth) or [ast.Pass()],
@@ -551,6 +556,7 @@ class _Reverse:
 
         for stmt in backward:
             reads(stmt)
+        self.shape_only = _shape_only_reads(backward, popped)
         needless = set()
         for stmt in list(self.records):
             target = _record_target(stmt)
@@ -602,6 +608,37 @@ class _Reverse:
             value = output if not self.options.has_aux else ret.value
             result = ast.Tuple(elts=[value, result], ctx=ast.Load())
         return result
+
+
+# Helpers whose argument at this position is only asked for its shape and dtype.
+_SHAPE_ARGUMENTS = {"unbroadcast": 1, "unreduce": 1, "unindex": 1, "broadcast_like": 1}
+
+
+def _shape_only_reads(backward, popped) -> set[str]:
+    """Names the backward sweep reads only as the shape argument of an adjoint helper."""
+    shape_reads, other_reads = set(), set()
+
+    def visit(node, shape_position: bool = False) -> None:
+        if isinstance(node, ast.stmt) and popped(node):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            (shape_reads if shape_position else other_reads).add(node.id)
+            return
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "xp"
+                and node.func.attr in _SHAPE_ARGUMENTS):
+            position = _SHAPE_ARGUMENTS[node.func.attr]
+            for index, arg in enumerate(node.args):
+                visit(arg, index == position and isinstance(arg, ast.Name))
+            for keyword in node.keywords:
+                visit(keyword.value)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    for stmt in backward:
+        visit(stmt)
+    return shape_reads - other_reads
 
 
 def _record_target(stmt: ast.stmt) -> str:

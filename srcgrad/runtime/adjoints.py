@@ -27,6 +27,8 @@ __all__ = [
     "slot_adjoint",
     "zero_slot",
     "update_slot",
+    "like",
+    "Like",
     "NonScalarOutputError",
 ]
 
@@ -236,3 +238,28 @@ def update_slot(xp, t, key, value):
     out = xp.array(t, copy=True)
     out[key] = value
     return out
+
+
+class Like:
+    """What the backward sweep keeps of an array it only needs the shape and dtype of."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"Like(shape={self.shape}, dtype={self.dtype})"
+
+
+def like(xp, value):
+    """``value`` itself if it is a Python number, else a :class:`Like` of its shape and
+    dtype: recorded instead of an array whose contents no adjoint reads."""
+    if value is None or isinstance(value, (int, float, complex)):
+        return value
+    return Like(xp.shape(value), value.dtype)
