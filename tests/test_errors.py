@@ -105,8 +105,6 @@ UNSUPPORTED = [
     ("uses_del", "del", "`del`", "del y"),
     ("uses_global", "global", "`global`", "global SCALE"),
     ("uses_nested_def", "nested_def", "nested function", "def inner"),
-    ("uses_tuple_value", "tuple_value", "tuple", "(x, x * 2.0)"),
-    ("uses_list_value", "list_value", "list", "[x, x * 2.0]"),
     ("uses_kwargs_call", "kwargs_call", "**kwargs", "**options"),
     ("uses_after_return", "after_return", "after `return`", "y = x"),
     ("uses_expression_statement", "expression_statement", "expression statement", "print(x)"),
@@ -141,6 +139,8 @@ ONCE_UNSUPPORTED = [
     ("uses_or", -0.5, 1.0),  # x * (x < 0.0) == x * True
     ("uses_or", 0.5, 0.0),  # x * False
     ("calls_user_function", 1.5, 6.0),  # helper(x) * 2.0 == 6 x
+    ("uses_tuple_value", 1.5, 6.0),  # x * 2 x: 4 x
+    ("uses_list_value", 1.5, 5.0),  # 2 x + x * x: 2 + 2 x
 ]
 
 

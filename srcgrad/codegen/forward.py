@@ -18,7 +18,7 @@ from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
-from srcgrad.codegen.reverse import user_call
+from srcgrad.codegen.reverse import primal_call, user_call
 from srcgrad.codegen.source import Source
 from srcgrad.codegen.syntax import Comment, assign, call, name, parameter_names
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
@@ -163,7 +163,7 @@ class _Forward:
         out: list[ast.stmt] = []
         for stmt in stmts:
             if isinstance(stmt, ast.Assign) or activity_module.is_append(stmt):
-                out.append(stmt)
+                out.append(primal_call(self.source, self.module, stmt))
                 target = activity_module.assigned_name(stmt)
                 if self.varied_after(stmt):
                     block = self.tangent_of(stmt)

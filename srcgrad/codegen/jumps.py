@@ -100,12 +100,13 @@ class _Structurer:
         self.result = result  # the variable early returns store their value in
 
     def builtin(self, node: ast.expr, name: str) -> bool:
+        allowed = {"start"} if name == "enumerate" else set()
         return (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
             and node.func.id == name
             and self.source.resolver.lookup(name) is getattr(builtins, name)
-            and not node.keywords
+            and all(k.arg in allowed for k in node.keywords)
         )
 
     # -- loops over sequences become loops over an index -----------------------------------
@@ -130,9 +131,12 @@ class _Structurer:
     def view(self, iterable: ast.expr, before: list[ast.stmt]):
         """(length expression, element(index) -> expression) for what a loop iterates over;
         `zip`, `enumerate` and `reversed` nest freely."""
-        if self.builtin(iterable, "enumerate") and len(iterable.args) in (1, 2):
+        if self.builtin(iterable, "enumerate") and len(iterable.args) + len(
+                iterable.keywords) in (1, 2) and iterable.args:
             count, inner = self.view(iterable.args[0], before)
             start = iterable.args[1] if len(iterable.args) == 2 else None
+            if iterable.keywords:
+                start = iterable.keywords[0].value
 
             def element(k):
                 counter = k if start is None else ast.BinOp(left=k, op=ast.Add(),

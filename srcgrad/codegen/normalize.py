@@ -85,6 +85,7 @@ class _Normalizer:
         self.multi = set(_assigned_in_compound(self.tree))
         self.current: dict[str, str] = {}  # user name -> its current version
         self.body: list[ast.stmt] = []
+        self.inplace: list[tuple[ast.stmt, str]] = []  # (statement, name) for `x op= v`
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -183,8 +184,18 @@ class _Normalizer:
             self.update_slot(base, copy.deepcopy(key), new, stmt)
             return
         if isinstance(stmt, ast.AugAssign):
+            if stmt.target.id in self.parameters:
+                raise self.error(
+                    UnsupportedSyntaxError, stmt,
+                    f"`{stmt.target.id} {_SYMBOLS.get(type(stmt.op), '?')}= ...` on an argument: "
+                    "for an array NumPy would change the caller's array in place",
+                    f"write `{stmt.target.id} = {stmt.target.id} "
+                    f"{_SYMBOLS.get(type(stmt.op), '?')} ...` to compute a new value instead")
             value = ast.BinOp(left=_load(stmt.target), op=stmt.op, right=stmt.value)
             self.assign([stmt.target], self.located(value, stmt))
+            # For an array this is an in-place update: other names sharing it must not be
+            # used afterwards (checked once the body is normalized).
+            self.inplace.append((self.body[-1], stmt.target.id))
             return
         if isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None:
@@ -548,7 +559,18 @@ def _load(target: ast.expr) -> ast.expr:
     return new
 
 
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+            ast.MatMult: "@", ast.Mod: "%", ast.FloorDiv: "//"}
+
+
 def normalize(source: Source) -> ast.FunctionDef:
     """Return a new FunctionDef whose body is in the normalized form described above."""
     return _Normalizer(source).run()
+
+
+def normalize_with_updates(source: Source):
+    """Like `normalize`, also returning the (statement, name) pairs that came from `x op= v`
+    (in-place for arrays), for the shared-memory check."""
+    normalizer = _Normalizer(source)
+    return normalizer.run(), normalizer.inplace
 

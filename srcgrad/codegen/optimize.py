@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 import operator
 from numbers import Number
 
@@ -227,11 +228,49 @@ def _drop_unbroadcasts(function: ast.FunctionDef) -> None:
     """Remove `xp.unbroadcast(g, x)` and `xp.broadcast_like(g, x)` where g provably
     already has x's shape."""
     classes = shapes.analyze(function)
-    if classes is None:
-        return
     function.body = [
         _DropUnbroadcast(classes, index).visit(stmt) for index, stmt in enumerate(function.body)
     ]
+
+
+def _defaults(kernel: str) -> dict | None:
+    """Parameter defaults of a backend kernel or helper, by position and name."""
+    from srcgrad import runtime
+
+    try:
+        signature = inspect.signature(getattr(runtime.NUMPY, kernel))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return {p.name: p.default for p in signature.parameters.values()
+            if p.default is not p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} | {
+        i: p.default for i, p in enumerate(signature.parameters.values())
+        if p.default is not p.empty and p.kind is p.POSITIONAL_OR_KEYWORD}
+
+
+def _same_constant(node: ast.expr, value) -> bool:
+    return (isinstance(node, ast.Constant) and type(node.value) is type(value)
+            and node.value == value)
+
+
+class _DropDefaults(ast.NodeTransformer):
+    """`xp.sum(g, axis=None, keepdims=False)` -> `xp.sum(g)`: arguments equal to the
+    kernel's own defaults (spliced in from rule templates) say nothing to a reader."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id == "xp"):
+            return node
+        defaults = _defaults(func.attr)
+        if not defaults:
+            return node
+        node.keywords = [k for k in node.keywords
+                         if not (k.arg in defaults and _same_constant(k.value, defaults[k.arg]))]
+        while node.args and not node.keywords and len(node.args) - 1 in defaults and (
+                _same_constant(node.args[-1], defaults[len(node.args) - 1])):
+            node.args.pop()
+        return node
 
 
 def _is_widening(stmt: ast.stmt) -> bool:
@@ -275,15 +314,53 @@ def _drop_needless_widening(function: ast.FunctionDef) -> None:
     function.body = prune(function.body)
 
 
+def _record_name(stmt: ast.stmt) -> str | None:
+    """x for `stack.append(x)` / `stack.append(xp.like(x))`."""
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return None
+    func = stmt.value.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "append"
+            and isinstance(func.value, ast.Name) and func.value.id == "stack"):
+        return None
+    arg = stmt.value.args[0]
+    if isinstance(arg, ast.Call) and getattr(arg.func, "attr", None) == "like":
+        arg = arg.args[0]
+    return arg.id if isinstance(arg, ast.Name) else None
+
+
+def _dead_records(function: ast.FunctionDef, live) -> set[str]:
+    """Names whose every restore (`x = stack.pop()`) is dead: their records can go."""
+    restores: dict[str, bool] = {}
+    for stmt in ast.walk(function):
+        if (isinstance(stmt, ast.Assign) and _is_pop(stmt)
+                and isinstance(stmt.targets[0], ast.Name)):
+            name = stmt.targets[0].id
+            restores[name] = restores.get(name, True) and live.is_dead(stmt)
+    return {name for name, dead in restores.items() if dead}
+
+
 def _eliminate(function: ast.FunctionDef) -> bool:
-    """Remove assignments whose targets are never read; True when something was removed."""
+    """Remove assignments whose targets are never read, and records nobody restores to a
+    live value; True when something was removed."""
     live = liveness.analyze(function)
+    dead_records = _dead_records(function, live)
     changed = False
 
     def prune(body):
         nonlocal changed
         kept = []
         for stmt in body:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and (
+                    isinstance(stmt.value, ast.Name) and stmt.value.id == stmt.targets[0].id):
+                changed = True  # x = x
+                continue
+            if _is_pop(stmt) and isinstance(stmt, ast.Assign) and isinstance(
+                    stmt.targets[0], ast.Name) and stmt.targets[0].id in dead_records:
+                changed = True
+                continue
+            if _record_name(stmt) in dead_records:
+                changed = True
+                continue
             if isinstance(stmt, ast.Assign) and live.is_dead(stmt) and not _is_pop(stmt):
                 changed = True
                 continue
@@ -342,4 +419,5 @@ def optimize(function: ast.FunctionDef, primal=frozenset()) -> ast.FunctionDef:
         while _eliminate(function):
             pass
     function.body = _tidy(function.body)
+    function.body = [_DropDefaults().visit(stmt) for stmt in function.body]
     return ast.fix_missing_locations(function)

@@ -13,7 +13,7 @@ from srcgrad._version import __version__
 from srcgrad.codegen.analysis import mutation
 from srcgrad.codegen import emit, fence, forward, normalize, optimize, reverse, source
 from srcgrad.codegen.naming import Namer
-from srcgrad.errors import UnknownWrtError, UnsupportedSyntaxError
+from srcgrad.errors import SrcgradError, UnknownWrtError, UnsupportedSyntaxError
 
 __all__ = ["Compiled", "compile_derivative", "resolve_wrt", "VERSION"]
 
@@ -83,7 +83,7 @@ def _describe(kind: str, wrt: tuple[str, ...], as_tuple: bool, has_aux: bool) ->
     return f"{kind}(wrt={shown}{extra})"
 
 
-_WHAT = {"grad": "Gradient", "value_and_grad": "Value and gradient",
+_WHAT = {"primal": "Primal", "grad": "Gradient", "value_and_grad": "Value and gradient",
          "vjp": "Vector-Jacobian product", "jvp": "Jacobian-vector product"}
 
 
@@ -118,10 +118,34 @@ class Module:
             self.build(entry, src, has_aux=False, as_tuple=len(wrt) > 1, internal=True)
         return self.entries[key]
 
+    def primal(self, function) -> str | None:
+        """The name of `function` compiled as is (its normalized body, calling backend
+        kernels), so the forward sweep runs it on the arguments' device; None when it
+        cannot be compiled (then the caller keeps calling the original)."""
+        key = (function, "primal", ())
+        if key not in self.entries:
+            try:
+                src = _front(function)
+            except SrcgradError:
+                return None
+            name = self.namer.fresh(f"{src.name}_primal")
+            entry = self.entries[key] = Entry(name, function, "primal", ())
+            try:
+                self.build(entry, src, has_aux=False, as_tuple=False, internal=True)
+            except SrcgradError:
+                del self.entries[key]
+                return None
+        return self.entries[key].name
+
     def build(self, entry: Entry, src: source.Source, has_aux: bool, as_tuple: bool,
               internal: bool) -> ast.FunctionDef:
-        normalized = normalize.normalize(src)
-        mutation.check(src, normalized)
+        normalized, inplace = normalize.normalize_with_updates(src)
+        mutation.check(src, normalized, inplace)
+        if entry.kind == "primal":
+            tree = reverse.primal(src, normalized, self, entry.name)
+            entry.tree = optimize.optimize(tree, normalize.local_names(normalized))
+            entry.docstring = f"{src.name}, calling the array backend's kernels."
+            return entry.tree
         if entry.kind == "jvp":
             if has_aux:
                 raise UnsupportedSyntaxError("jvp does not take has_aux", src.locate(src.tree),

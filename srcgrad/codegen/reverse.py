@@ -80,6 +80,47 @@ def user_call(source: Source, value: ast.expr):
     return callee, dict(bound.arguments)
 
 
+def primal_call(source: Source, module, stmt: ast.stmt) -> ast.stmt:
+    """`y = g(...)` for a user function g, calling g's compiled primal (which runs on the
+    arguments' backend) when it compiles; other statements unchanged."""
+    if module is None or not isinstance(stmt, ast.Assign):
+        return stmt
+    called = user_call(source, stmt.value)
+    if called is None:
+        return stmt
+    emitted = module.primal(called[0])
+    if emitted is None:
+        return stmt
+    new = copy.copy(stmt)
+    new.value = copy.copy(stmt.value)
+    new.value.func = name(emitted)
+    return new
+
+
+def primal(source: Source, function: ast.FunctionDef, module, emitted_name: str):
+    """A normalized function as emitted code: its body, on the backend of its arguments."""
+    params = parameter_names(function)
+    namespace = assign("xp", call("rt.namespace", [], [(p, name(p)) for p in params]))
+    new = copy.copy(function)
+    new.name = emitted_name
+    new.body = [namespace, *_calls_to_primals(source, module, function.body)]
+    for stmt in new.body:
+        if not hasattr(stmt, "lineno"):
+            ast.copy_location(stmt, function)
+    return ast.fix_missing_locations(new)
+
+
+def _calls_to_primals(source: Source, module, body):
+    out = []
+    for stmt in body:
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            stmt = copy.copy(stmt)
+            stmt.body = _calls_to_primals(source, module, stmt.body)
+            stmt.orelse = _calls_to_primals(source, module, stmt.orelse)
+        out.append(primal_call(source, module, stmt))
+    return out
+
+
 class _Reverse:
     def __init__(self, source: Source, function: ast.FunctionDef, options: ReverseOptions,
                  module=None, function_name: str | None = None, internal: bool = False):
@@ -426,7 +467,7 @@ class _Reverse:
                     if target in self.shape_only:  # keep the shape, not the array
                         record.value.args = [call("xp.like", [name(target)])]
                     out.append(ast.copy_location(record, stmt))
-                out.append(stmt)
+                out.append(primal_call(self.source, self.module, stmt))
             elif isinstance(stmt, ast.If):
                 new = ast.If(test=stmt.test, body=self.forward(stmt.body, depth) or [ast.Pass()],
                              orelse=self.forward(stmt.orelse, depth))

@@ -1,5 +1,9 @@
 """User-style programs with control flow, checked end to end by tests/test_corpus.py.
 
+Branches, conditional expressions, `and`/`or`, loops over ranges and sequences, `while`,
+`break`/`continue`/`return` anywhere, loop `else` clauses; then the same constructs around
+slot writes (`y[i] = v`) and calls to the user's own functions.
+
 Every program is differentiated in reverse mode (finite differences, dot-product test, full
 gradient), in forward mode along the same directions, and again on the strict stand-in
 backend (see `rulespec.check_case`).
@@ -716,6 +720,434 @@ def early_return_before_loop(x, skip):
     return x
 
 
+def early_return_in_for_else(x, limit):
+    y = x
+    for _ in range(4):
+        y = y * 1.5
+        if y.sum() > limit:
+            break
+    else:
+        return y * 10.0
+    return y - x
+
+
+def return_in_while_else(x, n):
+    i = 0
+    y = x
+    while i < n:
+        y = np.sin(y) + x
+        i = i + 1
+    else:
+        return y * 2.0
+
+
+def two_breaks(x, a, b):
+    y = x
+    for i in range(10):
+        if i == a:
+            break
+        y = y * x
+        if i == b:
+            break
+        y = y + 1.0
+    return y
+
+
+def trailing_continue(x):
+    y = x
+    for _ in range(4):
+        y = y * x
+        continue
+    return y
+
+
+def break_out_of_while_in_for(X):
+    acc = 0.0
+    for row in X:
+        y = row
+        while True:
+            y = y * 2.0
+            if y.sum() > 5.0:
+                break
+        acc = acc + y
+    return acc
+
+
+def return_from_while_in_for(X):
+    acc = 0.0
+    for row in X:
+        k = 0
+        while k < 3:
+            acc = acc + row * k
+            if acc.sum() > 6.0:
+                return acc
+            k = k + 1
+    return -acc
+
+
+def continue_in_while_in_for(X):
+    acc = 0.0
+    for row in X:
+        k = 0
+        while k < 4:
+            k = k + 1
+            if k == 2:
+                continue
+            acc = acc + row ** k
+    return acc
+
+
+def search_with_returns(X, target):
+    for i, row in enumerate(X):
+        for j, v in enumerate(row):
+            if v > target:
+                if j == 0:
+                    return row * v
+                return X[i - 1] * v if i > 0 else row
+    return X.sum(axis=0)
+
+
+def everything_at_once(X, limit):
+    acc = X[0] * 0.0
+    for i, row in enumerate(X):
+        y = row
+        k = 0
+        while y.sum() < limit and k < 10:
+            if k % 2 == 0:
+                y = y * 1.5
+            else:
+                y = y + np.sin(y)
+            k = k + 1
+        if y.max() > 8.0:
+            acc = acc + y * i
+            continue
+        for j in range(i):
+            acc = acc * 0.9 + np.tanh(y) * j
+            if j == 2:
+                break
+        else:
+            acc = acc - y
+    return acc
+
+
+# -- loops over other iterables, scoping, updates --------------------------------------------
+
+
+def defined_in_loop(X):
+    for row in X:
+        last = row * 2.0
+    return last * X[0]
+
+
+def loop_index_after_loop(x):
+    y = x
+    for i in range(3):
+        y = y * x
+    return y * i
+
+
+def augmented_updates(x):
+    acc = x * 0.0
+    y = x * 1.0
+    for i in range(1, 4):
+        acc += x * i
+        y *= x
+    acc -= y
+    return acc
+
+
+def enumerate_from_one(X):
+    acc = 0.0
+    for i, row in enumerate(X, 1):
+        acc = acc + row * i
+    return acc
+
+
+def enumerate_start_keyword(X):
+    acc = 0.0
+    for i, row in enumerate(X, start=1):
+        acc = acc + row * i
+    return acc
+
+
+def zip_with_reversed(X, Y):
+    acc = 0.0
+    for a, b in zip(X, reversed(Y)):
+        acc = acc + a * b
+    return acc
+
+
+def enumerate_reversed(X):
+    acc = 0.0
+    for i, row in enumerate(reversed(X)):
+        acc = acc + row * i
+    return acc
+
+
+def unpack_rows(X):
+    acc = 0.0
+    for a, b in X:
+        acc = acc + a * np.exp(b)
+    return acc
+
+
+def zip_shifted(x):
+    acc = 0.0
+    for a, b in zip(x, x[1:]):
+        acc = acc + (b - a) ** 2
+    return acc
+
+
+def iterate_slice(x):
+    acc = 0.0
+    for v in x[::-1]:
+        acc = acc * 0.5 + v
+    return acc
+
+
+def iterate_computed(x):
+    acc = 0.0
+    for v in np.sin(x) * x:
+        acc = acc + v * v
+    return acc
+
+
+def int_accumulator(X):
+    acc = 0
+    for row in X:
+        acc = acc + row
+    return acc
+
+
+def no_rows(X):
+    acc = 0.0
+    for row in X:
+        acc = acc + row
+    return acc + X.sum()
+
+
+def float_of_elements(x):
+    total = 0.0
+    for v in x:
+        total = total + float(v) * v
+    return total
+
+
+def branch_chain_on_index(x):
+    y = x
+    for i in range(5):
+        if i == 0:
+            y = y * 2.0
+        elif i < 3:
+            y = np.sin(y) + x
+        else:
+            y = y * x
+    return y
+
+
+def loop_in_branch(x, flag):
+    y = x
+    if flag:
+        for i in range(3):
+            if i != 1:
+                y = y * x
+    return y
+
+
+def reassign_parameter_in_loop(x):
+    acc = 0.0
+    for _ in range(3):
+        x = np.sin(x)
+        acc = acc + x
+    return acc * x
+
+
+def ifexp_shapes(x, reduce):
+    y = x.sum() if reduce else x
+    return y * x
+
+
+def chained_while(x, n):
+    i = 1
+    y = x
+    while 0 < i < n:
+        y = y * x
+        i = i + 1
+    return y
+
+
+def pass_in_branch(x):
+    if x.sum() > 0:
+        pass
+    else:
+        x = x * 2.0
+    return x
+
+
+def not_and_flags(x, a, b):
+    if not a and b:
+        y = x * 2.0
+    elif a and not b:
+        y = np.exp(x)
+    else:
+        y = x ** 3
+    return y
+
+
+def swap_in_loop(x, y):
+    for _ in range(3):
+        x, y = np.sin(y), x * y
+    return x + y
+
+
+def loop_over_list_argument(x, coeffs):
+    y = 0.0 * x
+    for c in coeffs:
+        y = y * x + c
+    return y
+
+
+def enumerate_tuple_argument(x, coeffs):
+    y = 0.0 * x
+    for i, c in enumerate(coeffs):
+        y = y + c * x ** i
+    return y
+
+
+def inner_while_trips_vary(X):
+    acc = 0.0
+    for row in X:
+        y = row
+        while y.sum() < 5.0:
+            y = y * 1.5
+        acc = acc + y
+    return acc
+
+
+def backwards_index(x):
+    acc = 0.0
+    n = x.shape[0]
+    for i in range(n - 1, -1, -1):
+        acc = acc * 0.5 + x[i] ** 2
+    return acc
+
+
+def bisection_steps(x):
+    lo = x * 0.0
+    hi = x * 0.0 + 2.0
+    for _ in range(20):
+        mid = 0.5 * (lo + hi)
+        if (mid * mid - x).sum() > 0:
+            hi = mid
+        else:
+            lo = mid
+    return lo + hi * x
+
+
+# -- slot writes inside control flow -----------------------------------------------------------
+
+
+def cumulative_sum_slots(x):
+    out = np.zeros_like(x)
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + x[i]
+        out[i] = s * x[i]
+    return out
+
+
+def slot_write_in_branch(x):
+    out = x * 1.0
+    for i in range(x.shape[0]):
+        if i % 2 == 0:
+            out[i] = np.sin(out[i]) * x[i]
+    return out
+
+
+def overwrite_slot_repeatedly(x):
+    y = np.zeros(2)
+    for i in range(4):
+        y[i % 2] = y[i % 2] * x[i] + x[i]
+    return y
+
+
+def rows_written_in_loop(X):
+    out = np.zeros_like(X)
+    h = np.zeros(X.shape[1])
+    for i, row in enumerate(X):
+        h = np.tanh(h + row)
+        out[i] = h
+    return out
+
+
+def augmented_slot_in_loop(x):
+    y = x * 1.0
+    for i in range(1, x.shape[0]):
+        y[i] += y[i - 1] * 0.5
+    return y
+
+
+# -- calls to user functions inside control flow ----------------------------------------------
+
+
+def square(t):
+    return t * t
+
+
+def cell(h, w):
+    return np.tanh(h * w + 0.5)
+
+
+def grow(t, n):
+    for _ in range(n):
+        t = np.sin(t) + t
+    return t
+
+
+def doubled_or_cubed(t):
+    if t.sum() > 0:
+        return t * 2.0
+    return t ** 3
+
+
+def call_in_loop(x, w):
+    h = x
+    for _ in range(5):
+        h = cell(h, w)
+    return h
+
+
+def call_in_branch(x):
+    if x.sum() > 0:
+        y = square(x)
+    else:
+        y = square(np.sin(x))
+    return y
+
+
+def recursive_power(x, n):
+    if n == 0:
+        return x * 0.0 + 1.0
+    return x * recursive_power(x, n - 1)
+
+
+def call_with_a_loop_in_a_loop(x):
+    acc = 0.0
+    for k in range(3):
+        acc = acc + grow(x, k)
+    return acc
+
+
+def call_with_returns_per_row(X):
+    acc = 0.0
+    for row in X:
+        acc = acc + doubled_or_cubed(row)
+    return acc
+
+
+# Called by the programs above, not differentiated on their own.
+CALLEES = (square, cell, grow, doubled_or_cubed)
+
 # -- rows ------------------------------------------------------------------------------------
 
 V3 = (3,)
@@ -729,12 +1161,14 @@ CASES = [
     Case(branch_on_sum, (Arg(V3, 0.1, 2.0),), (), id="branch_on_sum-positive"),
     Case(branch_on_sum, (Arg(M23, -2.0, -0.1),), (), id="branch_on_sum-negative"),
     Case(branch_all_positive, (Arg(M23, 0.5, 2.0),), (), id="branch_all_positive-all"),
-    Case(branch_all_positive, (Arg((4,), -2.0, 2.0, avoid=0.2),), (), id="branch_all_positive-mixed"),
+    Case(branch_all_positive, (Arg((4,), -2.0, 2.0, avoid=0.2),), (),
+         id="branch_all_positive-mixed"),
     *[Case(elif_chain, (Arg(V3), mode), (), id=f"elif_chain-mode{mode}") for mode in range(4)],
     Case(assign_in_one_branch, (Arg(V3), True), (), id="assign_in_one_branch-taken"),
     Case(assign_in_one_branch, (Arg(V3), False), (), id="assign_in_one_branch-skipped"),
     Case(scale_set_in_one_branch, (Arg(V3, 0.2, 2.0),), (), id="scale_set_in_one_branch-taken"),
-    Case(scale_set_in_one_branch, (Arg(V3, -2.0, -0.2),), (), id="scale_set_in_one_branch-skipped"),
+    Case(scale_set_in_one_branch, (Arg(V3, -2.0, -0.2),), (),
+         id="scale_set_in_one_branch-skipped"),
     Case(nested_ifs, (Arg((), 0.5, 2.0), Arg((), 0.5, 2.0)), (), id="nested_ifs-pp"),
     Case(nested_ifs, (Arg(None, 0.5, 2.0), Arg(None, -2.0, -0.5)), (), id="nested_ifs-pn"),
     Case(nested_ifs, (Arg((), -2.0, -1.0), Arg((), -0.5, 2.0)), (), id="nested_ifs-n-above"),
@@ -754,7 +1188,8 @@ CASES = [
     Case(not_conditions, (Arg(V3), True), (), id="not_conditions-late"),
     Case(not_conditions, (Arg(V3, 4.0, 5.0), True), (), id="not_conditions-large"),
     Case(early_return_in_branch, (Arg((), 0.5, 2.0),), (), id="early_return_in_branch-taken"),
-    Case(early_return_in_branch, (Arg(None, -2.0, -0.5),), (), id="early_return_in_branch-skipped"),
+    Case(early_return_in_branch, (Arg(None, -2.0, -0.5),), (),
+         id="early_return_in_branch-skipped"),
     # conditional expressions, `and` / `or` values
     Case(ifexp_scalar, (Arg((), 1.5, 3.0),), (), id="ifexp_scalar-then"),
     Case(ifexp_scalar, (Arg(None, -1.0, 0.5),), (), id="ifexp_scalar-else"),
@@ -774,7 +1209,8 @@ CASES = [
     Case(range_negative_step, (Arg(M23),), ()),
     Case(range_negative_values, (Arg(V3),), ()),
     Case(empty_ranges, (Arg(V3),), ()),
-    *[Case(trips_from_argument, (Arg(V3), n), (), id=f"trips_from_argument-{n}") for n in (0, 1, 4)],
+    *[Case(trips_from_argument, (Arg(V3), n), (), id=f"trips_from_argument-{n}")
+      for n in (0, 1, 4)],
     *[Case(range_from_arguments, (Arg(V3), *bounds), (), id=f"range_from_arguments{bounds}")
       for bounds in [(1, 7, 2), (6, -3, -3), (4, 4, 1), (0, 3, -1)]],
     Case(index_loop, (Arg((4,)),), ()),
@@ -798,7 +1234,7 @@ CASES = [
     # for over sequences
     Case(sum_of_rows, (Arg((4, 3)),), ()),
     Case(sum_of_rows, (Arg((4,)),), (), id="sum_of_rows-vector"),
-    Case(rows_branch_on_data, (Arg((4, 3)),), ()),
+    Case(rows_branch_on_data, (Arg((6, 3), -1.5, 1.5),), ()),
     Case(enumerate_rows, (Arg((4, 3)),), ()),
     Case(zip_rows, (Arg((3, 2)), Arg((3, 2))), ()),
     Case(zip_rows, (Arg((4,)), Arg((4,))), (), id="zip_rows-vectors"),
@@ -841,16 +1277,83 @@ CASES = [
     Case(continue_every_other, (Arg(V3, -1.0, 1.0),), ()),
     Case(continue_on_data, (Arg((5, 2)),), ()),
     Case(break_and_continue, (Arg(V3),), ()),
-    Case(break_inner_only, (Arg((3, 4), avoid=0.1),), ()),
+    # Rows that finish, break at once, finish, break half way.
+    Case(break_inner_only, (Arg((4, 4), -0.5, 2.0, avoid=0.1),), ()),
     Case(return_inside_loop, (Arg(V3, -1.0, 1.0),), ()),
     Case(return_inside_loop_on_data, (Arg(V3, 0.5, 1.0),), ()),
-    Case(return_inside_loop_on_data, (Arg(V3, -1.0, -0.5),), (), id="return_inside_loop_on_data-never"),
+    Case(return_inside_loop_on_data, (Arg(V3, -1.0, -0.5),), (),
+         id="return_inside_loop_on_data-never"),
     Case(return_in_nested_loops, (Arg((3, 3)),), ()),
-    *[Case(multiple_returns, (Arg(V3), mode), (), id=f"multiple_returns-{mode}") for mode in range(4)],
+    *[Case(multiple_returns, (Arg(V3), mode), (), id=f"multiple_returns-{mode}")
+      for mode in range(4)],
     Case(for_else, (Arg(V3, 0.5, 1.0), 1000.0), (), id="for_else-no-break"),
     Case(for_else, (Arg(V3, 0.5, 1.0), -1000.0), (), id="for_else-break"),
-    Case(first_large_row, (Arg((4, 3), -1.0, 1.0), 0.5), (), id="first_large_row-found"),
+    Case(first_large_row, (Arg((4, 3), -1.0, 1.0), 0.4), (), id="first_large_row-found"),
     Case(first_large_row, (Arg((4, 3), -1.0, 1.0), 5.0), (), id="first_large_row-else"),
     Case(early_return_before_loop, (Arg(V3), True), (), id="early_return_before_loop-skip"),
     Case(early_return_before_loop, (Arg(V3), False), (), id="early_return_before_loop-loop"),
+    Case(early_return_in_for_else, (Arg(V3, 0.5, 1.0), 1000.0), (),
+         id="early_return_in_for_else-else"),
+    Case(early_return_in_for_else, (Arg(V3, 0.5, 1.0), -1000.0), (),
+         id="early_return_in_for_else-break"),
+    Case(return_in_while_else, (Arg(V3), 3), (), id="return_in_while_else-3"),
+    Case(return_in_while_else, (Arg(V3), 0), (), id="return_in_while_else-0"),
+    *[Case(two_breaks, (Arg(V3, -1.0, 1.0), a, b), (), id=f"two_breaks-{a}-{b}")
+      for a, b in [(2, 5), (5, 2), (20, 20)]],
+    Case(trailing_continue, (Arg(V3),), ()),
+    Case(break_out_of_while_in_for, (Arg((3, 2), 0.2, 1.0),), ()),
+    Case(return_from_while_in_for, (Arg((3, 2), 0.2, 1.0),), ()),
+    Case(return_from_while_in_for, (Arg((3, 2), -1.0, -0.2),), (),
+         id="return_from_while_in_for-never"),
+    Case(continue_in_while_in_for, (Arg((3, 2)),), ()),
+    *[Case(search_with_returns, (Arg((3, 3), -1.0, 1.0, distinct=True), target), (),
+           id=f"search_with_returns-{target}") for target in (0.5, 0.8, 0.9, 2.0, -0.9)],
+    Case(everything_at_once, (Arg((6, 3), 0.2, 1.5), 4.0), (), id="everything_at_once-4"),
+    Case(everything_at_once, (Arg((6, 3), 0.2, 1.5), 2.0), (), id="everything_at_once-2"),
+    Case(everything_at_once, (Arg((6, 3), 0.2, 1.5), 12.0), (), id="everything_at_once-12"),
+    # loops over other iterables, scoping, updates
+    Case(defined_in_loop, (Arg((3, 2)),), ()),
+    Case(loop_index_after_loop, (Arg(V3),), ()),
+    Case(augmented_updates, (Arg(V3),), ()),
+    Case(enumerate_from_one, (Arg((3, 2)),), ()),
+    Case(enumerate_start_keyword, (Arg((3, 2)),), ()),
+    Case(zip_with_reversed, (Arg((3, 2)), Arg((3, 2))), ()),
+    Case(enumerate_reversed, (Arg((3, 2)),), ()),
+    Case(unpack_rows, (Arg((3, 2)),), ()),
+    Case(zip_shifted, (Arg((5,)),), ()),
+    Case(iterate_slice, (Arg((5,)),), ()),
+    Case(iterate_computed, (Arg((4,)),), ()),
+    Case(int_accumulator, (Arg((4, 2)),), ()),
+    Case(no_rows, (Arg((0, 3)),), ()),
+    Case(float_of_elements, (Arg((4,)),), ()),
+    Case(branch_chain_on_index, (Arg(V3),), ()),
+    Case(loop_in_branch, (Arg(V3), True), (), id="loop_in_branch-taken"),
+    Case(loop_in_branch, (Arg(V3), False), (), id="loop_in_branch-skipped"),
+    Case(reassign_parameter_in_loop, (Arg(V3),), ()),
+    Case(ifexp_shapes, (Arg(V3), True), (), id="ifexp_shapes-reduced"),
+    Case(ifexp_shapes, (Arg(V3), False), (), id="ifexp_shapes-kept"),
+    Case(chained_while, (Arg(V3, -1.0, 1.0), 4), ()),
+    Case(pass_in_branch, (Arg(V3, 0.5, 1.0),), (), id="pass_in_branch-pass"),
+    Case(pass_in_branch, (Arg(V3, -1.0, -0.5),), (), id="pass_in_branch-else"),
+    *[Case(not_and_flags, (Arg(V3), a, b), (), id=f"not_and_flags-{a}-{b}")
+      for a in (True, False) for b in (True, False)],
+    Case(swap_in_loop, (Arg(V3), Arg(V3)), ()),
+    Case(loop_over_list_argument, (Arg(V3), [1.0, -2.0, 0.5]), ()),
+    Case(enumerate_tuple_argument, (Arg(V3), (1.0, -2.0, 0.5)), ()),
+    Case(inner_while_trips_vary, (Arg((3, 2), 0.3, 2.0),), ()),
+    Case(backwards_index, (Arg((4,)),), ()),
+    Case(bisection_steps, (Arg((2,), 0.5, 3.0),), ()),
+    # slot writes inside control flow
+    Case(cumulative_sum_slots, (Arg((4,)),), ()),
+    Case(slot_write_in_branch, (Arg((5,)),), ()),
+    Case(overwrite_slot_repeatedly, (Arg((4,)),), ()),
+    Case(rows_written_in_loop, (Arg((4, 3)),), ()),
+    Case(augmented_slot_in_loop, (Arg((4,)),), ()),
+    # calls to user functions inside control flow
+    Case(call_in_loop, (Arg(V3), Arg(V3)), ()),
+    Case(call_in_branch, (Arg(V3, 0.2, 1.0),), (), id="call_in_branch-then"),
+    Case(call_in_branch, (Arg(V3, -1.0, -0.2),), (), id="call_in_branch-else"),
+    Case(recursive_power, (Arg(V3), 3), ()),
+    Case(call_with_a_loop_in_a_loop, (Arg(V3),), ()),
+    Case(call_with_returns_per_row, (Arg((4, 2)),), ()),
 ]

@@ -18,7 +18,7 @@ def indexing_vjp(x, idx, bplus):
     # grad of line 24: return picked * 2.0 + window[..., 0].T
     bpicked_times_2 = xp.unbroadcast(bplus, picked_times_2)
     btranspose = xp.unbroadcast(bplus, transpose)
-    bwindow_item = xp.untranspose(btranspose, None)
+    bwindow_item = xp.untranspose(btranspose)
     bwindow = xp.unindex(bwindow_item, window, (..., 0))
     bpicked = bpicked_times_2 * 2.0
     # grad of line 23: window = x[1:, None]

@@ -63,16 +63,6 @@ def uses_nested_def(x):
     return x * 2.0
 
 
-def uses_tuple_value(x):
-    pair = (x, x * 2.0)  # <- tuple_value
-    return x
-
-
-def uses_list_value(x):
-    items = [x, x * 2.0]  # <- list_value
-    return x
-
-
 def uses_kwargs_call(x, options):
     y = np.maximum(x, 0.0, **options)  # <- kwargs_call
     return y
@@ -147,6 +137,17 @@ def uses_subscript_store(x):
 def calls_user_function(x):
     y = helper(x)
     return y * 2.0
+
+
+def uses_tuple_value(x):
+    pair = (x, x * 2.0)
+    return pair[0] * pair[1]
+
+
+def uses_list_value(x):
+    items = [x, x * 2.0]
+    items.append(x * x)
+    return items[1] + items[2]
 
 
 # -- callees -------------------------------------------------------------------------

@@ -39,10 +39,14 @@ def _view_source(value: ast.expr) -> str | None:
     return None
 
 
-def check(source: Source, function: ast.FunctionDef) -> None:
-    """Raise UnsupportedSyntaxError for slot updates through shared memory."""
+def check(source: Source, function: ast.FunctionDef, inplace=()) -> None:
+    """Raise UnsupportedSyntaxError for updates through shared memory: slot assignments,
+    appends, and `x op= v` (`inplace`: (statement, name) pairs), which NumPy performs in
+    place on arrays."""
     updates = [s for s in ast.walk(function)
                if activity.is_slot_update(s) or activity.is_append(s)]
+    names_of = {id(stmt): name for stmt, name in inplace}
+    updates += [stmt for stmt, _ in inplace]
     if not updates:
         return
     parent: dict[str, str] = {}
@@ -62,7 +66,7 @@ def check(source: Source, function: ast.FunctionDef) -> None:
     live = liveness.analyze(function)
     names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
     for stmt in updates:
-        array = activity.assigned_name(stmt)
+        array = names_of.get(id(stmt)) or activity.assigned_name(stmt)
         group = {n for n in names if find(n) == find(array)}
         for param in sorted(group & params):
             raise UnsupportedSyntaxError(

@@ -91,12 +91,81 @@ def class_of(expr: ast.expr, env: dict):
     return None
 
 
-def analyze(function: ast.FunctionDef) -> ShapeClasses | None:
-    """Shape classes of a straight-line function, or None for other bodies."""
+def _statements(body):
+    """Every statement, nested ones included, in program order."""
+    for stmt in body:
+        yield stmt
+        for field in ("body", "orelse"):
+            yield from _statements(getattr(stmt, field, []) or [])
+
+
+def _is_pop(value: ast.expr) -> bool:
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "pop")
+
+
+@dataclass(frozen=True)
+class _FlowInsensitive:
+    """Classes that hold for a name at every point (for bodies with branches and loops)."""
+
+    env: dict
+    zero_d: frozenset
+
+    def same_shape(self, index, expr: ast.expr, like: ast.expr) -> bool:
+        return ShapeClasses((self.env,), self.zero_d).same_shape(0, expr, like)
+
+
+def _analyze_flow_insensitive(function: ast.FunctionDef) -> _FlowInsensitive:
+    """One class per name, valid at every point: a name assigned values of different
+    classes gets a class of its own. Restores from the stack and 0.0 placeholders (which
+    are widened before any rule reads them) do not change a name's class."""
+    args = function.args
+    env = {a.arg: a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    statements = list(_statements(function.body))
+    assigned = [s for s in statements if isinstance(s, ast.Assign)
+                and isinstance(s.targets[0], ast.Name) and not _is_pop(s.value)]
+    computed = {s.targets[0].id for s in assigned if not isinstance(s.value, ast.Constant)}
+    for stmt in statements:
+        if isinstance(stmt, ast.For):
+            env[stmt.target.id] = f"{stmt.target.id}#loop"
+    for _ in range(len(assigned) + 2):
+        before = dict(env)
+        for stmt in statements:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and getattr(
+                    stmt.value.func, "attr", None) == "require_same_shape":
+                value, reference = stmt.value.args[:2]
+                found = class_of(reference, env)
+                if isinstance(value, ast.Name) and env.get(value.id) == value.id and found:
+                    env[value.id] = found
+            if stmt not in assigned:
+                continue
+            target = stmt.targets[0].id
+            if isinstance(stmt.value, ast.Constant) and target in computed:
+                continue
+            found = class_of(stmt.value, env) or f"{target}#multi"
+            if target not in env:
+                env[target] = found
+            elif env[target] != found:
+                env[target] = f"{target}#multi"
+        if env == before:
+            break
+    zero_d = set()
+    for stmt in statements:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and getattr(
+                stmt.value.func, "attr", None) == "require_scalar":
+            found = class_of(stmt.value.args[0], env)
+            if found is not None and found != SCALAR:
+                zero_d.add(found)
+    return _FlowInsensitive(env, frozenset(zero_d))
+
+
+def analyze(function: ast.FunctionDef):
+    """Shape classes of a function: per statement for straight-line bodies, one class per
+    name for bodies with branches and loops."""
     primitives.classify(ast.Constant(0))  # make sure the rules are registered
     body = function.body
     if any(isinstance(s, (ast.If, ast.For, ast.While, ast.With, ast.Try)) for s in body):
-        return None
+        return _analyze_flow_insensitive(function)
     args = function.args
     env = {a.arg: a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     class_at = []
