@@ -420,3 +420,13 @@ def test_rnn_gradient_reads_like_a_loop():
     backward_loop = text.split("for t in reversed(range(STEPS)):\n")[1]
     assert backward_loop.index("hs.append(h)") < backward_loop.index("h = np.tanh(")
     assert text.index("return (np.stack(hs)") < text.index("for t in reversed")
+
+
+def test_list_entries_see_later_slot_writes():
+    """`hs.append(y)` stores `y` itself: later writes into `y` show in every entry. With
+    x = [1, 2, 3] each of the three rows is [8 x0, x1, x2], so the loss is
+    3 (8 x0**2 + x1**2 + x2**2). (Rejecting the write with a located error would also do.)"""
+    x = np.array([1.0, 2.0, 3.0])
+    assert corpus.slot_write_after_append(x) == 3 * (8 * 1.0 + 4.0 + 9.0)
+    np.testing.assert_allclose(srcgrad.grad(corpus.slot_write_after_append)(x),
+                               [48.0, 12.0, 18.0], rtol=1e-15)

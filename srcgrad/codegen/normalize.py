@@ -25,6 +25,7 @@ import ast
 import copy
 import numbers
 import operator
+import types
 
 import numpy as np
 
@@ -169,9 +170,12 @@ class _Normalizer:
         if isinstance(stmt, ast.Expr):  # docstrings and bare constants (fence rejects others)
             return
         if isinstance(stmt, ast.Return):
-            if isinstance(stmt.value, ast.Tuple):  # `return loss, aux` (has_aux)
+            if isinstance(stmt.value, ast.Tuple):  # `return a, b`: a tuple of outputs
                 elements = [self.atom(e) for e in stmt.value.elts]
-                value = self.located(ast.Tuple(elts=elements, ctx=ast.Load()), stmt.value)
+                packed = self.located(ast.Tuple(elts=elements, ctx=ast.Load()), stmt.value)
+                outputs = self.namer.fresh("outputs")
+                self.emit(outputs, packed, stmt.value)
+                value = ast.Name(outputs, ast.Load())
             else:
                 value = self.atom(stmt.value)
             self.body.append(self.located(ast.Return(value=value), stmt))
@@ -184,18 +188,12 @@ class _Normalizer:
             self.update_slot(base, copy.deepcopy(key), new, stmt)
             return
         if isinstance(stmt, ast.AugAssign):
-            if stmt.target.id in self.parameters:
-                raise self.error(
-                    UnsupportedSyntaxError, stmt,
-                    f"`{stmt.target.id} {_SYMBOLS.get(type(stmt.op), '?')}= ...` on an argument: "
-                    "for an array NumPy would change the caller's array in place",
-                    f"write `{stmt.target.id} = {stmt.target.id} "
-                    f"{_SYMBOLS.get(type(stmt.op), '?')} ...` to compute a new value instead")
+            before = self.current.get(stmt.target.id, stmt.target.id)
             value = ast.BinOp(left=_load(stmt.target), op=stmt.op, right=stmt.value)
             self.assign([stmt.target], self.located(value, stmt))
             # For an array this is an in-place update: other names sharing it must not be
             # used afterwards (checked once the body is normalized).
-            self.inplace.append((self.body[-1], stmt.target.id))
+            self.inplace.append((self.body[-1], before))
             return
         if isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None:
@@ -489,6 +487,12 @@ class _Normalizer:
         if target is UNRESOLVED:
             raise self.error(UnknownCalleeError, func, f"cannot resolve the callee `{ast.unparse(func)}`",
                              "call a NumPy function or a function defined at module level")
+        if isinstance(target, types.FunctionType) and primitives.lookup(target) is None:
+            # A user function: containers it is given are values like any other.
+            args = [self.atom(a) for a in node.args]
+            keywords = [ast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
+            return self.located(ast.Call(func=copy.deepcopy(func), args=args, keywords=keywords),
+                                node)
         found = primitives.lookup(target)
         if found is not None and found.key in _ARRAY_CONSTRUCTORS and node.args and isinstance(
                 node.args[0], (ast.List, ast.Tuple)) and not node.keywords:

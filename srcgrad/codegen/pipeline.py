@@ -140,7 +140,7 @@ class Module:
     def build(self, entry: Entry, src: source.Source, has_aux: bool, as_tuple: bool,
               internal: bool) -> ast.FunctionDef:
         normalized, inplace = normalize.normalize_with_updates(src)
-        mutation.check(src, normalized, inplace)
+        _guard(normalized, mutation.check(src, normalized, inplace))
         if entry.kind == "primal":
             tree = reverse.primal(src, normalized, self, entry.name)
             entry.tree = optimize.optimize(tree, normalize.local_names(normalized))
@@ -160,6 +160,24 @@ class Module:
         entry.docstring = f"{_WHAT[entry.kind]} of {src.name} with respect to {', '.join(entry.wrt)}."
         self.last_return = normalized.body[-1]
         return entry.tree
+
+
+def _guard(function: ast.FunctionDef, guards) -> None:
+    """Insert the run-time checks `mutation.check` asks for before their statements."""
+    for stmt, array, sharing, message in guards:
+        check = ast.Expr(ast.Call(
+            func=ast.Attribute(value=ast.Name("xp", ast.Load()), attr="require_unshared",
+                               ctx=ast.Load()),
+            args=[ast.Name(array, ast.Load()),
+                  ast.Tuple(elts=[ast.Name(n, ast.Load()) for n in sharing], ctx=ast.Load()),
+                  ast.Constant(message)], keywords=[]))
+        ast.copy_location(check, stmt)
+        for node in ast.walk(function):
+            for field_name in ("body", "orelse"):
+                body = getattr(node, field_name, None)
+                if isinstance(body, list) and any(s is stmt for s in body):
+                    index = next(i for i, s in enumerate(body) if s is stmt)
+                    body.insert(index, ast.fix_missing_locations(check))
 
 
 def _front(fn) -> source.Source:

@@ -245,6 +245,10 @@ class _Reverse:
             derivs[param] = adjoints if sequence else adjoints[0]
         spliced = template.instantiate(rule.adjoint, binding, name(target), derivs, self.namer,
                                        "adjoint", stmt)
+        for piece in spliced:  # per-item adjoints of a list variable add up item by item
+            if (isinstance(piece, ast.AugAssign) and rule.param(_param_of(derivs, piece)) is not None
+                    and rule.param(_param_of(derivs, piece)).sequence):
+                piece.value = call("xp.cotangents", [piece.value])
         return self.accumulate(spliced, state)
 
     def adjoint_of_call(self, stmt: ast.Assign, callee, arguments: dict, state: _State):
@@ -503,33 +507,45 @@ class _Reverse:
 
     # -- the whole function --------------------------------------------------------------
 
-    def output(self, ret: ast.Return) -> tuple[ast.expr, ast.expr | None]:
+    def packed(self, value: ast.expr) -> list[ast.expr] | None:
+        """The elements of a returned tuple (`return a, b`, packed by normalization)."""
+        if not isinstance(value, ast.Name):
+            return None
+        for stmt in self.function.body:
+            if (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+                    and stmt.targets[0].id == value.id and isinstance(stmt.value, ast.Tuple)):
+                return stmt.value.elts
+        return None
+
+    def output(self, ret: ast.Return) -> tuple[ast.expr, ast.expr]:
+        """(the returned value, the part of it that must be a scalar for grad)."""
         value = ret.value
-        if isinstance(value, ast.Tuple):
-            if not self.options.has_aux or len(value.elts) != 2:
-                hint = ("return one value, or use has_aux=True to return (value, aux)"
-                        if not self.options.has_aux else "return exactly (value, aux)")
-                raise UnsupportedSyntaxError(
-                    "the differentiated function returns a tuple", self.source.locate(ret), hint)
-            return value.elts[0], value.elts[1]
+        packed = self.packed(value)
         if self.options.has_aux:
+            if packed is None or len(packed) != 2:
+                raise UnsupportedSyntaxError(
+                    "has_aux=True needs the function to return (value, aux)",
+                    self.source.locate(ret), "return a pair: the value and the auxiliary data")
+            return value, packed[0]
+        if packed is not None and self.options.kind != "vjp":
             raise UnsupportedSyntaxError(
-                "has_aux=True needs the function to return (value, aux)",
-                self.source.locate(ret), "return a pair: the value and the auxiliary data")
-        return value, None
+                "the differentiated function returns a tuple", self.source.locate(ret),
+                "return one value, use has_aux=True to return (value, aux), or srcgrad.vjp "
+                "with one cotangent per returned value")
+        return value, value
 
     def run(self) -> ast.FunctionDef:
         options = self.options
         body = self.function.body
         ret = body[-1]
-        output, _aux = self.output(ret)
+        output, checked = self.output(ret)
         primal = list(body[:-1])
         params = parameter_names(self.function)
         self.loop_records(primal)
         namespace = assign("xp", call("rt.namespace", [], [(p, name(p)) for p in params]))
         tail: list[ast.stmt] = []
         if options.kind in ("grad", "value_and_grad"):
-            check = call("xp.require_scalar", [output, ast.Constant(options.name)])
+            check = call("xp.require_scalar", [checked, ast.Constant(options.name)])
             tail.append(ast.copy_location(ast.Expr(check), ret))
         extra_params = []
         state = _State()
@@ -544,6 +560,9 @@ class _Reverse:
                              [name(bout), output,
                               ast.Constant(f"vjp of {options.name}: the cotangent")])
                 tail.append(ast.copy_location(ast.Expr(check), ret))
+            elif options.has_aux:  # seed the value, not the auxiliary data
+                seed = ast.Tuple(elts=[ast.Constant(1.0), ast.Constant(None)], ctx=ast.Load())
+                tail.append(assign(bout, seed))
             else:
                 tail.append(assign(bout, ast.Constant(1.0)))
             state.defined.add(bout)
@@ -646,7 +665,7 @@ class _Reverse:
                 grads.append(call("xp.zeros_like", [name(param)]))
         result = ast.Tuple(elts=grads, ctx=ast.Load()) if self.options.tuple_result else grads[0]
         if self.options.kind == "value_and_grad":
-            value = output if not self.options.has_aux else ret.value
+            value = output
             result = ast.Tuple(elts=[value, result], ctx=ast.Load())
         return result
 
@@ -680,6 +699,14 @@ def _shape_only_reads(backward, popped) -> set[str]:
     for stmt in backward:
         visit(stmt)
     return shape_reads - other_reads
+
+
+def _param_of(derivs: dict, piece: ast.AugAssign) -> str:
+    """The template parameter whose adjoint an accumulation targets."""
+    for param, target in derivs.items():
+        if target == piece.target.id:
+            return param
+    return ""
 
 
 def _record_target(stmt: ast.stmt) -> str:

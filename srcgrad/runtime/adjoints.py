@@ -29,6 +29,7 @@ __all__ = [
     "update_slot",
     "like",
     "Like",
+    "require_unshared",
     "NonScalarOutputError",
 ]
 
@@ -123,6 +124,10 @@ def unindex(xp, g, x, key):
     (``xp.add_at``) so that repeated indices add up: the gradient of ``x[[0, 0, 1]].sum()``
     with respect to ``x`` is ``[2, 1, 0]``.
     """
+    if isinstance(x, (list, tuple, dict)):  # an item of a Python container
+        from .containers import item_part
+
+        return item_part(xp, x, key, g)
     out = xp.zeros(xp.shape(x), dtype=xp.result_type(g))
     parts = key if isinstance(key, tuple) else (key,)
     if all(_is_basic_index_part(part) for part in parts):
@@ -188,6 +193,11 @@ def require_same_shape(xp, value, reference, description):
     Used for cotangents (vjp) and tangents (jvp): one that merely broadcasts against the
     value it belongs to would silently give a wrong-shaped answer.
     """
+    if isinstance(reference, (list, tuple, dict)):  # containers: one entry per item
+        if not isinstance(value, (list, tuple, dict)) or len(value) != len(reference):
+            raise ValueError(f"{description} must be a {type(reference).__name__} of "
+                             f"{len(reference)} entries")
+        return value
     shape, expected = xp.shape(value), xp.shape(reference)
     if shape != expected:
         raise ValueError(f"{description} has shape {shape}, but must have shape {expected}")
@@ -199,6 +209,8 @@ def broadcast_like(xp, t, y):
 
     Returns ``t`` itself when the shapes already agree, else a fresh materialised array.
     """
+    if isinstance(y, (list, tuple, dict)):  # a container's adjoint: zeros stay placeholders
+        return t
     shape = xp.shape(y)
     if xp.shape(t) == shape:
         return t
@@ -263,3 +275,13 @@ def like(xp, value):
     if value is None or isinstance(value, (int, float, complex)):
         return value
     return Like(xp.shape(value), value.dtype)
+
+
+def require_unshared(xp, value, others, message):
+    """Raise ValueError(message) if the array ``value`` shares memory with one of ``others``
+    (an augmented assignment would then update all of them in place); numbers pass."""
+    if not hasattr(value, "__setitem__"):  # numbers and NumPy scalars are rebound, not updated
+        return
+    for other in others:
+        if other is value or (hasattr(other, "shape") and xp.may_share_memory(value, other)):
+            raise ValueError(message)

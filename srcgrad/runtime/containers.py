@@ -1,42 +1,100 @@
-"""Adjoint helpers for Python containers (lists, tuples, dicts) holding arrays.
+"""Adjoints of Python containers (lists, tuples, dicts) holding arrays.
 
-The adjoint of a container is a container of the same kind and length whose entries are
-adjoints; an entry (or the whole container) may be the placeholder None or 0.0, meaning
-zero, so that untouched slots cost nothing. Helpers never mutate their arguments.
+The adjoint of a container is a `Cotangents`: entries in the container's order (or by its
+keys), each an adjoint or None for zero, added entry by entry with `+`, so that emitted
+code accumulates container adjoints exactly like array adjoints. A whole-container
+adjoint may also be the placeholder 0.0 or None (all zero). Helpers never mutate their
+arguments.
 """
 
 from __future__ import annotations
 
-__all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree"]
+__all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
+           "Cotangents"]
 
 
 def _is_zero(value) -> bool:
     return value is None or (type(value) is float and value == 0.0)
 
 
-def add_tree(xp, a, b):
-    """Elementwise sum of two adjoints (arrays, or containers of them, or placeholders)."""
+def _add(a, b):
     if _is_zero(a):
         return b
     if _is_zero(b):
         return a
-    if isinstance(a, dict):
-        keys = list(a) + [k for k in b if k not in a]
-        return {k: add_tree(xp, a.get(k), b.get(k)) for k in keys}
-    if isinstance(a, (list, tuple)):
-        if len(a) != len(b):
-            raise ValueError(f"cannot add adjoints of containers of lengths {len(a)} and {len(b)}")
-        return [add_tree(xp, x, y) for x, y in zip(a, b, strict=True)]
     return a + b
+
+
+class Cotangents:
+    """The adjoint of a list, tuple or dict: one entry (or None for zero) per item."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries):
+        self.entries = dict(entries) if isinstance(entries, dict) else list(entries)
+
+    def _pairs(self, other):
+        other = other.entries if isinstance(other, Cotangents) else other
+        if isinstance(self.entries, dict):
+            other = dict(other)
+            keys = list(self.entries) + [k for k in other if k not in self.entries]
+            return {k: _add(self.entries.get(k), other.get(k)) for k in keys}
+        other = list(other)
+        if len(other) != len(self.entries):
+            raise ValueError(f"adding adjoints of containers of lengths {len(self.entries)} "
+                             f"and {len(other)}")
+        return [_add(a, b) for a, b in zip(self.entries, other, strict=True)]
+
+    def __add__(self, other):
+        if _is_zero(other):
+            return self
+        if not isinstance(other, (Cotangents, list, tuple, dict)):
+            return NotImplemented
+        return Cotangents(self._pairs(other))
+
+    __radd__ = __add__
+
+    def __getitem__(self, key):
+        return self.entries[key]
+
+    def __len__(self):
+        return len(self.entries)
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __repr__(self):
+        return f"Cotangents({self.entries!r})"
+
+    def plain(self, zeros_like=None):
+        """As a plain list or dict; None entries become zeros shaped like `zeros_like`'s
+        items when given."""
+        if zeros_like is None:
+            return self.entries
+        if isinstance(self.entries, dict):
+            return {k: v if v is not None else zeros_like[k] * 0.0
+                    for k, v in self.entries.items()}
+        return [v if v is not None else z * 0.0 for v, z in zip(self.entries, zeros_like,
+                                                                 strict=True)]
+
+
+def cotangents(xp, entries):
+    """Wrap the per-item adjoints a rule returns for a list argument."""
+    return entries if isinstance(entries, Cotangents) else Cotangents(entries)
+
+
+def add_tree(xp, a, b):
+    """The sum of two adjoints (arrays, `Cotangents`, or placeholders)."""
+    return _add(a, b)
 
 
 def item_part(xp, container, key, g):
     """The adjoint of `container` when only `container[key]` (with adjoint g) is used."""
     if isinstance(container, dict):
-        return {key: g}
+        return Cotangents({key: g})
     part = [None] * len(container)
     part[key] = g
-    return part
+    return Cotangents(part)
 
 
 def item_adjoint(xp, b, key, like):
@@ -56,7 +114,7 @@ def drop_last(xp, b, container):
     """The adjoint of a list before its last `append`: `b` without its last entry."""
     if _is_zero(b):
         return None
-    return list(b[: len(container) - 1])
+    return Cotangents(list(b)[: len(container) - 1])
 
 
 def zeros_tree(xp, value):

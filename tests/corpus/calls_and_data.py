@@ -239,6 +239,55 @@ def call_result_reused(x):
     return y + z * y
 
 
+def pick(xs, t):
+    return xs[t]
+
+
+def pick_in_loop(xs):
+    s = 0.0
+    for t in range(xs.shape[0]):
+        s = s + np.sin(pick(xs, t)) * t
+    return s
+
+
+def one_hot_scale(x, k):
+    y = np.zeros(x.shape)
+    y[k] = x[k] * 2.0
+    return y
+
+
+def callee_writes_slots(x):
+    return (one_hot_scale(x, 1) * x).sum()
+
+
+def scale_keyword_only(x, *, scale):
+    return x * scale
+
+
+def calls_keyword_only(x, y):
+    return np.sum(scale_keyword_only(x, scale=y))
+
+
+def powers_stacked(x):
+    hs = []
+    for k in range(3):
+        hs.append(x ** (k + 1))
+    return np.stack(hs)
+
+
+def callee_with_loop_and_list(x):
+    return (powers_stacked(x) * 2.0).sum()
+
+
+def pair_list(a, b):
+    return [a, b * 2.0]
+
+
+def callee_returns_list(a, b):
+    items = pair_list(a, b)
+    return (items[0] * items[1]).sum()
+
+
 # -- slot assignment ---------------------------------------------------------------------------
 
 
@@ -363,6 +412,58 @@ def slot_same_index_twice(x):
     return y[1] * 2.0 + y.sum()
 
 
+def slot_row_from_scalar(x):
+    y = np.zeros((2, 3))
+    y[0] = x.sum()
+    y[1] = x * x
+    return (y * np.arange(6.0).reshape(2, 3)).sum()
+
+
+def slot_at_argmax(x):
+    y = x * 1.0
+    k = int(np.argmax(x))
+    y[k] = y[k] ** 2
+    return y.sum()
+
+
+def slot_ellipsis(x):
+    y = np.zeros_like(x)
+    y[...] = x * 3.0
+    return (y * x).sum()
+
+
+def slot_shifted_self(x):
+    y = x * 1.0
+    y[1:] = y[:-1] * x[1:]
+    return (y * y).sum()
+
+
+def slot_write_after_reduction(x):
+    y = x * 2.0
+    s = y.sum()
+    y[0] = 0.0
+    return s * y.sum()
+
+
+def slot_write_after_append_copy(x):
+    y = x * 1.0
+    hs = []
+    for t in range(3):
+        hs.append(y.copy())
+        y[0] = y[0] * 2.0 + x[1]
+    return (np.stack(hs) * x).sum()
+
+
+def slot_write_after_append(x):
+    """The list holds `y` itself, so every entry sees the later writes (NumPy semantics)."""
+    y = x * 1.0
+    hs = []
+    for t in range(3):
+        hs.append(y)
+        y[0] = y[0] * 2.0
+    return (np.stack(hs) * x).sum()
+
+
 # -- lists, tuples and dicts of arrays --------------------------------------------------------
 
 
@@ -473,6 +574,31 @@ def list_of_layers(x, W1, W2):
     return h.sum()
 
 
+def nested_tuple(a, b, c):
+    t = ((a, b), c)
+    return (t[0][1] * t[1] + t[0][0]).sum()
+
+
+def list_reverse_index_in_loop(a, b, c):
+    items = [a, b, c]
+    s = 0.0
+    for i in range(len(items)):
+        s = s + items[len(items) - 1 - i] * i
+    return s.sum()
+
+
+def list_item_assignment(a, b):
+    items = [a, b]
+    items[0] = items[0] * 2.0
+    return (items[0] * items[1]).sum()
+
+
+def dict_item_assignment(w, b):
+    params = {"w": w}
+    params["b"] = b * 2.0
+    return (params["w"] * params["b"]).sum()
+
+
 # -- stop_gradient, detach, no_grad -----------------------------------------------------------
 
 
@@ -502,6 +628,20 @@ def stop_gradient_through_call(x):
     return cube(srcgrad.stop_gradient(x)) + cube(x)
 
 
+def frozen_square(t):
+    return t * srcgrad.stop_gradient(t)
+
+
+def stop_gradient_in_callee(x):
+    return frozen_square(x) + np.sin(x)
+
+
+def no_grad_around_call(x):
+    with srcgrad.no_grad():
+        weight = cube(x)
+    return weight * x
+
+
 def _stop_gradient_square_vjp(args, v):
     (x,) = args
     return (np.asarray(v) * x,)
@@ -528,21 +668,43 @@ def _stop_gradient_through_call_vjp(args, v):
     return (v * 3.0 * x * x,)
 
 
+def _stop_gradient_in_callee_vjp(args, v):
+    (x,) = args
+    return (v * (x + np.cos(x)),)
+
+
+def _no_grad_around_call_vjp(args, v):
+    (x,) = args
+    return (v * x ** 3,)
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 # Functions above that programs call, rather than programs with rows of their own.
 HELPERS = ("cube", "mul_add", "inner", "middle", "outer", "rms", "early_exit", "pair_stats",
            "make", "make_shift", "make_two_level", "power", "chain_of_sines", "even_odd_power",
-           "cell", "weighted_sum")
+           "cell", "weighted_sum", "pick", "one_hot_scale", "scale_keyword_only",
+           "powers_stacked", "pair_list", "frozen_square")
 
 SHAPES = [None, (), (3,), (2, 3)]
 VECTORS = [(3,), (5,)]
+PAIRS = [((), ()), ((3,), (3,)), ((2, 3), (2, 3)), ((3,), ()), ((2, 3), (3,))]
 CASES = []
 
 
+def _tag(shape) -> str:
+    """A row id part: `float` for a Python float, `(3,)` for a shape, `(3,)-()` for a pair."""
+    if shape is None:
+        return "float"
+    if shape and all(part is None or isinstance(part, tuple) for part in shape):
+        return "-".join(_tag(part) for part in shape)
+    return str(shape).replace(" ", "")
+
+
 def _rows(fn, make_args, shapes, **options):
+    """One row of `fn` per entry of `shapes`, its arguments built by `make_args(shape)`."""
     for shape in shapes:
-        CASES.append(Case(fn, make_args(shape), (), id=f"{fn.__name__}{shape}", **options))
+        CASES.append(Case(fn, make_args(shape), (), id=f"{fn.__name__}-{_tag(shape)}", **options))
 
 
 # Calls.
@@ -567,16 +729,24 @@ _rows(call_in_loop, lambda s: (Arg(s), Arg(s + s, -0.5, 0.5), Arg(s)), [(3,), (5
 _rows(call_returning_tuple, lambda s: (Arg(s, 0.5, 2.0),), [(3,), (2, 3)])
 _rows(imported_call_returning_tuple, lambda s: (Arg(s),), [(4,), (6,), (4, 2)])
 _rows(call_result_reused, lambda s: (Arg(s, -1.0, 1.0),), SHAPES)
+_rows(pick_in_loop, lambda s: (Arg(s),), [(4,), (3, 2)])
+_rows(callee_writes_slots, lambda s: (Arg(s),), [(3,), (2, 3)])
+_rows(calls_keyword_only, lambda s: (Arg(s), Arg(s)), SHAPES)
+_rows(callee_with_loop_and_list, lambda s: (Arg(s),), SHAPES)
+_rows(callee_returns_list, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)
 CASES += [
-    Case(imported_functions, (Arg((4, 3)), Arg((3,)), Arg((4,))), (), id="imported_functions(4,3)"),
-    Case(imported_functions, (Arg((2, 5)), Arg((5,)), Arg(())), (), id="imported_functions-bias()"),
-    Case(keyword_flag, (Arg((3,)), Arg((4, 3)), Arg((4,))), (), id="keyword_flag"),
+    Case(imported_functions, (Arg((4, 3)), Arg((3,)), Arg((4,))), (),
+         id="imported_functions-(4,3)"),
+    Case(imported_functions, (Arg((2, 5)), Arg((5,)), Arg(())), (),
+         id="imported_functions-scalar-bias"),
+    Case(keyword_flag, (Arg((3,)), Arg((4, 3)), Arg((4,))), ()),
 ]
 for n in range(5):
     CASES += [
         Case(calls_recursion, (Arg(None, 0.5, 1.5), n), (), id=f"calls_recursion-float-n{n}"),
-        Case(calls_recursion, (Arg((3,), 0.5, 1.5), n), (), id=f"calls_recursion(3,)-n{n}"),
-        Case(recursion_two_paths, (Arg((2, 2), 0.5, 1.5), n + 2), (), id=f"recursion_two_paths-n{n + 2}"),
+        Case(calls_recursion, (Arg((3,), 0.5, 1.5), n), (), id=f"calls_recursion-(3,)-n{n}"),
+        Case(recursion_two_paths, (Arg((2, 2), 0.5, 1.5), n + 2), (),
+             id=f"recursion_two_paths-n{n + 2}"),
     ]
 for flag in (True, False):
     CASES += [
@@ -585,7 +755,8 @@ for flag in (True, False):
         Case(slot_in_branch, (Arg((4,)), flag), (), id=f"slot_in_branch-{flag}"),
     ]
 for n in (0, 1, 4):
-    CASES.append(Case(calls_in_loop_and_branch, (Arg((3,)), n), (), id=f"calls_in_loop_and_branch-n{n}"))
+    CASES.append(Case(calls_in_loop_and_branch, (Arg((3,)), n), (),
+                      id=f"calls_in_loop_and_branch-n{n}"))
 
 # Slot assignment.
 _rows(slot_add_into_zeros, lambda s: (Arg(s),), [None, ()])
@@ -604,9 +775,15 @@ _rows(slot_two_dimensional, lambda s: (Arg(s),), [(3,), (4,)])
 _rows(slot_prefix_products, lambda s: (Arg(s, -1.0, 1.0),), [(3,), (6,)])
 _rows(slot_copy_then_write, lambda s: (Arg(s),), [(3,), (2, 3)])
 _rows(slot_same_index_twice, lambda s: (Arg(s),), [(3,)])
+_rows(slot_row_from_scalar, lambda s: (Arg(s),), [(3,)])
+_rows(slot_at_argmax, lambda s: (Arg(s, distinct=True),), [(4,), (6,)])
+_rows(slot_ellipsis, lambda s: (Arg(s),), [(), (3,), (2, 3)])
+_rows(slot_shifted_self, lambda s: (Arg(s),), [(4,), (4, 2)])
+_rows(slot_write_after_reduction, lambda s: (Arg(s),), [(4,)])
+_rows(slot_write_after_append_copy, lambda s: (Arg(s),), [(3,)])
+_rows(slot_write_after_append, lambda s: (Arg(s),), [(3,)])
 
 # Containers.
-PAIRS = [((), ()), ((3,), (3,)), ((2, 3), (2, 3)), ((3,), ()), ((2, 3), (3,))]
 _rows(tuple_build_and_index, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)
 _rows(list_negative_index, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)
 _rows(tuple_unpacking, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)
@@ -620,11 +797,15 @@ _rows(list_passed_to_function, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)
 _rows(list_literal_passed_to_function, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS[:3])
 _rows(tuple_passed_to_function, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS[:3])
 _rows(tuple_swapped_in_loop, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)
+_rows(nested_tuple, lambda s: (Arg(s[0]), Arg(s[1]), Arg(s[1])), PAIRS)
+_rows(list_reverse_index_in_loop, lambda s: (Arg(s), Arg(s), Arg(s)), [(), (3,)])
+_rows(list_item_assignment, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)
+_rows(dict_item_assignment, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)
 CASES += [
-    Case(dict_of_params, (Arg((4, 3)), Arg((4,)), Arg((3,))), (), id="dict_of_params"),
+    Case(dict_of_params, (Arg((4, 3)), Arg((4,)), Arg((3,))), ()),
     Case(dict_of_params, (Arg((4, 3)), Arg(None), Arg((3, 2))), (), id="dict_of_params-float-bias"),
-    Case(dict_passed_to_function, (Arg((2, 3)), Arg((2,)), Arg((3,))), (), id="dict_passed_to_function"),
-    Case(list_of_layers, (Arg((3,)), Arg((4, 3)), Arg((2, 4))), (), id="list_of_layers"),
+    Case(dict_passed_to_function, (Arg((2, 3)), Arg((2,)), Arg((3,))), ()),
+    Case(list_of_layers, (Arg((3,)), Arg((4, 3)), Arg((2, 4))), ()),
 ]
 
 # Marked non-differentiable: the exact VJP, since finite differences see through them.
@@ -635,3 +816,6 @@ _rows(no_grad_scale, lambda s: (Arg(s),), [(3,), (2, 3)], expected=_no_grad_scal
 _rows(no_grad_target, lambda s: (Arg(s), Arg(s)), [(3,), (2, 3)], expected=_no_grad_target_vjp)
 _rows(stop_gradient_through_call, lambda s: (Arg(s),), [(), (3,)],
       expected=_stop_gradient_through_call_vjp)
+_rows(stop_gradient_in_callee, lambda s: (Arg(s),), [(), (3,)],
+      expected=_stop_gradient_in_callee_vjp)
+_rows(no_grad_around_call, lambda s: (Arg(s),), [(), (3,)], expected=_no_grad_around_call_vjp)

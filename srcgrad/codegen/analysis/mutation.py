@@ -39,16 +39,18 @@ def _view_source(value: ast.expr) -> str | None:
     return None
 
 
-def check(source: Source, function: ast.FunctionDef, inplace=()) -> None:
-    """Raise UnsupportedSyntaxError for updates through shared memory: slot assignments,
-    appends, and `x op= v` (`inplace`: (statement, name) pairs), which NumPy performs in
-    place on arrays."""
+def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
+    """Raise UnsupportedSyntaxError for updates through shared memory: slot assignments and
+    appends. `x op= v` (`inplace`: (statement, name) pairs) updates arrays in place but
+    rebinds numbers, which only the run time can tell apart: for those, return
+    (statement, name, sharing names, message) guards to check then."""
     updates = [s for s in ast.walk(function)
                if activity.is_slot_update(s) or activity.is_append(s)]
     names_of = {id(stmt): name for stmt, name in inplace}
     updates += [stmt for stmt, _ in inplace]
+    guards = []
     if not updates:
-        return
+        return guards
     parent: dict[str, str] = {}
 
     def find(name: str) -> str:
@@ -68,6 +70,16 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> None:
     for stmt in updates:
         array = names_of.get(id(stmt)) or activity.assigned_name(stmt)
         group = {n for n in names if find(n) == find(array)}
+        if id(stmt) in names_of:
+            sharing = sorted((group - {array}) & (params | live.live_after[stmt]))
+            if sharing:
+                where = source.locate(stmt)
+                message = (f"{where.filename}:{where.line}: `{array} op= ...` would update in "
+                           f"place an array that {', '.join(sharing)} also refers to, which "
+                           f"srcgrad cannot follow; write `{array} = {array} op ...` to make a "
+                           "new array, or copy it first")
+                guards.append((stmt, array, sharing, message))
+            continue
         for param in sorted(group & params):
             raise UnsupportedSyntaxError(
                 f"`{array}` may share memory with the argument `{param}`, so this assignment "
@@ -79,3 +91,4 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> None:
                 f"assignment and would see the change", source.locate(stmt),
                 f"make `{array}` a copy where it is created (`.copy()`), or stop using "
                 f"`{other}` after the assignment")
+    return guards
