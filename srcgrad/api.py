@@ -158,6 +158,11 @@ class Derivative:
         self._check_wrt(args, kwargs)
         try:
             return self._call(*args, **kwargs)
+        except rt.SharedMemoryError as exc:
+            raise errors.SharedMemoryError(
+                exc.message, errors.Location(exc.filename, exc.line, exc.col),
+                "write `x = x op ...` to make a new array, or copy it first",
+            ).with_traceback(None) from None
         except rt.NonScalarOutputError as exc:
             raise errors.NonScalarOutputError(
                 str(exc).split(": ", 1)[-1], self._compiled.output_location,

@@ -26,6 +26,7 @@ __all__ = [
     "NonFloatWrtError",
     "NonScalarOutputError",
     "RuleError",
+    "SharedMemoryError",
 ]
 
 
@@ -116,3 +117,7 @@ class NonScalarOutputError(SrcgradError):
 
 class RuleError(SrcgradError):
     """A derivative rule template is malformed."""
+
+
+class SharedMemoryError(SrcgradError, ValueError):
+    """At run time: an in-place update would change an array another name shares."""

@@ -164,13 +164,14 @@ class Module:
 
 def _guard(function: ast.FunctionDef, guards) -> None:
     """Insert the run-time checks `mutation.check` asks for before their statements."""
-    for stmt, array, sharing, message in guards:
+    for stmt, array, sharing, message, where in guards:
         check = ast.Expr(ast.Call(
             func=ast.Attribute(value=ast.Name("xp", ast.Load()), attr="require_unshared",
                                ctx=ast.Load()),
             args=[ast.Name(array, ast.Load()),
                   ast.Tuple(elts=[ast.Name(n, ast.Load()) for n in sharing], ctx=ast.Load()),
-                  ast.Constant(message)], keywords=[]))
+                  ast.Constant(message), ast.Constant(where.filename),
+                  ast.Constant(where.line), ast.Constant(where.col)], keywords=[]))
         ast.copy_location(check, stmt)
         for node in ast.walk(function):
             for field_name in ("body", "orelse"):

@@ -423,7 +423,11 @@ class _Reverse:
                 out += self.accumulate([ast.copy_location(add, stmt)], state)
             rest = assign(badjoint, call("xp.zero_slot", [name(badjoint), copy.deepcopy(key)]))
             out.append(ast.copy_location(rest, stmt))
-        restore = ast.Assign(targets=[copy.deepcopy(target)], value=call(f"{STACK}.pop"))
+        if array in self.containers:  # a list or dict entry, possibly a new key
+            key = template.index_value(target.slice)
+            restore = ast.Expr(call("xp.item_restore", [name(array), key, call(f"{STACK}.pop")]))
+        else:
+            restore = ast.Assign(targets=[copy.deepcopy(target)], value=call(f"{STACK}.pop"))
         out.append(ast.copy_location(restore, stmt))
         self.records.add(stmt)
         return out
@@ -459,9 +463,14 @@ class _Reverse:
             if activity_module.is_slot_update(stmt):
                 if stmt in self.records:  # keep what the update overwrites
                     target = stmt.targets[0]
-                    old = ast.Subscript(value=name(target.value.id),
-                                        slice=copy.deepcopy(target.slice), ctx=ast.Load())
-                    record = ast.Expr(call(f"{STACK}.append", [call("xp.copy", [old])]))
+                    if target.value.id in self.containers:
+                        kept = call("xp.item_record", [name(target.value.id),
+                                                       template.index_value(target.slice)])
+                    else:
+                        kept = call("xp.copy", [ast.Subscript(
+                            value=name(target.value.id), slice=copy.deepcopy(target.slice),
+                            ctx=ast.Load())])
+                    record = ast.Expr(call(f"{STACK}.append", [kept]))
                     out.append(ast.copy_location(record, stmt))
                 out.append(stmt)
             elif isinstance(stmt, ast.Assign):

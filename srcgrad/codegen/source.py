@@ -148,8 +148,7 @@ def parse_function(fn) -> Source:
             f"cannot read the source of {name!r} ({exc})",
             location=_function_location(fn),
             hint="define the function in a .py file (source typed at an interactive prompt "
-            "or built with exec is not kept by Python), or pass the source text to "
-            "srcgrad.codegen",
+            "or built with exec is not kept by Python)",
         ) from None
     dedented = textwrap.dedent(raw)
     first = raw.splitlines()[0]

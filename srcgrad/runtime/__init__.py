@@ -5,7 +5,7 @@ and helper as ``xp.<name>(...)``. The runtime holds no AD logic and imports neit
 (loaded lazily on first use) nor the compiler.
 """
 
-from .adjoints import NonScalarOutputError
+from .adjoints import NonScalarOutputError, SharedMemoryError
 from .backend import NUMPY, Backend, MixedBackendError, get_backend, namespace
 from .strict import StrictArray, from_strict, to_strict
 
@@ -19,4 +19,5 @@ __all__ = [
     "to_strict",
     "from_strict",
     "NonScalarOutputError",
+    "SharedMemoryError",
 ]

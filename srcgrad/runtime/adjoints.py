@@ -30,8 +30,20 @@ __all__ = [
     "like",
     "Like",
     "require_unshared",
+    "SharedMemoryError",
+    "item_record",
+    "item_restore",
     "NonScalarOutputError",
 ]
+
+
+class SharedMemoryError(ValueError):
+    """An in-place update would change an array another name shares (raised by emitted
+    code; `filename`, `line`, `col` locate the user's statement)."""
+
+    def __init__(self, message, filename="", line=0, col=0):
+        super().__init__(f"{filename}:{line}:{col + 1}: {message}")
+        self.message, self.filename, self.line, self.col = message, filename, line, col
 
 
 class NonScalarOutputError(ValueError):
@@ -194,7 +206,9 @@ def require_same_shape(xp, value, reference, description):
     value it belongs to would silently give a wrong-shaped answer.
     """
     if isinstance(reference, (list, tuple, dict)):  # containers: one entry per item
-        if not isinstance(value, (list, tuple, dict)) or len(value) != len(reference):
+        if value is None or (type(value) is float and value == 0.0):
+            return value  # a placeholder: all entries zero
+        if not hasattr(value, "__len__") or len(value) != len(reference):
             raise ValueError(f"{description} must be a {type(reference).__name__} of "
                              f"{len(reference)} entries")
         return value
@@ -227,6 +241,10 @@ def slot_adjoint(xp, g, key, v):
     of ``y`` after the update. Where an advanced key names a slot more than once, only the
     write that NumPy keeps (the last) receives a gradient.
     """
+    if isinstance(v, (list, tuple, dict)) or _is_container_adjoint(g):
+        from .containers import item_adjoint
+
+        return item_adjoint(xp, g, key, v)
     part = g[key]
     if not _is_basic_key(key):
         order = xp.arange(xp.size(part)).reshape(xp.shape(part))
@@ -239,6 +257,12 @@ def slot_adjoint(xp, g, key, v):
 def zero_slot(xp, g, key):
     """The adjoint of ``y`` before ``y[key] = v``: ``g`` with the overwritten slots zeroed
     (a new array; ``g`` itself is left alone)."""
+    if _is_container_adjoint(g):
+        from .containers import Cotangents
+
+        entries = dict(g.entries) if isinstance(g.entries, dict) else list(g.entries)
+        entries[key] = None
+        return Cotangents(entries)
     out = xp.array(g, copy=True)
     out[key] = 0
     return out
@@ -247,6 +271,10 @@ def zero_slot(xp, g, key):
 def update_slot(xp, t, key, value):
     """``t`` with ``t[key] = value`` applied, as a new array (the tangent of a slot
     update)."""
+    if isinstance(t, (list, tuple, dict)):
+        out = dict(t) if isinstance(t, dict) else list(t)
+        out[key] = value
+        return out
     out = xp.array(t, copy=True)
     out[key] = value
     return out
@@ -277,11 +305,34 @@ def like(xp, value):
     return Like(xp.shape(value), value.dtype)
 
 
-def require_unshared(xp, value, others, message):
-    """Raise ValueError(message) if the array ``value`` shares memory with one of ``others``
+def require_unshared(xp, value, others, message, filename="", line=0, col=0):
+    """Raise a located error if the array ``value`` shares memory with one of ``others``
     (an augmented assignment would then update all of them in place); numbers pass."""
     if not hasattr(value, "__setitem__"):  # numbers and NumPy scalars are rebound, not updated
         return
     for other in others:
         if other is value or (hasattr(other, "shape") and xp.may_share_memory(value, other)):
-            raise ValueError(message)
+            raise SharedMemoryError(message, filename, line, col)
+
+
+def _is_container_adjoint(g) -> bool:
+    return type(g).__name__ == "Cotangents"
+
+
+_MISSING = object()
+
+
+def item_record(xp, container, key):
+    """What `container[key] = v` overwrites (a copy), or a marker when the key is new."""
+    if isinstance(container, dict) and key not in container:
+        return _MISSING
+    old = container[key]
+    return xp.copy(old) if hasattr(old, "shape") else old
+
+
+def item_restore(xp, container, key, old):
+    """Undo `container[key] = v` given what `item_record` kept."""
+    if old is _MISSING:
+        del container[key]
+    else:
+        container[key] = old

@@ -781,7 +781,6 @@ _rows(slot_ellipsis, lambda s: (Arg(s),), [(), (3,), (2, 3)])
 _rows(slot_shifted_self, lambda s: (Arg(s),), [(4,), (4, 2)])
 _rows(slot_write_after_reduction, lambda s: (Arg(s),), [(4,)])
 _rows(slot_write_after_append_copy, lambda s: (Arg(s),), [(3,)])
-_rows(slot_write_after_append, lambda s: (Arg(s),), [(3,)])
 
 # Containers.
 _rows(tuple_build_and_index, lambda s: (Arg(s[0]), Arg(s[1])), PAIRS)

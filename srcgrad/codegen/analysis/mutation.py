@@ -58,27 +58,53 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
             name = parent[name]
         return name
 
+    holds: dict[str, set[str]] = {}  # container name -> names of the values it holds
     for stmt in ast.walk(function):
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            target = stmt.targets[0].id
+            if isinstance(stmt.value, (ast.List, ast.Tuple, ast.Dict)):
+                parts = stmt.value.values if isinstance(stmt.value, ast.Dict) else stmt.value.elts
+                holds.setdefault(target, set()).update(
+                    p.id for p in parts if isinstance(p, ast.Name))
+                continue
             other = _view_source(stmt.value)
             if other is not None:
-                parent[find(stmt.targets[0].id)] = find(other)
+                parent[find(target)] = find(other)
+        if activity.is_append(stmt) and isinstance(stmt.value.args[0], ast.Name):
+            holds.setdefault(activity.assigned_name(stmt), set()).add(stmt.value.args[0].id)
+        if activity.is_slot_update(stmt) and isinstance(stmt.value, ast.Name):
+            holds.setdefault(activity.assigned_name(stmt), set()).add(stmt.value.id)
     args = function.args
     params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     live = liveness.analyze(function)
     names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    def holders(group: set[str]) -> set[str]:
+        """Containers that (directly or through other containers) hold a value of `group`."""
+        found: set[str] = set()
+        frontier = set(group)
+        while frontier:
+            new = {c for c, held in holds.items() if held & frontier} - found
+            found |= new
+            frontier = {n for n in names if any(find(n) == find(c) for c in new)} - group
+        return found
+
     for stmt in updates:
         array = names_of.get(id(stmt)) or activity.assigned_name(stmt)
         group = {n for n in names if find(n) == find(array)}
+        if not activity.is_append(stmt):  # appending does not change the values a list holds
+            for holder in sorted(holders(group) & live.live_after[stmt]):
+                raise UnsupportedSyntaxError(
+                    f"`{array}` is held by `{holder}`, which is used after this assignment "
+                    "and would see the change", source.locate(stmt),
+                    f"store a copy instead (`{holder}.append({array}.copy())` or "
+                    f"`[{array}.copy(), ...]`), or assign to a new array")
         if id(stmt) in names_of:
             sharing = sorted((group - {array}) & (params | live.live_after[stmt]))
             if sharing:
                 where = source.locate(stmt)
-                message = (f"{where.filename}:{where.line}: `{array} op= ...` would update in "
-                           f"place an array that {', '.join(sharing)} also refers to, which "
-                           f"srcgrad cannot follow; write `{array} = {array} op ...` to make a "
-                           "new array, or copy it first")
-                guards.append((stmt, array, sharing, message))
+                message = (f"this augmented assignment would update in place an array that "
+                           f"{', '.join(sharing)} also refers to, which srcgrad cannot follow")
+                guards.append((stmt, array, sharing, message, where))
             continue
         for param in sorted(group & params):
             raise UnsupportedSyntaxError(
