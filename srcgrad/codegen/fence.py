@@ -193,9 +193,13 @@ def check(source: Source) -> None:
     nodes = sorted(
         ast.walk(tree), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
     )
+    starred_arguments = {id(a) for n in nodes if isinstance(n, ast.Call) for a in n.args
+                         if isinstance(a, ast.Starred)}
     for node in nodes:
         if isinstance(node, ast.With) and _is_no_grad(source, node):
             continue
+        if isinstance(node, ast.Starred) and id(node) in starred_arguments:
+            continue  # f(*args): normalization checks the callee and the sequence
         if node is not tree and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             _reject(source, node, *_REJECTED[type(node)])
         if isinstance(node, _ALLOWED):

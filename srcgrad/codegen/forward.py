@@ -18,7 +18,7 @@ from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
-from srcgrad.codegen.reverse import primal_call, user_call
+from srcgrad.codegen.reverse import active_arguments, primal_call, user_call
 from srcgrad.codegen.source import Source
 from srcgrad.codegen.syntax import Comment, assign, call, name, parameter_names
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
@@ -134,15 +134,7 @@ class _Forward:
         """`y = g(...)` for a user function g becomes `y, dy = g_jvp(<tangents>, ...)`;
         the primal call is replaced (the caller drops the original statement)."""
         value = stmt.value
-        active = []
-        for parameter, node in arguments.items():
-            if isinstance(node, ast.Name) and self.activity.varied_operand(stmt, node.id):
-                active.append((parameter, node.id))
-            elif any(isinstance(n, ast.Name) and self.activity.varied_operand(stmt, n.id)
-                     for n in ast.walk(node)):
-                raise UnsupportedSyntaxError(
-                    f"a value that carries a tangent is passed to `{ast.unparse(value.func)}` "
-                    "inside a literal", self.source.locate(stmt), "pass it as a plain name")
+        active = active_arguments(self.source, self.activity, stmt, arguments)
         entry = self.module.request(callee, "jvp", tuple(p for p, _ in active))
         push = ast.Call(func=name(entry.name),
                         args=[*(name(self.tangent_name(o)) for _, o in active),

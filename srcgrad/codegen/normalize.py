@@ -87,6 +87,7 @@ class _Normalizer:
         self.current: dict[str, str] = {}  # user name -> its current version
         self.body: list[ast.stmt] = []
         self.inplace: list[tuple[ast.stmt, str]] = []  # (statement, name) for `x op= v`
+        self.display_lengths: dict[str, int] = {}  # name -> length of the display it holds
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -112,6 +113,8 @@ class _Normalizer:
         return version
 
     def emit(self, target: str, value: ast.expr, origin: ast.AST) -> None:
+        if isinstance(value, (ast.Tuple, ast.List)):
+            self.display_lengths[target] = len(value.elts)
         stmt = ast.Assign(targets=[ast.Name(target, ast.Store())], value=value)
         self.body.append(self.located(stmt, origin))
 
@@ -489,7 +492,7 @@ class _Normalizer:
                              "call a NumPy function or a function defined at module level")
         if isinstance(target, types.FunctionType) and primitives.lookup(target) is None:
             # A user function: containers it is given are values like any other.
-            args = [self.atom(a) for a in node.args]
+            args = [a for arg in node.args for a in self.spread(arg)]
             keywords = [ast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
             return self.located(ast.Call(func=copy.deepcopy(func), args=args, keywords=keywords),
                                 node)
@@ -512,6 +515,25 @@ class _Normalizer:
                     else self.atom(e) for e in node.elts]
         items = self.located(ast.List(elts=elements, ctx=ast.Load()), node)
         return self.primitive(primitives.lookup(np.stack), [items], [], node)
+
+    def spread(self, arg: ast.expr) -> list[ast.expr]:
+        """Atoms for one call argument; `*seq` of a sequence whose length is known here (a
+        tuple or list display, or a name bound once to one) spreads into its items."""
+        if not isinstance(arg, ast.Starred):
+            return [self.atom(arg)]
+        value = arg.value
+        if isinstance(value, (ast.Tuple, ast.List)):
+            return [self.atom(e) for e in value.elts]
+        if isinstance(value, ast.Name) and value.id in self.locals and value.id not in self.multi:
+            length = self.display_lengths.get(self.current.get(value.id))
+            if length is not None:
+                base = self.name(value)
+                return [self.temporary(ast.Subscript(value=copy.copy(base), slice=ast.Constant(i),
+                                                     ctx=ast.Load()), arg) for i in range(length)]
+        raise self.error(UnsupportedSyntaxError, arg,
+                         "`*` of a sequence whose length srcgrad cannot see",
+                         "pass the arguments one by one, or spread a tuple built in this "
+                         "function (`args = (a, b)` then `f(*args)`)")
 
     def method(self, node: ast.Call, func: ast.Attribute) -> ast.expr:
         key = registry.METHODS.get(func.attr)

@@ -300,10 +300,21 @@ def _drop_needless_widening(function: ast.FunctionDef) -> None:
     facts = solve(graph, FORWARD, placeholders)
     maybe = {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
 
+    _remove(function, lambda stmt: _is_widening(stmt)
+            and stmt.targets[0].id not in maybe.get(stmt, ()))
+
+
+def _remove(function: ast.FunctionDef, needless) -> bool:
+    """Delete the statements (at any depth) for which `needless(stmt)` is true; True when
+    something was deleted."""
+    changed = False
+
     def prune(body):
+        nonlocal changed
         kept = []
         for stmt in body:
-            if _is_widening(stmt) and stmt.targets[0].id not in maybe.get(stmt, ()):
+            if needless(stmt):
+                changed = True
                 continue
             if isinstance(stmt, _COMPOUND):
                 stmt.body = prune(stmt.body)
@@ -312,6 +323,7 @@ def _drop_needless_widening(function: ast.FunctionDef) -> None:
         return kept
 
     function.body = prune(function.body)
+    return changed
 
 
 def _record_name(stmt: ast.stmt) -> str | None:
@@ -344,34 +356,19 @@ def _eliminate(function: ast.FunctionDef) -> bool:
     live value; True when something was removed."""
     live = liveness.analyze(function)
     dead_records = _dead_records(function, live)
-    changed = False
 
-    def prune(body):
-        nonlocal changed
-        kept = []
-        for stmt in body:
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and (
-                    isinstance(stmt.value, ast.Name) and stmt.value.id == stmt.targets[0].id):
-                changed = True  # x = x
-                continue
-            if _is_pop(stmt) and isinstance(stmt, ast.Assign) and isinstance(
-                    stmt.targets[0], ast.Name) and stmt.targets[0].id in dead_records:
-                changed = True
-                continue
-            if _record_name(stmt) in dead_records:
-                changed = True
-                continue
-            if isinstance(stmt, ast.Assign) and live.is_dead(stmt) and not _is_pop(stmt):
-                changed = True
-                continue
-            if isinstance(stmt, _COMPOUND):
-                stmt.body = prune(stmt.body)
-                stmt.orelse = prune(stmt.orelse)
-            kept.append(stmt)
-        return kept
+    def needless(stmt) -> bool:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and (
+                isinstance(stmt.value, ast.Name) and stmt.value.id == stmt.targets[0].id):
+            return True  # x = x
+        if _is_pop(stmt) and isinstance(stmt, ast.Assign) and isinstance(
+                stmt.targets[0], ast.Name) and stmt.targets[0].id in dead_records:
+            return True
+        if _record_name(stmt) in dead_records:
+            return True
+        return isinstance(stmt, ast.Assign) and live.is_dead(stmt) and not _is_pop(stmt)
 
-    function.body = prune(function.body)
-    return changed
+    return _remove(function, needless)
 
 
 def _tidy(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -121,6 +121,22 @@ def _calls_to_primals(source: Source, module, body):
     return out
 
 
+def active_arguments(source: Source, activity, stmt: ast.Assign, arguments: dict):
+    """(parameter, argument name) for the arguments of a user call that carry a
+    derivative; a varied value hidden inside a literal argument is an error."""
+    active = []
+    for parameter, node in arguments.items():
+        if isinstance(node, ast.Name) and activity.varied_operand(stmt, node.id):
+            active.append((parameter, node.id))
+        elif any(isinstance(n, ast.Name) and activity.varied_operand(stmt, n.id)
+                 for n in ast.walk(node)):
+            raise UnsupportedSyntaxError(
+                f"a value that carries a derivative is passed to "
+                f"`{ast.unparse(stmt.value.func)}` inside a literal", source.locate(stmt),
+                "pass it as a plain name")
+    return active
+
+
 class _Reverse:
     def __init__(self, source: Source, function: ast.FunctionDef, options: ReverseOptions,
                  module=None, function_name: str | None = None, internal: bool = False):
@@ -255,15 +271,7 @@ class _Reverse:
         """`y = g(...)` for a user function g: pull the adjoint back through g's own vjp
         (which recomputes g's forward sweep), for the arguments that carry a gradient."""
         value = stmt.value
-        active = []
-        for parameter, node in arguments.items():
-            if isinstance(node, ast.Name) and self.activity.varied_operand(stmt, node.id):
-                active.append((parameter, node.id))
-            elif any(isinstance(n, ast.Name) and self.activity.varied_operand(stmt, n.id)
-                     for n in ast.walk(node)):
-                raise UnsupportedSyntaxError(
-                    f"a value that carries a gradient is passed to `{ast.unparse(value.func)}` "
-                    "inside a literal", self.source.locate(stmt), "pass it as a plain name")
+        active = active_arguments(self.source, self.activity, stmt, arguments)
         if not active:
             return []
         entry = self.module.request(callee, "vjp", tuple(p for p, _ in active))
