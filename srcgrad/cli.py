@@ -62,7 +62,7 @@ def _import_error(location: str, exc: BaseException) -> typer.Exit:
     if not frames:
         return _fail(f"error: {what}", 1)
     frame = frames[-1]
-    column = (frame.colno or 0) + 1
+    column = (getattr(frame, "colno", None) or 0) + 1  # colno: Python 3.11+
     lines = [f"{frame.filename}:{frame.lineno}:{column}: error: {what}"]
     if frame.line:
         lines.append(f"    {frame.line.strip()}")

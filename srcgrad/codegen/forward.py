@@ -16,9 +16,9 @@ import copy
 
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
+from srcgrad.codegen.calls import active_arguments, primal_call, user_call
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
-from srcgrad.codegen.reverse import active_arguments, primal_call, user_call
 from srcgrad.codegen.source import Source
 from srcgrad.codegen.syntax import Comment, assign, call, name, parameter_names
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
