@@ -22,6 +22,7 @@ __all__ = [
     "stop_gradient",
     "detach",
     "no_grad",
+    "check_grad",
     "Derivative",
     "SrcgradError",
     "__version__",
@@ -38,6 +39,7 @@ _LAZY = {
     "detach": "srcgrad.control",
     "no_grad": "srcgrad.control",
     "SrcgradError": "srcgrad.errors",
+    "check_grad": "srcgrad.testing",
 }
 
 

@@ -327,10 +327,6 @@ def _load(target: ast.expr) -> ast.expr:
     return new
 
 
-_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
-            ast.MatMult: "@", ast.Mod: "%", ast.FloorDiv: "//"}
-
-
 def normalize(source: Source) -> ast.FunctionDef:
     """Return a new FunctionDef whose body is in the normalized form described above."""
     return _Normalizer(source).run()
