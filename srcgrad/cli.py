@@ -174,10 +174,10 @@ def grad(
     except SrcgradError as exc:
         raise _fail(str(exc), 1) from None
     if output is None:
-        typer.echo(compiled.text, nl=False)
+        typer.echo(compiled.standalone_text, nl=False)
         return
     try:
-        _write_atomically(output, compiled.text)
+        _write_atomically(output, compiled.standalone_text)
     except OSError as exc:
         raise _fail(f"error: cannot write {output}: {exc.strerror or exc}", 1) from None
     typer.echo(f"wrote {output}", err=True)

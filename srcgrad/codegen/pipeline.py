@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ class Compiled:
     parameters: tuple[str, ...]
     extra_parameters: tuple[str, ...]
     functions: tuple = ()  # (emitted name, user function) for every function in the module
+    standalone_text: str = ""  # `text` plus imports of the user's values it reads
 
 
 def resolve_wrt(src: source.Source, wrt) -> tuple[tuple[str, ...], bool]:
@@ -207,7 +209,10 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> 
         f"Transform: {_describe(kind, names, as_tuple, has_aux)}",
     ]
     entries = list(module.entries.values())
-    text = emit.render_module([(e.tree, e.docstring) for e in entries], header)
+    functions = [(e.tree, e.docstring) for e in entries]
+    text = emit.render_module(functions, header)
+    imports = ["import srcgrad.runtime as rt", *_user_imports(entries)]
+    standalone = emit.render_module(functions, header, imports)
     params = tuple(reverse.parameter_names(src.tree))
     all_params = tuple(reverse.parameter_names(tree))
     return Compiled(
@@ -220,4 +225,24 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> 
         parameters=params,
         extra_parameters=tuple(p for p in all_params if p not in params),
         functions=tuple((e.tree.name, e.function) for e in entries),
+        standalone_text=standalone,
     )
+
+
+def _user_imports(entries) -> list[str]:
+    """`from <module> import <names>` for the user's module-level values the emitted
+    functions read, so a module written to disk runs without the compiler."""
+    emitted = {e.tree.name for e in entries}
+    wanted: dict[str, set[str]] = {}
+    for entry in entries:
+        tree = entry.tree
+        bound = set(reverse.parameter_names(tree)) | {
+            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        module = getattr(entry.function, "__module__", None) or "__main__"
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                    and node.id not in bound | emitted | {"rt", "xp"}
+                    and not hasattr(builtins, node.id)):
+                wanted.setdefault(module, set()).add(node.id)
+    return [f"from {module} import {', '.join(sorted(names))}"
+            for module, names in sorted(wanted.items())]
