@@ -42,6 +42,7 @@ __all__ = [
     "nondifferentiable",
     "alias",
     "method",
+    "register",
     "elementwise",
     "RULES",
     "ELEMENTWISE",
@@ -113,7 +114,7 @@ METHODS: dict[str, object] = {}
 ELEMENTWISE: set = set()  # keys whose result has the broadcast shape of their operands
 
 
-def _register(entry: Rule) -> Rule:
+def register(entry: Rule) -> Rule:
     if entry.key in RULES:
         raise RuleError(f"a rule for {entry.name} is already registered ({entry.origin})")
     RULES[entry.key] = entry
@@ -219,21 +220,21 @@ def rule(key, *, kernel: str | None = "", aliases=()):
     `__name__`; pass None for operators, which are emitted as Python operators.
     """
 
-    def register(fn):
+    def add(fn):
         name = getattr(key, "__name__", fn.__name__) if kernel == "" else kernel
-        _register(parse_template(fn, key, name))
+        register(parse_template(fn, key, name))
         for other in aliases:
             alias(other, key)
         return fn
 
-    return register
+    return add
 
 
 def nondifferentiable(*keys, kernel: str | None = ""):
     """Register primitives whose derivative is zero everywhere it exists."""
     for key in keys:
         name = key.__name__ if kernel == "" else kernel
-        _register(
+        register(
             Rule(
                 key=key,
                 name=key.__name__,

@@ -6,12 +6,13 @@ and helper as ``xp.<name>(...)``. The runtime holds no AD logic and imports neit
 """
 
 from .adjoints import NonScalarOutputError, SharedMemoryError
-from .backend import NUMPY, Backend, MixedBackendError, get_backend, namespace
+from .backend import NUMPY, Backend, MixedBackendError, get_backend, namespace, register_kernel
 from .strict import StrictArray, from_strict, to_strict
 
 __all__ = [
     "namespace",
     "get_backend",
+    "register_kernel",
     "Backend",
     "NUMPY",
     "MixedBackendError",

@@ -24,7 +24,8 @@ from . import (adjoints, array_helpers, containers, elementwise_helpers, product
                reduction_helpers, strict)
 from .strict import StrictArray
 
-__all__ = ["Backend", "NUMPY", "namespace", "get_backend", "MixedBackendError"]
+__all__ = ["Backend", "NUMPY", "namespace", "get_backend", "MixedBackendError",
+           "register_kernel"]
 
 GPU_INSTALL_COMMAND = 'pip install "srcgrad[gpu]"'
 
@@ -77,6 +78,10 @@ HELPER_MODULES = (adjoints, elementwise_helpers, reduction_helpers, product_help
                   array_helpers, containers)
 
 
+# Kernels registered by users (srcgrad.extend): name -> function.
+USER_KERNELS: dict = {}
+
+
 class Backend:
     """An array namespace: ``xp.<name>`` for every kernel and adjoint helper.
 
@@ -103,6 +108,7 @@ class Backend:
                 if isinstance(helper, types.FunctionType):
                     helper = types.MethodType(helper, self)
                 namespace[helper_name] = helper
+        namespace.update(USER_KERNELS)
 
     def __getattr__(self, attr):
         # Only reached on a cache miss. Protocol names (copy and pickle probe them) are
@@ -130,6 +136,14 @@ class Backend:
 NUMPY = Backend(np, "numpy")
 
 _BACKENDS = {"numpy": NUMPY}
+
+
+def register_kernel(name: str, function) -> None:
+    """Make `function` available as `xp.<name>` on every backend (for user functions with
+    derivative rules registered through `srcgrad.extend`)."""
+    USER_KERNELS[name] = function
+    for backend in _BACKENDS.values():
+        backend.__dict__[name] = function
 
 
 def _load_cupy():
