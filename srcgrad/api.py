@@ -157,7 +157,10 @@ class Derivative:
             self._compile()
         self._check_wrt(args, kwargs)
         try:
-            return self._call(*args, **kwargs)
+            result = self._call(*args, **kwargs)
+            if self._kind != "jvp" and self._containers(args, kwargs):
+                result = self._as_gradients(result, args, kwargs)
+            return result
         except rt.SharedMemoryError as exc:
             raise errors.SharedMemoryError(
                 exc.message, errors.Location(exc.filename, exc.line, exc.col),
@@ -169,6 +172,25 @@ class Derivative:
                 f"use srcgrad.vjp({self._compiled.source.name}) with a cotangent of the "
                 "output's shape, or reduce the output (for example with .sum()) first",
             ).with_traceback(None) from None
+
+    def _arguments(self, args, kwargs):
+        for name in self._compiled.wrt:
+            index = self._positions[name]
+            yield args[index] if index < len(args) else kwargs.get(name)
+
+    def _containers(self, args, kwargs) -> bool:
+        return any(isinstance(a, (list, tuple, dict)) for a in self._arguments(args, kwargs))
+
+    def _as_gradients(self, result, args, kwargs):
+        """Gradients of list/tuple/dict arguments in the arguments' own structure."""
+        value = None
+        if self._kind == "value_and_grad":
+            value, result = result
+        grads = result if self._compiled.as_tuple else (result,)
+        converted = tuple(rt.NUMPY.as_gradient(g, a)
+                          for g, a in zip(grads, self._arguments(args, kwargs), strict=True))
+        converted = converted if self._compiled.as_tuple else converted[0]
+        return (value, converted) if self._kind == "value_and_grad" else converted
 
     def __repr__(self) -> str:
         return f"<srcgrad {self._kind} of {getattr(self._function, '__qualname__', self._function)}>"

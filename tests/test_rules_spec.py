@@ -37,5 +37,7 @@ def test_case_names_are_unique():
 
 def test_every_registered_primitive_has_a_spec_row():
     covered = {key for case in CASES for key in case.covers}
-    missing = [rule.name for key, rule in registry.RULES.items() if key not in covered]
+    builtin = {key: rule for key, rule in registry.RULES.items()
+               if not (rule.kernel or "").startswith("user_")}  # srcgrad.extend rules of tests
+    missing = [rule.name for key, rule in builtin.items() if key not in covered]
     assert not missing, f"primitives without a spec row: {sorted(missing)}"

@@ -35,6 +35,7 @@ class Compiled:
     extra_parameters: tuple[str, ...]
     functions: tuple = ()  # (emitted name, user function) for every function in the module
     standalone_text: str = ""  # `text` plus imports of the user's values it reads
+    as_tuple: bool = False  # wrt was a tuple: the gradients come as a tuple
 
 
 def resolve_wrt(src: source.Source, wrt) -> tuple[tuple[str, ...], bool]:
@@ -226,6 +227,7 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> 
         extra_parameters=tuple(p for p in all_params if p not in params),
         functions=tuple((e.tree.name, e.function) for e in entries),
         standalone_text=standalone,
+        as_tuple=as_tuple,
     )
 
 

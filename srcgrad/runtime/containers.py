@@ -10,7 +10,7 @@ arguments.
 from __future__ import annotations
 
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
-           "Cotangents"]
+           "Cotangents", "as_gradient"]
 
 
 def _is_zero(value) -> bool:
@@ -124,3 +124,21 @@ def zeros_tree(xp, value):
     if isinstance(value, (list, tuple)):
         return [zeros_tree(xp, v) for v in value]
     return xp.zeros_like(value)
+
+
+def as_gradient(xp, gradient, like):
+    """`gradient` in the structure of `like`: a dict, list or tuple for a container argument
+    (entries in `like`'s order, zeros where nothing flowed back), `gradient` itself else."""
+    if isinstance(like, (list, tuple, dict)):
+        if _is_zero(gradient):
+            entries = {} if isinstance(like, dict) else [None] * len(like)
+        else:
+            entries = gradient.entries if isinstance(gradient, Cotangents) else gradient
+        if isinstance(like, dict):
+            return {k: as_gradient(xp, entries.get(k) if isinstance(entries, dict) else None, v)
+                    for k, v in like.items()}
+        converted = [as_gradient(xp, g, v) for g, v in zip(entries, like, strict=True)]
+        return type(like)(converted) if isinstance(like, tuple) else converted
+    if _is_zero(gradient) and hasattr(like, "shape"):
+        return xp.zeros_like(like)
+    return gradient
