@@ -20,7 +20,8 @@ from srcgrad import errors
 from srcgrad import runtime as rt
 from srcgrad.codegen import emit, pipeline
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "show", "Derivative"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "show",
+           "Derivative"]
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
@@ -77,7 +78,7 @@ class Derivative:
         self._has_aux = has_aux
         self._compiled = None
         self._call = None
-        functools.update_wrapper(self, function)
+        functools.update_wrapper(self, function, updated=())
 
     # -- compilation --------------------------------------------------------------------
 
@@ -105,6 +106,12 @@ class Derivative:
         self._positions = {name: compiled_index for compiled_index, name in
                            enumerate(self._compiled.parameters)}
         return entry
+
+    def emitted_function(self):
+        """The emitted entry function (what transforming this derivative again reads)."""
+        if self._call is None:
+            self._compile()
+        return self._call
 
     @property
     def source(self) -> str:
@@ -256,7 +263,7 @@ class Jacobian:
         self._as_tuple = isinstance(wrt, (tuple, list))
         transform = vjp if mode == "rev" else jvp
         self._derivative = transform(function, wrt=tuple(wrt) if self._as_tuple else (wrt,))
-        functools.update_wrapper(self, function)
+        functools.update_wrapper(self, function, updated=())
 
     def __call__(self, *args, **kwargs):
         derivative = self._derivative
@@ -295,6 +302,43 @@ def jacobian(function=None, wrt=0, mode: str = "rev"):
     if function is None:
         return lambda f: Jacobian(f, wrt, mode)
     return Jacobian(function, wrt, mode)
+
+
+def hessian(function=None, wrt=0):
+    """The Hessian of a scalar-valued function with respect to one parameter: an array of
+    shape x.shape + x.shape, built column by column by forward mode over the emitted
+    gradient (`jacobian(grad(f), mode="fwd")`)."""
+    if function is None:
+        return lambda f: hessian(f, wrt)
+    if isinstance(wrt, (tuple, list)):
+        raise TypeError("hessian takes one parameter; use jacobian(grad(f, wrt=...)) for blocks")
+    return Jacobian(grad(function, wrt=wrt), wrt=wrt, mode="fwd")
+
+
+class HessianVectorProduct:
+    """H v without forming H: forward mode over the emitted gradient."""
+
+    def __init__(self, function, wrt=0):
+        if isinstance(wrt, (tuple, list)):
+            raise TypeError("hvp takes one parameter")
+        self._pushforward = jvp(grad(function, wrt=wrt), wrt=wrt)
+        functools.update_wrapper(self, function, updated=())
+
+    def __call__(self, *args):
+        *primal, direction = args
+        return self._pushforward(*primal, direction)[1]
+
+    @property
+    def source(self) -> str:
+        return self._pushforward.source
+
+
+def hvp(function=None, wrt=0):
+    """A function of f's arguments plus a direction v returning the Hessian-vector product
+    H v (one forward sweep over the emitted gradient; the Hessian is never built)."""
+    if function is None:
+        return lambda f: HessianVectorProduct(f, wrt)
+    return HessianVectorProduct(function, wrt)
 
 
 def show(derivative) -> None:

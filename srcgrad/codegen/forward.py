@@ -29,6 +29,12 @@ ZERO = 0.0
 _REPLACES_PRIMAL = ast.Pass()  # marks a tangent block that computes the primal value too
 
 
+def _is_pop(value: ast.expr) -> bool:
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "pop" and isinstance(value.func.value, ast.Name)
+            and not value.args)
+
+
 class _Forward:
     def __init__(self, source: Source, function: ast.FunctionDef, wrt, function_name: str,
                  module=None, emitted_name: str | None = None, internal: bool = False):
@@ -93,6 +99,11 @@ class _Forward:
         dtarget = self.tangent_name(target)
         if found.kind == primitives.Kind.COPY:
             return [assign(dtarget, name(self.tangent_name(value.id)))]
+        if _is_pop(value):  # `x = items.pop()`: the tangent list gives back its last entry
+            items = value.func.value.id
+            if items in self.carriers:
+                return [assign(dtarget, call(f"{self.tangent_name(items)}.pop"))]
+            return [assign(dtarget, call("xp.zeros_tree", [name(target)]))]
         if found.kind == primitives.Kind.OPAQUE and self.module is not None and (
                 user_call(self.source, value) is not None):
             return self.tangent_of_call(stmt, *user_call(self.source, value))

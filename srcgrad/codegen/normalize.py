@@ -26,7 +26,7 @@ import copy
 
 from srcgrad.codegen import jumps, primitives
 from srcgrad.codegen.naming import RESERVED, Namer, expression_name
-from srcgrad.codegen.normalize_expressions import Expressions, kernel_of
+from srcgrad.codegen.normalize_expressions import _xp, Expressions, kernel_of
 from srcgrad.codegen.source import Source
 from srcgrad.errors import UnsupportedSyntaxError
 
@@ -38,6 +38,28 @@ def local_names(tree: ast.FunctionDef) -> set[str]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
     return names
+
+
+def _backend_name(source: Source, tree: ast.FunctionDef) -> str | None:
+    """`xp` when the body starts by binding `xp = rt.namespace(...)` (emitted code)."""
+    from srcgrad import runtime
+
+    for stmt in tree.body[:2]:  # after the docstring, if any
+        if (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Call)
+                and source.resolver.resolve(stmt.value.func, frozenset()) is runtime.namespace):
+            return stmt.targets[0].id
+    return None
+
+
+def _is_namespace_statement(stmt: ast.stmt, backend: str) -> bool:
+    return (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == backend and isinstance(stmt.value, ast.Call))
+
+
+def _is_backend_call(node: ast.expr, backend: str) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == backend)
 
 
 def _assigned_in_compound(tree: ast.FunctionDef):
@@ -67,6 +89,9 @@ class _Normalizer(Expressions):
         self.body: list[ast.stmt] = []
         self.inplace: list[tuple[ast.stmt, str]] = []  # (statement, name) for `x op= v`
         self.display_lengths: dict[str, int] = {}  # name -> length of the display it holds
+        # In emitted code (a derivative differentiated again), the local bound to
+        # `rt.namespace(...)`: calls on it are backend kernels and helpers with rules.
+        self.backend = _backend_name(source, self.tree)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -141,6 +166,14 @@ class _Normalizer(Expressions):
 
     def statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Pass):
+            return
+        if self.backend and _is_namespace_statement(stmt, self.backend):
+            return  # the transformed function chooses its backend itself
+        if self.backend and isinstance(stmt, ast.Expr) and _is_backend_call(
+                stmt.value, self.backend):  # xp.require_scalar(...): checks, kept as they are
+            call = ast.Call(func=_xp(stmt.value.func.attr),
+                            args=[self.atom(a) for a in stmt.value.args], keywords=[])
+            self.body.append(self.located(ast.Expr(value=call), stmt))
             return
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # items.append(v)
             func = stmt.value.func

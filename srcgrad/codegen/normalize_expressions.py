@@ -21,6 +21,7 @@ import types
 import numpy as np
 
 from srcgrad.codegen import primitives
+from srcgrad.codegen.naming import RESERVED
 from srcgrad.codegen.source import UNRESOLVED
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
 from srcgrad.rules import registry
@@ -59,7 +60,7 @@ class Expressions:
 
     def name(self, node: ast.Name) -> ast.expr:
         if node.id in self.locals:
-            if node.id in self.multi:
+            if node.id in self.multi and node.id not in RESERVED:
                 return self.located(ast.Name(node.id, ast.Load()), node)
             if node.id not in self.current:
                 raise self.error(UnsupportedSyntaxError, node,
@@ -170,6 +171,8 @@ class Expressions:
         return self.atom(node)
 
     def attribute(self, node: ast.Attribute) -> ast.expr:
+        if self.backend and isinstance(node.value, ast.Name) and node.value.id == self.backend:
+            return self.located(_xp(node.attr), node)  # xp.float32, xp.newaxis
         value = self.source.resolver.resolve(node, self.locals)
         if value is not UNRESOLVED:
             return self.constant_or_live(node, value)
@@ -189,7 +192,17 @@ class Expressions:
                 raise self.error(UnsupportedSyntaxError, keyword, "`**kwargs` in calls",
                                  "pass the keyword arguments one by one")
         func = node.func
+        if (self.backend and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id == self.backend):
+            return self.kernel_call(node, func.attr)
         target = self.source.resolver.resolve(func, self.locals)
+        if (target is UNRESOLVED and isinstance(func, ast.Attribute) and func.attr == "pop"
+                and not node.args and not node.keywords and isinstance(func.value, ast.Name)
+                and func.value.id in self.locals):
+            # `x = items.pop()`: taking back the last entry of a local list (emitted code).
+            pop = ast.Call(func=ast.Attribute(value=self.name(func.value), attr="pop",
+                                              ctx=ast.Load()), args=[], keywords=[])
+            return self.located(pop, node)
         if target is UNRESOLVED and isinstance(func, ast.Attribute):
             return self.method(node, func)
         if target is UNRESOLVED:
@@ -239,6 +252,17 @@ class Expressions:
                          "`*` of a sequence whose length srcgrad cannot see",
                          "pass the arguments one by one, or spread a tuple built in this "
                          "function (`args = (a, b)` then `f(*args)`)")
+
+    def kernel_call(self, node: ast.Call, kernel: str) -> ast.expr:
+        """`xp.<kernel>(...)` in emitted code: a primitive or an adjoint helper's rule."""
+        found = registry.KERNELS.get(kernel)
+        args = [self.argument(a) for a in node.args]
+        keywords = [(k.arg, self.argument(k.value)) for k in node.keywords]
+        if found is None:
+            new = ast.Call(func=_xp(kernel), args=args,
+                           keywords=[ast.keyword(arg=k, value=v) for k, v in keywords])
+            return self.located(new, node)  # opaque: fine unless a derivative flows through
+        return self.primitive(found, args, keywords, node)
 
     def method(self, node: ast.Call, func: ast.Attribute) -> ast.expr:
         key = registry.METHODS.get(func.attr)

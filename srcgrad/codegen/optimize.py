@@ -18,7 +18,7 @@ from numbers import Number
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
-from srcgrad.codegen.syntax import Comment
+from srcgrad.codegen.syntax import STACK, Comment
 
 __all__ = ["optimize", "fold"]
 
@@ -173,9 +173,16 @@ def _propagate(body: list[ast.stmt], primal: frozenset, env=None) -> list[ast.st
 
 
 def _is_pop(stmt: ast.stmt) -> bool:
+    """Any `... = items.pop()`: taking from a list has an effect, so it is never dead."""
     value = getattr(stmt, "value", None)
     return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
             and value.func.attr == "pop")
+
+
+def _is_restore(stmt: ast.stmt) -> bool:
+    """`x = stack.pop()`: a restore from the record stack of this very function."""
+    return (_is_pop(stmt) and isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value.func.value, ast.Name) and stmt.value.func.value.id == STACK)
 
 
 def _first_contributions(function: ast.FunctionDef) -> None:
@@ -344,8 +351,7 @@ def _dead_records(function: ast.FunctionDef, live) -> set[str]:
     """Names whose every restore (`x = stack.pop()`) is dead: their records can go."""
     restores: dict[str, bool] = {}
     for stmt in ast.walk(function):
-        if (isinstance(stmt, ast.Assign) and _is_pop(stmt)
-                and isinstance(stmt.targets[0], ast.Name)):
+        if _is_restore(stmt) and isinstance(stmt.targets[0], ast.Name):
             name = stmt.targets[0].id
             restores[name] = restores.get(name, True) and live.is_dead(stmt)
     return {name for name, dead in restores.items() if dead}
@@ -361,8 +367,8 @@ def _eliminate(function: ast.FunctionDef) -> bool:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and (
                 isinstance(stmt.value, ast.Name) and stmt.value.id == stmt.targets[0].id):
             return True  # x = x
-        if _is_pop(stmt) and isinstance(stmt, ast.Assign) and isinstance(
-                stmt.targets[0], ast.Name) and stmt.targets[0].id in dead_records:
+        if _is_restore(stmt) and isinstance(stmt.targets[0], ast.Name) and (
+                stmt.targets[0].id in dead_records):
             return True
         if _record_name(stmt) in dead_records:
             return True

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from srcgrad._version import __version__
 from srcgrad.codegen.analysis import mutation
 from srcgrad.codegen import emit, fence, forward, normalize, optimize, reverse, source
-from srcgrad.codegen.naming import Namer
+from srcgrad.codegen.naming import RESERVED, Namer
 from srcgrad.errors import SrcgradError, UnknownWrtError, UnsupportedSyntaxError
 
 __all__ = ["Compiled", "compile_derivative", "resolve_wrt", "VERSION"]
@@ -74,7 +74,7 @@ def resolve_wrt(src: source.Source, wrt) -> tuple[tuple[str, ...], bool]:
 
 def _check_reserved(src: source.Source) -> None:
     for arg in [*src.tree.args.posonlyargs, *src.tree.args.args, *src.tree.args.kwonlyargs]:
-        if arg.arg in ("xp", "rt"):
+        if arg.arg in RESERVED:
             raise UnsupportedSyntaxError(
                 f"the parameter name `{arg.arg}` is reserved for srcgrad's emitted code",
                 src.locate(arg), "rename the parameter")
@@ -199,7 +199,7 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> 
     fence.check(src)
     module = Module()
     name = module.namer.fresh(f"{src.name}_{kind}")
-    entry = Entry(name, fn, kind, names)
+    entry = Entry(name, src.function, kind, names)
     module.entries[("entry",)] = entry
     tree = module.build(entry, src, has_aux, as_tuple, internal=False)
     ret = module.last_return

@@ -43,8 +43,10 @@ class Resolver:
                 return cell.cell_contents
             except ValueError:
                 return UNRESOLVED
-        if name in self.globals:
+        try:  # a mapping with a fallback (emitted code's live globals) answers [] only
             return self.globals[name]
+        except KeyError:
+            pass
         if hasattr(builtins, name):
             return getattr(builtins, name)
         return UNRESOLVED
@@ -132,7 +134,14 @@ def _lambda_as_def(fn, module: ast.Module, col_offset: int) -> ast.FunctionDef:
 
 
 def parse_function(fn) -> Source:
-    """Parse `fn`'s source. Raises SourceUnavailableError when Python cannot give it."""
+    """Parse `fn`'s source. Raises SourceUnavailableError when Python cannot give it.
+
+    A derivative returned by srcgrad (grad(f), vjp(f), ...) stands for its emitted
+    function, whose source srcgrad registered: derivatives of derivatives transform it.
+    """
+    emitted = getattr(fn, "emitted_function", None)
+    if callable(emitted):
+        fn = emitted()
     name = getattr(fn, "__qualname__", repr(fn))
     if not isinstance(fn, types.FunctionType):
         kind = "a built-in or C-extension function" if callable(fn) else "not a function"

@@ -123,6 +123,8 @@ def zeros_tree(xp, value):
         return {k: zeros_tree(xp, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [zeros_tree(xp, v) for v in value]
+    if value is None or type(value).__name__ == "Like":  # placeholders carry no tangent
+        return None
     return xp.zeros_like(value)
 
 
