@@ -34,6 +34,13 @@ class State:
         return State(set(self.defined), set(self.maybe_zero))
 
 
+def is_pop(value: ast.expr) -> bool:
+    """`items.pop()` on a local list (emitted code restoring a recorded value)."""
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "pop" and isinstance(value.func.value, ast.Name)
+            and not value.args)
+
+
 class Adjoints:
     """The per-statement adjoint construction of the reverse transformation."""
 
@@ -63,8 +70,21 @@ class Adjoints:
         if activity_module.is_append(stmt):
             names = [n.id for n in stmt.value.args if isinstance(n, ast.Name)]
             return [n for n in names if self.activity.varied_operand(stmt, n)]
+        if is_pop(stmt.value):
+            items = stmt.value.func.value.id
+            return [items] if self.activity.varied_operand(stmt, items) else []
         value = stmt.value
         found = primitives.classify(value)
+        if is_pop(value):  # `x = items.pop()`: x's adjoint goes back on as the last entry
+            items = value.func.value.id
+            if not self.activity.varied_operand(stmt, items):
+                return []
+            bitems = self.adjoint_name(items)
+            before = name(bitems) if bitems in state.defined else ast.Constant(None)
+            state.defined.add(bitems)
+            state.maybe_zero.discard(bitems)
+            restore = assign(bitems, call("xp.push_adjoint", [before, name(badjoint), name(items)]))
+            return [ast.copy_location(restore, stmt)]
         if found.kind == primitives.Kind.PACK:
             parts = value.values if isinstance(value, ast.Dict) else value.elts
             names = [p.id for p in parts if isinstance(p, ast.Name)]
@@ -92,6 +112,16 @@ class Adjoints:
                                     op=ast.Add(), value=name(badjoint))
                 return self.accumulate([ast.copy_location(add, stmt)], state)
             return []
+        if is_pop(value):  # `x = items.pop()`: x's adjoint goes back on as the last entry
+            items = value.func.value.id
+            if not self.activity.varied_operand(stmt, items):
+                return []
+            bitems = self.adjoint_name(items)
+            before = name(bitems) if bitems in state.defined else ast.Constant(None)
+            state.defined.add(bitems)
+            state.maybe_zero.discard(bitems)
+            restore = assign(bitems, call("xp.push_adjoint", [before, name(badjoint), name(items)]))
+            return [ast.copy_location(restore, stmt)]
         if found.kind == primitives.Kind.PACK:
             keys = value.keys if isinstance(value, ast.Dict) else [
                 ast.Constant(i) for i in range(len(value.elts))]

@@ -113,8 +113,16 @@ def _is_append(stmt: ast.Expr) -> bool:
             and len(call.args) == 1 and not call.keywords)
 
 
+def _is_bare_pop(stmt: ast.Expr) -> bool:
+    """`items.pop()` as a statement (emitted code undoing an append)."""
+    call = stmt.value
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "pop" and isinstance(call.func.value, ast.Name)
+            and not call.args and not call.keywords)
+
+
 def _check_statement(source: Source, stmt: ast.stmt) -> None:
-    if isinstance(stmt, ast.Expr) and _is_append(stmt):
+    if isinstance(stmt, ast.Expr) and (_is_append(stmt) or _is_bare_pop(stmt)):
         return
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
             stmt.value.func, ast.Attribute) and stmt.value.func.attr.startswith("require_"):

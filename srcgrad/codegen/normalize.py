@@ -175,6 +175,10 @@ class _Normalizer(Expressions):
                             args=[self.atom(a) for a in stmt.value.args], keywords=[])
             self.body.append(self.located(ast.Expr(value=call), stmt))
             return
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and (
+                stmt.value.func.attr == "pop"):  # items.pop(): keep the value, unused
+            self.emit(self.namer.fresh("popped"), self.simple(stmt.value), stmt)
+            return
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # items.append(v)
             func = stmt.value.func
             if func.value.id not in self.locals or func.value.id in self.parameters:

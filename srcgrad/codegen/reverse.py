@@ -18,7 +18,7 @@ import copy
 from dataclasses import dataclass
 
 from srcgrad.codegen import template
-from srcgrad.codegen.adjoints import Adjoints, State
+from srcgrad.codegen.adjoints import Adjoints, State, is_pop
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.analysis import assignment
 from srcgrad.codegen.analysis import containers as containers_module
@@ -159,6 +159,9 @@ class _Reverse(Adjoints):
             if block:
                 out.append(self.comment(stmt))
                 out += block
+        if is_pop(stmt.value):  # undo `x = items.pop()`: put x back
+            undo = ast.Expr(call(f"{stmt.value.func.value.id}.append", [name(target)]))
+            out.append(ast.copy_location(undo, stmt))
         if self.assignments.is_multi(target):
             if badjoint is not None and badjoint in state.defined:
                 # What flows back past this point belongs to the value before it.

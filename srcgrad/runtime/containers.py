@@ -10,7 +10,7 @@ arguments.
 from __future__ import annotations
 
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
-           "Cotangents", "as_gradient"]
+           "Cotangents", "as_gradient", "push_adjoint"]
 
 
 def _is_zero(value) -> bool:
@@ -144,3 +144,10 @@ def as_gradient(xp, gradient, like):
     if _is_zero(gradient) and hasattr(like, "shape"):
         return xp.zeros_like(like)
     return gradient
+
+
+def push_adjoint(xp, b, g, container):
+    """The adjoint of a list before `x = container.pop()`: `b` (one entry per item left)
+    with x's adjoint `g` back on the end."""
+    entries = [None] * len(container) if _is_zero(b) else list(b)
+    return Cotangents(entries + [g])
