@@ -181,6 +181,9 @@ def check_case(case: Case) -> None:
             np.asarray(g), expected, rtol=case.rtol, atol=case.atol * 10 + 1e-6,
             err_msg=f"{case.name}: gradient of argument {position}\n{derivative.source}")
 
+    if case.order2:
+        _check_second_order(case, args, positions, cotangent, directions, derivative)
+
     if case.strict:
         strict_args = [to_strict(a) if isinstance(a, (np.ndarray, tuple, list)) else a for a in args]
         strict_cotangent = to_strict(np.asarray(cotangent)) if np.shape(output) != () else cotangent
@@ -190,3 +193,21 @@ def check_case(case: Case) -> None:
                 np.asarray(from_strict(sg)) if not isinstance(sg, float) else sg, g,
                 rtol=1e-12, atol=1e-12,
                 err_msg=f"{case.name}: strict backend disagrees\n{derivative.source}")
+
+
+def _check_second_order(case, args, positions, cotangent, directions, derivative) -> None:
+    """Forward mode over the emitted vector-Jacobian product (a second derivative) against
+    central differences of that product along the same directions."""
+    second = srcgrad.jvp(derivative, wrt=positions)
+    _, pushed = second(*args, cotangent, *directions)
+    pushed = list(pushed) if isinstance(pushed, (list, tuple)) else [pushed]
+    step = 1e-5
+    up = derivative(*_perturbed(args, positions, directions, step), cotangent)
+    down = derivative(*_perturbed(args, positions, directions, -step), cotangent)
+    for index, (u, d, p) in enumerate(zip(up, down, pushed, strict=True)):
+        numeric = (np.asarray(u, dtype=float) - np.asarray(d, dtype=float)) / (2 * step)
+        scale = max(1.0, float(np.max(np.abs(numeric), initial=0.0)))
+        np.testing.assert_allclose(
+            np.asarray(p, dtype=float), numeric, rtol=1e-5, atol=1e-6 * scale,
+            err_msg=f"{case.name}: second derivative (jvp of vjp) for argument "
+                    f"{positions[index]}\n{second.source}")

@@ -216,7 +216,7 @@ class _Forward:
         if isinstance(output, ast.Name) and output.id in self.carriers:
             doutput = name(self.tangent_name(output.id))
         else:
-            doutput = call("xp.zeros_like", [output])
+            doutput = call("xp.zeros_tree", [output])
         result = ast.Tuple(elts=[output, doutput], ctx=ast.Load())
         new_body.append(ast.copy_location(ast.Return(value=result), ret))
         function = copy.copy(self.function)
