@@ -74,8 +74,8 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.Nonlocal: ("`nonlocal` declarations", "pass the value in as an argument instead"),
     ast.Import: ("imports inside the function", "import at module level"),
     ast.ImportFrom: ("imports inside the function", "import at module level"),
-    ast.FunctionDef: ("nested function definitions", "define the helper at module level and "
-                      "inline its body for now"),
+    ast.FunctionDef: ("function definitions inside a branch or loop",
+                      "define the helper at the top of the function body or at module level"),
     ast.AsyncFunctionDef: ("async functions", "differentiate a plain def"),
     ast.ClassDef: ("class definitions", "define classes at module level"),
     ast.Lambda: ("lambdas", "write the lambda's body inline"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from srcgrad._version import __version__
 from srcgrad.codegen.analysis import mutation
-from srcgrad.codegen import emit, fence, forward, normalize, optimize, reverse, source
+from srcgrad.codegen import emit, fence, forward, lift, normalize, optimize, reverse, source
 from srcgrad.codegen.naming import RESERVED, Namer
 from srcgrad.errors import SrcgradError, UnknownWrtError, UnsupportedSyntaxError
 
@@ -185,7 +185,7 @@ def _guard(function: ast.FunctionDef, guards) -> None:
 
 
 def _front(fn) -> source.Source:
-    src = source.parse_function(fn)
+    src = lift.lift_nested(source.parse_function(fn))
     _check_reserved(src)
     fence.check(src)
     return src
@@ -193,7 +193,7 @@ def _front(fn) -> source.Source:
 
 def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> Compiled:
     """Run the pipeline on `fn`; raises a located SrcgradError on bad input."""
-    src = source.parse_function(fn)
+    src = lift.lift_nested(source.parse_function(fn))
     names, as_tuple = resolve_wrt(src, wrt)
     _check_reserved(src)
     fence.check(src)
