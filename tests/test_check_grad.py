@@ -42,8 +42,14 @@ def test_catches_a_wrong_derivative():
         srcgrad.check_grad(wrong, np.array([1.0, 2.0, 3.0]))
 
 
-def test_rejects_unknown_modes_and_second_order():
+def test_rejects_unknown_modes_and_orders():
     with pytest.raises(ValueError):
         srcgrad.check_grad(rows, np.ones((2, 2)), modes=("sideways",))
-    with pytest.raises(NotImplementedError):
-        srcgrad.check_grad(rows, np.ones((2, 2)), order=2)
+    with pytest.raises(ValueError):
+        srcgrad.check_grad(rows, np.ones((2, 2)), order=3)
+
+
+def test_second_order_through_a_loop():
+    results = srcgrad.check_grad(rows, np.linspace(-1, 1, 6).reshape(3, 2), order=2)
+    second = [r for r in results if r.mode == "fwd-over-rev"]
+    assert len(second) == 1 and second[0].relative_error < 1e-6

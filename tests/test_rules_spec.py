@@ -41,3 +41,11 @@ def test_every_registered_primitive_has_a_spec_row():
                if not (rule.kernel or "").startswith("user_")}  # srcgrad.extend rules of tests
     missing = [rule.name for key, rule in builtin.items() if key not in covered]
     assert not missing, f"primitives without a spec row: {sorted(missing)}"
+
+
+def test_forward_and_reverse_modes_cover_the_same_primitives():
+    one_sided = [rule.name for rule in registry.RULES.values()
+                 if rule.differentiable and bool(rule.adjoint) != bool(rule.tangent)]
+    assert not one_sided, f"rules with only one of adjoint/tangent: {sorted(one_sided)}"
+    assert all(rule.adjoint and rule.tangent
+               for rule in registry.RULES.values() if rule.differentiable)
