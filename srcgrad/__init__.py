@@ -49,7 +49,14 @@ _LAZY = {
 }
 
 
+_SUBMODULES = frozenset({"optim", "extend", "testing", "runtime", "errors"})
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"srcgrad.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'srcgrad' has no attribute {name!r}")

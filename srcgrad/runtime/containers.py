@@ -10,7 +10,7 @@ arguments.
 from __future__ import annotations
 
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
-           "Cotangents", "as_gradient", "push_adjoint"]
+           "Cotangents", "as_gradient", "push_adjoint", "undrop_last"]
 
 
 def _is_zero(value) -> bool:
@@ -79,7 +79,10 @@ class Cotangents:
 
 
 def cotangents(xp, entries):
-    """Wrap the per-item adjoints a rule returns for a list argument."""
+    """Wrap the per-item adjoints a rule returns for a list argument (a zero placeholder
+    stays one)."""
+    if _is_zero(entries):
+        return entries
     return entries if isinstance(entries, Cotangents) else Cotangents(entries)
 
 
@@ -89,8 +92,9 @@ def add_tree(xp, a, b):
 
 
 def item_part(xp, container, key, g):
-    """The adjoint of `container` when only `container[key]` (with adjoint g) is used."""
-    if isinstance(container, dict):
+    """The adjoint of `container` when only `container[key]` (with adjoint g) is used
+    (`container` may also be a container adjoint, giving the structure)."""
+    if isinstance(container, dict) or isinstance(getattr(container, "entries", None), dict):
         return Cotangents({key: g})
     part = [None] * len(container)
     part[key] = g
@@ -117,6 +121,14 @@ def drop_last(xp, b, container):
     return Cotangents(list(b)[: len(container) - 1])
 
 
+def undrop_last(xp, c):
+    """The adjoint of `drop_last(b, container)` with respect to `b` (it is linear in `b`):
+    `c` with a zero entry on the end (a zero placeholder stays one)."""
+    if _is_zero(c):
+        return None
+    return Cotangents(list(c) + [None])
+
+
 def zeros_tree(xp, value):
     """A zero tangent shaped like `value` (an array or a container of arrays)."""
     if isinstance(value, dict):
@@ -140,6 +152,8 @@ def as_gradient(xp, gradient, like):
             return {k: as_gradient(xp, entries.get(k) if isinstance(entries, dict) else None, v)
                     for k, v in like.items()}
         converted = [as_gradient(xp, g, v) for g, v in zip(entries, like, strict=True)]
+        if hasattr(like, "_fields"):  # a namedtuple
+            return type(like)(*converted)
         return type(like)(converted) if isinstance(like, tuple) else converted
     if _is_zero(gradient) and hasattr(like, "shape"):
         return xp.zeros_like(like)
