@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
+import sys
 import threading
 import weakref
 
@@ -106,6 +107,14 @@ class Derivative:
         self._positions = {name: compiled_index for compiled_index, name in
                            enumerate(self._compiled.parameters)}
         return entry
+
+    @property
+    def extra_parameters(self) -> tuple[str, ...]:
+        """Names of the inputs a vjp/jvp takes besides the function's own (the cotangent,
+        or one tangent per wrt parameter), in order."""
+        if self._compiled is None:
+            self._compile()
+        return self._compiled.extra_parameters
 
     def emitted_function(self):
         """The emitted entry function (what transforming this derivative again reads)."""
@@ -204,6 +213,11 @@ class Derivative:
 
     def _repr_markdown_(self) -> str:
         return f"```python\n{self.source}```\n"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f'<pre><code class="language-python">{html.escape(self.source)}</code></pre>'
 
 
 def _describe(value) -> str:
@@ -342,7 +356,34 @@ def hvp(function=None, wrt=0):
 
 
 def show(derivative) -> None:
-    """Print a derivative's emitted source."""
+    """Print a derivative's emitted source: highlighted (with rich, where it is installed)
+    on a terminal, plain otherwise."""
     if not isinstance(derivative, Derivative):
         raise TypeError("show expects a function returned by srcgrad.grad, value_and_grad, vjp or jvp")
-    print(derivative.source, end="")
+    try:
+        terminal = sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        terminal = False
+    _print_source(derivative.source, highlight=terminal)
+
+
+_PROVENANCE = ("# grad of line ", "# tangent of line ")
+
+
+def _print_source(text: str, highlight: bool) -> None:
+    """Print emitted source to stdout; with `highlight`, colour it with rich (an optional
+    import: plain text without it) and make the comments naming source lines stand out."""
+    if highlight:
+        try:
+            from rich.console import Console
+            from rich.syntax import Syntax
+        except ImportError:
+            highlight = False
+    if not highlight:
+        print(text, end="")
+        return
+    syntax = Syntax(text.rstrip("\n"), "python", theme="ansi_dark", background_color="default")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith(_PROVENANCE):
+            syntax.stylize_range("bold cyan not dim", (number, 0), (number, len(line)))
+    Console(file=sys.stdout, force_terminal=True).print(syntax, soft_wrap=True)

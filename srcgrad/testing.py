@@ -101,11 +101,13 @@ def check_grad(function, *args, wrt=0, order: int = 1, modes=("fwd", "rev"), eps
         minus[position] = _perturb(args[position], direction, -eps)
         numeric = (objective(plus) - objective(minus)) / (2 * eps)
         if "rev" in modes:
-            pulled = srcgrad.vjp(function, wrt=position)(*args, cotangent)
+            pullback = srcgrad.vjp(function, wrt=position)
+            pulled = pullback(*args, **{pullback.extra_parameters[0]: cotangent})
             results.append(CheckResult(names[position], "rev", numeric, _inner(pulled, direction)))
         if "fwd" in modes:
             tangent = direction if np.ndim(args[position]) else float(direction)
-            _, pushed = srcgrad.jvp(function, wrt=position)(*args, tangent)
+            pushforward = srcgrad.jvp(function, wrt=position)
+            _, pushed = pushforward(*args, **{pushforward.extra_parameters[0]: tangent})
             results.append(CheckResult(names[position], "fwd", numeric, _inner(pushed, cotangent)))
         if order == 2:
             results.append(_second_order(function, args, position, names[position], cotangent,
@@ -126,12 +128,16 @@ def _second_order(function, args, position, argument, cotangent, direction, eps,
     import srcgrad
 
     pullback = srcgrad.vjp(function, wrt=position)
+    cotangent_name = pullback.extra_parameters[0]
     tangent = direction if np.ndim(args[position]) else float(direction)
-    _, pushed = srcgrad.jvp(pullback, wrt=position)(*args, cotangent, tangent)
+    pushforward = srcgrad.jvp(pullback, wrt=position)
+    _, pushed = pushforward(*args, **{cotangent_name: cotangent,
+                                      pushforward.extra_parameters[0]: tangent})
     plus, minus = list(args), list(args)
     step = max(eps, 1e-5)  # differences of a derivative want a larger step
     plus[position] = _perturb(args[position], direction, step)
     minus[position] = _perturb(args[position], direction, -step)
-    numeric = _inner((_float_array(pullback(*plus, cotangent))
-                      - _float_array(pullback(*minus, cotangent))) / (2 * step), direction)
+    numeric = _inner((_float_array(pullback(*plus, **{cotangent_name: cotangent}))
+                      - _float_array(pullback(*minus, **{cotangent_name: cotangent})))
+                     / (2 * step), direction)
     return CheckResult(argument, "fwd-over-rev", numeric, _inner(pushed, direction))

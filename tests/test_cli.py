@@ -1,4 +1,5 @@
-"""The `srcgrad` command line: generating modules, writing them, and its error paths.
+"""The `srcgrad` command line: grad (writing modules), show, check, rules, and the error
+paths of each.
 
 Exit status contract (srcgrad/cli.py): 0 success, 1 a problem in the user's code (a located
 diagnostic, never a Python traceback), 2 a usage error.
@@ -8,16 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import srcgrad
+from linting import lint, py_compiles
+from srcgrad import cli
 from srcgrad.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,6 +143,7 @@ def test_output_file_is_written_and_regenerates_identically(runner, model, tmp_p
 def _import_generated(tmp_path, module_name: str, call: str) -> dict:
     script = textwrap.dedent(f"""
         import json, sys
+        import numpy as np
         sys.path.insert(0, {str(tmp_path)!r})
         import {module_name} as generated
         result = {call}
@@ -360,3 +367,411 @@ def test_module_target_with_missing_dependency_is_not_a_usage_error(runner, tmp_
     assert "surely_not_installed_dependency" in result.stderr
     missing = run_failing(runner, 2, "grad", "dep_pkg.no_such_module:f")
     assert "dep_pkg.no_such_module" in missing.stderr
+
+
+# -- grad --mode --------------------------------------------------------------------------
+
+def test_grad_mode_forward_writes_the_jvp(runner, model):
+    forward = run_ok(runner, "grad", f"{model}:f", "--mode", "forward").stdout
+    assert "def f_jvp(x, y, dx):" in forward
+    assert "Transform: jvp(wrt='x')" in forward
+    assert f"# tangent of line {line_of('z = x * y')}: z = x * y + y ** 2" in forward
+    assert run_ok(runner, "grad", f"{model}:f", "--kind", "jvp").stdout == forward
+    assert run_ok(runner, "grad", f"{model}:f", "--mode", "forward", "--kind", "jvp").stdout == forward
+
+
+def test_grad_mode_reverse_is_the_default(runner, model):
+    default = run_ok(runner, "grad", f"{model}:f").stdout
+    assert run_ok(runner, "grad", f"{model}:f", "--mode", "reverse").stdout == default
+    vjp = run_ok(runner, "grad", f"{model}:vector", "--kind", "vjp").stdout
+    assert run_ok(runner, "grad", f"{model}:vector", "--mode", "reverse",
+                  "--kind", "vjp").stdout == vjp
+    assert "def f_grad(x, y):" in default
+
+
+@pytest.mark.parametrize(("mode", "kind"), [("forward", "grad"), ("forward", "vjp"),
+                                            ("forward", "value_and_grad"), ("reverse", "jvp")])
+def test_grad_conflicting_mode_and_kind(runner, model, mode, kind, tmp_path):
+    out = tmp_path / "never.py"
+    result = run_failing(runner, 2, "grad", f"{model}:f", "--mode", mode, "--kind", kind,
+                         "-o", str(out))
+    assert f"--kind {kind}" in result.stderr
+    assert "--mode" in result.stderr
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_grad_bad_mode(runner, model):
+    result = run_failing(runner, 2, "grad", f"{model}:f", "--mode", "sideways")
+    assert "sideways" in result.stderr
+
+
+def test_written_forward_module_computes_the_jvp(runner, model, tmp_path):
+    out = tmp_path / "generated_f_jvp.py"
+    run_ok(runner, "grad", f"{model}:f", "--wrt", "y", "--mode", "forward", "-o", str(out))
+    loaded = _import_generated(tmp_path, "generated_f_jvp", "generated.f_jvp(2.0, 3.0, 1.0)")
+    # f = x y + y^2 = 15 at (2, 3); df/dy = x + 2 y = 8.
+    assert loaded["result"] == [15.0, 8.0]
+    assert loaded["codegen_loaded"] == []
+
+
+SCALED_MODEL = textwrap.dedent("""\
+    import numpy as np
+
+    SCALE = np.array([1.0, 2.0, 3.0])
+    OFFSET = 0.5
+
+
+    def scaled(x, w):
+        h = np.tanh(x * SCALE + OFFSET) * w
+        return h.sum()
+""")
+
+
+@pytest.fixture
+def scaled_model(tmp_path):
+    path = tmp_path / "cli_scaled_model.py"
+    path.write_text(SCALED_MODEL, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("options", [["--kind", "grad"], ["--kind", "value_and_grad"],
+                                     ["--kind", "vjp"], ["--mode", "forward"]],
+                         ids=["grad", "value_and_grad", "vjp", "forward"])
+def test_written_module_passes_py_compile_and_lint(runner, scaled_model, tmp_path, options):
+    out = tmp_path / "written.py"
+    run_ok(runner, "grad", f"{scaled_model}:scaled", "--wrt", "x,w", *options, "-o", str(out))
+    text = out.read_text(encoding="utf-8")
+    assert "from cli_scaled_model import OFFSET, SCALE" in text
+    py_compiles(out, tmp_path / "cache")
+    lint(out)
+
+
+def test_written_module_reading_module_values_runs(runner, scaled_model, tmp_path):
+    out = tmp_path / "generated_scaled_grad.py"
+    run_ok(runner, "grad", f"{scaled_model}:scaled", "-o", str(out))
+    loaded = _import_generated(tmp_path, "generated_scaled_grad",
+                               "tuple(generated.scaled_grad(np.full(3, 0.25), 2.0))")
+    x = np.full(3, 0.25)
+    scale = np.array([1.0, 2.0, 3.0])
+    expected = 2.0 * scale * (1 - np.tanh(x * scale + 0.5) ** 2)
+    assert loaded["result"] == pytest.approx(list(expected), rel=1e-12)
+    assert loaded["codegen_loaded"] == []
+
+
+def test_same_module_in_two_processes_is_byte_identical(scaled_model, tmp_path):
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"scaled_grad_{seed}.py"
+        done = subprocess.run(
+            [sys.executable, "-m", "srcgrad", "grad", f"{scaled_model}:scaled", "--wrt", "w,x",
+             "-o", str(out)], capture_output=True, text=True, cwd=REPO, timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert b"from cli_scaled_model import OFFSET, SCALE" in outputs[0]
+
+
+# -- show ---------------------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+GRAD_OF_Z = f"# grad of line {line_of('z = x * y')}: z = x * y + y ** 2"
+
+
+def test_show_is_plain_when_not_a_terminal(runner, model):
+    shown = run_ok(runner, "show", f"{model}:f", "--wrt", "x,y").stdout
+    assert "\x1b[" not in shown
+    assert shown == run_ok(runner, "grad", f"{model}:f", "--wrt", "x,y").stdout
+    assert GRAD_OF_Z in shown.splitlines()[-5]
+
+
+def test_show_highlights_on_a_terminal(runner, model, monkeypatch):
+    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    shown = run_ok(runner, "show", f"{model}:f", "--wrt", "x,y").stdout
+    assert "\x1b[" in shown
+    plain = ANSI.sub("", shown)
+    assert plain.rstrip() == run_ok(runner, "grad", f"{model}:f", "--wrt", "x,y").stdout.rstrip()
+    comment = next(line for line in shown.splitlines() if "grad of line" in line)
+    assert ANSI.sub("", comment).strip() == GRAD_OF_Z
+    assert "\x1b[1;" in comment  # the source line's comment stands out (bold)
+
+
+def test_show_plain_flag_on_a_terminal(runner, model, monkeypatch):
+    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    shown = run_ok(runner, "show", f"{model}:f", "--plain").stdout
+    assert "\x1b[" not in shown
+    assert shown == run_ok(runner, "grad", f"{model}:f").stdout
+
+
+def test_show_forward_mode(runner, model):
+    shown = run_ok(runner, "show", f"{model}:vector", "--mode", "forward").stdout
+    assert "def vector_jvp(x, dx):" in shown
+    assert f"# tangent of line {line_of('np.tanh(x) * 2.0')}: return np.tanh(x) * 2.0" in shown
+
+
+def test_show_kind_vjp(runner, model):
+    shown = run_ok(runner, "show", f"{model}:vector", "--kind", "vjp").stdout
+    assert "def vector_vjp(x, " in shown
+
+
+def test_show_errors(runner, model, tmp_path):
+    run_failing(runner, 2, "show", f"{tmp_path / 'nope.py'}:f")
+    assert "'nope'" in run_failing(runner, 2, "show", f"{model}:nope").stderr
+    run_failing(runner, 2, "show", f"{model}:f", "--mode", "forward", "--kind", "vjp")
+    located = run_failing(runner, 1, "show", f"{model}:guarded")
+    assert located.stderr.startswith(f"{model}:{WITH_LINE}:5: error:")
+    assert located.stdout == ""
+
+
+# -- check --------------------------------------------------------------------------------
+
+LAYER_MODEL = textwrap.dedent("""\
+    import numpy as np
+
+    import srcgrad
+
+
+    def layer(x, W, b):
+        h = np.tanh(x @ W + b)
+        return (h * h).sum()
+
+
+    def scaled_by(x, scale=3.0):
+        return (x * scale).sum()
+
+
+    def detached_square(x):
+        return x * srcgrad.stop_gradient(x)
+
+
+    def keyword_only(x, *, k):
+        return x * k
+""")
+
+
+@pytest.fixture
+def layer_model(tmp_path):
+    path = tmp_path / "cli_layer_model.py"
+    path.write_text(LAYER_MODEL, encoding="utf-8")
+    return path
+
+
+def check_rows(output: str) -> dict[tuple[str, str], tuple[float, float]]:
+    """(argument, mode) -> (absolute, relative error) from `srcgrad check`'s table."""
+    rows = {}
+    for line in output.splitlines():
+        match = re.match(r"\s*(\w+)\s+(rev|fwd)\s+finite differences .* abs (\S+)\s+rel (\S+)$",
+                         line)
+        if match:
+            rows[match[1], match[2]] = (float(match[3]), float(match[4]))
+    return rows
+
+
+def test_check_passes_with_shapes(runner, layer_model):
+    result = run_ok(runner, "check", f"{layer_model}:layer", "--shape", "x=64,10",
+                    "--shape", "W=10,3", "--shape", "b=3")
+    lines = result.stdout.splitlines()
+    assert lines[0] == ("layer(x: float64 array (64, 10), W: float64 array (10, 3), "
+                        "b: float64 array (3,)), seed 0")
+    rows = check_rows(result.stdout)
+    assert sorted(rows) == sorted((a, m) for a in ("x", "W", "b") for m in ("rev", "fwd"))
+    assert all(relative < 1e-6 for _, relative in rows.values())
+    assert lines[-1] == "ok: the derivatives of layer agree with finite differences"
+
+
+def test_check_scalars_without_shapes(runner, model):
+    result = run_ok(runner, "check", f"{model}:f")
+    assert result.stdout.splitlines()[0] == "f(x: float, y: float), seed 0"
+    assert sorted(check_rows(result.stdout)) == [("x", "fwd"), ("x", "rev"),
+                                                 ("y", "fwd"), ("y", "rev")]
+
+
+def test_check_wrt(runner, layer_model):
+    result = run_ok(runner, "check", f"{layer_model}:layer", "--shape", "x=4,2",
+                    "--shape", "W=2,3", "--shape", "b=3", "--wrt", "W")
+    assert sorted(check_rows(result.stdout)) == [("W", "fwd"), ("W", "rev")]
+    by_position = run_ok(runner, "check", f"{layer_model}:layer", "--shape", "x=4,2",
+                         "--shape", "W=2,3", "--shape", "b=3", "--wrt", "1")
+    assert by_position.stdout == result.stdout
+
+
+def test_check_keeps_defaults(runner, layer_model):
+    result = run_ok(runner, "check", f"{layer_model}:scaled_by", "--shape", "x=5")
+    assert result.stdout.splitlines()[0] == "scaled_by(x: float64 array (5,)), seed 0"
+    assert sorted(check_rows(result.stdout)) == [("x", "fwd"), ("x", "rev")]
+
+
+def test_check_seed(runner, layer_model):
+    args = ["check", f"{layer_model}:layer", "--shape", "x=3,2", "--shape", "W=2,2",
+            "--shape", "b=2"]
+    first = run_ok(runner, *args, "--seed", "7").stdout
+    assert first.splitlines()[0].endswith("seed 7")
+    assert run_ok(runner, *args, "--seed", "7").stdout == first
+    other = run_ok(runner, *args, "--seed", "8").stdout
+    assert check_rows(other).keys() == check_rows(first).keys()
+    assert other.splitlines()[1:-1] != first.splitlines()[1:-1]
+
+
+def test_check_mismatch_exits_1(runner, layer_model):
+    # srcgrad.stop_gradient(x) hides half of d(x * x)/dx from srcgrad, not from finite
+    # differences: a real disagreement.
+    result = run_failing(runner, 1, "check", f"{layer_model}:detached_square")
+    assert "disagrees with finite differences" in result.stderr
+    rows = check_rows(result.stderr)
+    assert sorted(rows) == [("x", "fwd"), ("x", "rev")]
+    assert all(relative > 0.3 for _, relative in rows.values())
+    assert "ok:" not in result.stdout
+
+
+@pytest.mark.parametrize("spec", ["x", "x=a,b", "=3", "x=3,-1", "1x=3"])
+def test_check_bad_shape_spec(runner, layer_model, spec):
+    result = run_failing(runner, 2, "check", f"{layer_model}:layer", "--shape", spec)
+    assert "--shape" in result.stderr
+    assert repr(spec) in result.stderr
+
+
+def test_check_shape_for_unknown_parameter(runner, layer_model):
+    result = run_failing(runner, 2, "check", f"{layer_model}:layer", "--shape", "z=3")
+    assert "'z'" in result.stderr
+    assert "x, W, b" in result.stderr
+
+
+def test_check_shape_given_twice(runner, layer_model):
+    result = run_failing(runner, 2, "check", f"{layer_model}:layer", "--shape", "x=3",
+                         "--shape", "x=4")
+    assert "twice" in result.stderr
+
+
+def test_check_keyword_only_parameter(runner, layer_model):
+    result = run_failing(runner, 2, "check", f"{layer_model}:keyword_only")
+    assert "'k'" in result.stderr
+
+
+def test_check_error_in_the_function_is_located(runner, layer_model):
+    result = run_failing(runner, 1, "check", f"{layer_model}:layer", "--shape", "x=4,2",
+                         "--shape", "W=3,3", "--shape", "b=3")
+    line = LAYER_MODEL.splitlines().index("    h = np.tanh(x @ W + b)") + 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{layer_model}:{line}:")
+    assert "ValueError" in lines[0]
+    assert lines[1].strip() == "h = np.tanh(x @ W + b)"
+    assert lines[2].strip().startswith("^")
+
+
+def test_check_unsupported_construct(runner, model):
+    result = run_failing(runner, 1, "check", f"{model}:guarded")
+    assert result.stderr.startswith(f"{model}:{WITH_LINE}:5: error:")
+
+
+def test_check_unknown_wrt(runner, model):
+    result = run_failing(runner, 1, "check", f"{model}:f", "--wrt", "z")
+    assert f"{model}:{DEF_F_LINE}:1: error:" in result.stderr
+
+
+def test_check_missing_file_and_function(runner, model, tmp_path):
+    assert "no such file" in run_failing(runner, 2, "check", f"{tmp_path / 'no.py'}:f").stderr
+    assert "'nope'" in run_failing(runner, 2, "check", f"{model}:nope").stderr
+
+
+def test_check_syntax_error(runner, tmp_path):
+    path = tmp_path / "bad_check_syntax.py"
+    path.write_text("def f(x):\n    return x +* 2\n", encoding="utf-8")
+    result = run_failing(runner, 1, "check", f"{path}:f")
+    assert result.stderr.startswith(f"{path}:2:")
+
+
+# -- rules --------------------------------------------------------------------------------
+
+def rules_rows(output: str) -> dict[str, list[tuple[str, str, str]]]:
+    """primitive -> [(spellings, modes, derivative)] from `srcgrad rules`."""
+    lines = output.splitlines()
+    assert lines[0].split() == ["primitive", "spellings", "modes", "derivative"]
+    rows: dict[str, list[tuple[str, str, str]]] = {}
+    for line in lines[1:-1]:
+        match = re.match(r"(\S+)\s+(.*?)\s+(both|reverse|forward|none)\s+"
+                         r"(differentiable|flat)$", line)
+        assert match, line
+        rows.setdefault(match[1], []).append((match[2], match[3], match[4]))
+    return rows
+
+
+def test_rules_lists_every_primitive(runner):
+    from srcgrad.rules.registry import RULES
+
+    result = run_ok(runner, "rules")
+    rows = rules_rows(result.stdout)
+    assert sum(len(r) for r in rows.values()) == len(RULES)
+    flat = sum(1 for r in RULES.values() if not r.differentiable)
+    assert result.stdout.splitlines()[-1] == (
+        f"{len(RULES)} primitives: {len(RULES) - flat} differentiable, {flat} flat")
+    (tanh,) = rows["tanh"]
+    assert tanh[1:] == ("both", "differentiable")
+    assert {"np.tanh", "math.tanh"} <= set(tanh[0].split(", "))
+    (add,) = rows["add"]
+    assert add[0].split(", ")[:2] == ["+", "np.add"]
+    (argmax,) = rows["argmax"]
+    assert argmax[2] == "flat" and "x.argmax()" in argmax[0]
+    (stop,) = rows["stop_gradient"]
+    assert "srcgrad.stop_gradient" in stop[0]
+    (sum_row,) = rows["sum"]
+    assert "x.sum()" in sum_row[0] and sum_row[2] == "differentiable"
+
+
+def _reverse_only(monkeypatch, key):
+    """Register a copy of a rule without its tangent, so it is reverse-mode only."""
+    import dataclasses
+
+    from srcgrad.rules.registry import RULES
+
+    monkeypatch.setitem(RULES, key, dataclasses.replace(RULES[key], key=key, tangent=()))
+
+
+def test_rules_mode_filters(runner, monkeypatch):
+    _reverse_only(monkeypatch, np.tanh)
+    everything = rules_rows(run_ok(runner, "rules").stdout)
+    assert everything["tanh"][0][1] == "reverse"
+    reverse = rules_rows(run_ok(runner, "rules", "--mode", "reverse").stdout)
+    forward = rules_rows(run_ok(runner, "rules", "--mode", "forward").stdout)
+    both = rules_rows(run_ok(runner, "rules", "--mode", "both").stdout)
+    assert "tanh" in reverse and "tanh" not in forward and "tanh" not in both
+    assert reverse.keys() == everything.keys()
+    assert forward.keys() == both.keys() == everything.keys() - {"tanh"}
+
+
+def test_rules_missing(runner, monkeypatch):
+    from srcgrad.rules.registry import ALIASES, RULES
+
+    before = run_ok(runner, "rules", "--missing").stdout.splitlines()
+    assert before[-1] == f"{len(before) - 1} public NumPy functions have no rule"
+    assert "np.add" not in before and "np.tanh" not in before and "np.abs" not in before
+    assert all(name.startswith(("np.", "np.linalg.")) for name in before[:-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated functions warn when looked up
+        for name in before[:-1]:
+            namespace, _, attribute = name.rpartition(".")
+            obj = getattr(np.linalg if namespace == "np.linalg" else np, attribute)
+            assert callable(obj) and not isinstance(obj, type)
+            assert obj not in RULES and obj not in ALIASES, name
+    monkeypatch.delitem(ALIASES, np.add)
+    monkeypatch.delitem(RULES, np.linalg.norm)
+    after = run_ok(runner, "rules", "--missing").stdout.splitlines()
+    assert set(after[:-1]) == set(before[:-1]) | {"np.add", "np.linalg.norm"}
+
+
+def test_rules_missing_in_one_mode(runner, monkeypatch):
+    _reverse_only(monkeypatch, np.tanh)
+    assert "np.tanh" in run_ok(runner, "rules", "--missing", "--mode", "forward").stdout.split()
+    assert "np.tanh" not in run_ok(runner, "rules", "--missing", "--mode", "reverse").stdout.split()
+    assert "np.tanh" not in run_ok(runner, "rules", "--missing").stdout.split()
+
+
+def test_rules_bad_mode(runner):
+    run_failing(runner, 2, "rules", "--mode", "sideways")
+
+
+def test_help_lists_the_commands(runner):
+    result = run_ok(runner, "--help")
+    for command in ("grad", "show", "check", "rules", "version"):
+        assert command in result.stdout

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.calls import active_arguments, user_call
-from srcgrad.codegen.syntax import STACK, Comment, assign, call, name
+from srcgrad.codegen.syntax import Comment, assign, call, name
 from srcgrad.errors import NonDifferentiableError, UnknownCalleeError
 
 __all__ = ["Adjoints", "State"]
@@ -262,9 +262,11 @@ class Adjoints:
             out.append(ast.copy_location(rest, stmt))
         if array in self.containers:  # a list or dict entry, possibly a new key
             key = template.index_value(target.slice)
-            restore = ast.Expr(call("xp.item_restore", [name(array), key, call(f"{STACK}.pop")]))
+            stack = self.stack_for(stmt, array)
+            restore = ast.Expr(call("xp.item_restore", [name(array), key, call(f"{stack}.pop")]))
         else:
-            restore = ast.Assign(targets=[copy.deepcopy(target)], value=call(f"{STACK}.pop"))
+            restore = ast.Assign(targets=[copy.deepcopy(target)],
+                                 value=call(f"{self.stack_for(stmt, array)}.pop"))
         out.append(ast.copy_location(restore, stmt))
         self.records.add(stmt)
         return out

@@ -211,6 +211,10 @@ class _Forward:
             description = ast.Constant(f"jvp of {self.name}: the tangent {tangent}")
             check = call("xp.require_same_shape", [name(tangent), name(param), description])
             new_body.append(ast.copy_location(ast.Expr(check), self.function))
+        for param in params:  # an input that only later takes part starts with a zero tangent
+            if param in self.carriers and param not in self.wrt:
+                zero = assign(self.tangent_name(param), call("xp.zeros_tree", [name(param)]))
+                new_body.append(ast.copy_location(zero, self.function))
         new_body += self.block(body[:-1])
         output = ret.value
         if isinstance(output, ast.Name) and output.id in self.carriers:

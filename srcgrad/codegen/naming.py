@@ -14,7 +14,7 @@ import re
 __all__ = ["Namer", "expression_name", "RESERVED"]
 
 # Names emitted code itself uses; a user's variable with one of these names is renamed.
-RESERVED = frozenset({"xp", "rt", "stack"})
+RESERVED = frozenset({"xp", "rt", "stack", "constants"})
 
 _OPERATOR_WORDS = {
     ast.Add: "plus",

@@ -18,7 +18,7 @@ from numbers import Number
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
-from srcgrad.codegen.syntax import STACK, Comment
+from srcgrad.codegen.syntax import STACKS, Comment
 
 __all__ = ["optimize", "fold"]
 
@@ -182,7 +182,7 @@ def _is_pop(stmt: ast.stmt) -> bool:
 def _is_restore(stmt: ast.stmt) -> bool:
     """`x = stack.pop()`: a restore from the record stack of this very function."""
     return (_is_pop(stmt) and isinstance(stmt, ast.Assign)
-            and isinstance(stmt.value.func.value, ast.Name) and stmt.value.func.value.id == STACK)
+            and isinstance(stmt.value.func.value, ast.Name) and stmt.value.func.value.id in STACKS)
 
 
 def _first_contributions(function: ast.FunctionDef) -> None:
@@ -339,7 +339,7 @@ def _record_name(stmt: ast.stmt) -> str | None:
         return None
     func = stmt.value.func
     if not (isinstance(func, ast.Attribute) and func.attr == "append"
-            and isinstance(func.value, ast.Name) and func.value.id == "stack"):
+            and isinstance(func.value, ast.Name) and func.value.id in STACKS):
         return None
     arg = stmt.value.args[0]
     if isinstance(arg, ast.Call) and getattr(arg.func, "attr", None) == "like":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import activity as activity_module
-from srcgrad.codegen.syntax import STACK
+from srcgrad.codegen.syntax import STACKS
 
 __all__ = ["drop_needless_records", "unset_records"]
 
@@ -26,7 +26,7 @@ def drop_needless_records(backward: list[ast.stmt],
 
     def popped(stmt) -> str | None:
         if (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
-                and ast.unparse(stmt.value) == f"{STACK}.pop()"):
+                and ast.unparse(stmt.value) in {f"{stack}.pop()" for stack in STACKS}):
             return _record_target(stmt)
         return None
 

@@ -27,7 +27,8 @@ from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.records import drop_needless_records, unset_records
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import STACK, assign, call, name, parameter_names, pop, push
+from srcgrad.codegen.syntax import (CONSTANTS, STACK, STACKS, assign, call, name,
+                                    parameter_names, pop, push)
 from srcgrad.errors import UnsupportedSyntaxError
 
 # The user-call helpers live in calls.py; they stay importable from here.
@@ -59,7 +60,7 @@ class _Reverse(Adjoints):
         self.activity = activity_module.analyze(function, options.wrt, options.has_aux)
         self.assignments = assignment.analyze(function)
         self.containers = containers_module.containers(function)
-        self.namer = Namer(local_names(function) | {STACK})
+        self.namer = Namer(local_names(function) | set(STACKS))
         self.adjoint_names: dict[str, str] = {}
         self.counters: dict[ast.While, str] = {}
         self.records: set = set()  # statements before which the forward sweep pushes
@@ -129,11 +130,11 @@ class _Reverse(Adjoints):
                           orelse=[], type_comment=None)
             out.append(ast.copy_location(new, loop))
             if loop in self.records:
-                out.append(ast.copy_location(pop(loop.target.id), loop))
+                out.append(ast.copy_location(pop(loop.target.id, CONSTANTS), loop))
             return out
         counter = self.counters[loop]
         if depth > 0:
-            out.append(ast.copy_location(pop(counter), loop))
+            out.append(ast.copy_location(pop(counter, CONSTANTS), loop))
         new = ast.For(target=name(self.namer.fresh("_"), True), iter=call("range", [name(counter)]),
                       body=body or [ast.Pass()], orelse=[], type_comment=None)
         out.append(ast.copy_location(new, loop))
@@ -145,6 +146,11 @@ class _Reverse(Adjoints):
                 if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
                 and self.assignments.is_multi(n.targets[0].id)
                 and n.targets[0].id in self.adjoint_names]
+
+    def stack_for(self, stmt: ast.stmt, target: str) -> str:
+        """Where the value `target` holds before `stmt` is recorded: `stack` when it
+        carries a derivative, `constants` when it cannot."""
+        return STACK if target in self.activity.varied_before[stmt] else CONSTANTS
 
     def backward_assign(self, stmt: ast.Assign, state: State) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -168,7 +174,7 @@ class _Reverse(Adjoints):
                 out.append(ast.copy_location(_zero(badjoint), stmt))
                 state.maybe_zero.add(badjoint)
             if self.assignments.may_be_assigned_before(stmt, target):
-                out.append(ast.copy_location(pop(target), stmt))
+                out.append(ast.copy_location(pop(target, self.stack_for(stmt, target)), stmt))
                 self.records.add(stmt)
         return out
 
@@ -187,13 +193,14 @@ class _Reverse(Adjoints):
                         kept = call("xp.copy", [ast.Subscript(
                             value=name(target.value.id), slice=copy.deepcopy(target.slice),
                             ctx=ast.Load())])
-                    record = ast.Expr(call(f"{STACK}.append", [kept]))
+                    stack = self.stack_for(stmt, target.value.id)
+                    record = ast.Expr(call(f"{stack}.append", [kept]))
                     out.append(ast.copy_location(record, stmt))
                 out.append(stmt)
             elif isinstance(stmt, ast.Assign):
                 if stmt in self.records:
                     target = stmt.targets[0].id
-                    record = push(target)
+                    record = push(target, self.stack_for(stmt, target))
                     if target in self.shape_only:  # keep the shape, not the array
                         record.value.args = [call("xp.like", [name(target)])]
                     out.append(ast.copy_location(record, stmt))
@@ -204,7 +211,7 @@ class _Reverse(Adjoints):
                 out.append(ast.copy_location(new, stmt))
             elif isinstance(stmt, ast.For):
                 if stmt in self.records:
-                    out.append(ast.copy_location(push(stmt.target.id), stmt))
+                    out.append(ast.copy_location(push(stmt.target.id, CONSTANTS), stmt))
                 new = copy.copy(stmt)
                 new.body = self.forward(stmt.body, depth + 1) or [ast.Pass()]
                 out.append(new)
@@ -216,7 +223,7 @@ class _Reverse(Adjoints):
                 new.body = [count, *self.forward(stmt.body, depth + 1)]
                 out += [ast.copy_location(assign(counter, ast.Constant(0)), stmt), new]
                 if depth > 0:
-                    out.append(ast.copy_location(push(counter), stmt))
+                    out.append(ast.copy_location(push(counter, CONSTANTS), stmt))
             else:
                 out.append(stmt)
         return out
@@ -301,10 +308,11 @@ class _Reverse(Adjoints):
         for extra in extra_params:  # the cotangent takes part in choosing the backend
             namespace.value.keywords.append(ast.keyword(arg=extra, value=name(extra)))
         new_body = [namespace]
-        if any(isinstance(n, ast.Attribute) and n.attr in ("append", "pop")
-               and isinstance(n.value, ast.Name) and n.value.id == STACK
-               for s in forward + backward for n in ast.walk(s)):
-            new_body.append(assign(STACK, ast.List(elts=[], ctx=ast.Load())))
+        for stack in STACKS:
+            if any(isinstance(n, ast.Attribute) and n.attr in ("append", "pop")
+                   and isinstance(n.value, ast.Name) and n.value.id == stack
+                   for s in forward + backward for n in ast.walk(s)):
+                new_body.append(assign(stack, ast.List(elts=[], ctx=ast.Load())))
         unset = unset_records(self.records, self.assignments)
         new_body += [assign(n, ast.Constant(None)) for n in unset]
         new_body += forward + tail + backward

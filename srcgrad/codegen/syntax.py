@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["Comment", "assign", "name", "call", "parameter_names", "push", "pop"]
+__all__ = ["Comment", "assign", "name", "call", "parameter_names", "push", "pop", "STACK",
+           "CONSTANTS", "STACKS"]
 
 STACK = "stack"  # the list emitted code records values on, for the backward sweep
+CONSTANTS = "constants"  # the same for values that carry no derivative (counters, flags)
+STACKS = (STACK, CONSTANTS)
 
 
 class Comment(ast.Pass):
@@ -37,14 +40,16 @@ def call(func: str, args=(), keywords=()) -> ast.Call:
                     keywords=[ast.keyword(arg=k, value=v) for k, v in keywords])
 
 
-def push(identifier: str) -> ast.Expr:
-    """`stack.append(x)`: record a value the backward sweep will need again."""
-    return ast.Expr(call(f"{STACK}.append", [name(identifier)]))
+def push(identifier: str, stack: str = STACK) -> ast.Expr:
+    """`stack.append(x)`: record a value the backward sweep will need again. Values that
+    carry no derivative go on `constants`, so that transforming emitted code again sees
+    that what comes back from there carries none either."""
+    return ast.Expr(call(f"{stack}.append", [name(identifier)]))
 
 
-def pop(identifier: str) -> ast.Assign:
+def pop(identifier: str, stack: str = STACK) -> ast.Assign:
     """`x = stack.pop()`: restore it."""
-    return assign(identifier, call(f"{STACK}.pop"))
+    return assign(identifier, call(f"{stack}.pop"))
 
 
 def parameter_names(function: ast.FunctionDef) -> list[str]:

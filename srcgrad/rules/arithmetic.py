@@ -102,4 +102,5 @@ nondifferentiable(operator.floordiv, operator.not_, operator.invert, operator.an
                   operator.or_, operator.xor, operator.lshift, operator.rshift, kernel=None)
 alias(np.floor_divide, operator.floordiv)
 
+nondifferentiable(range, kernel=None)  # integers: loop bounds in emitted code
 nondifferentiable(control.stop_gradient)  # also control.detach: the same object

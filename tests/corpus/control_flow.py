@@ -1342,7 +1342,9 @@ CASES = [
     Case(enumerate_tuple_argument, (Arg(V3), (1.0, -2.0, 0.5)), ()),
     Case(inner_while_trips_vary, (Arg((3, 2), 0.3, 2.0),), ()),
     Case(backwards_index, (Arg((4,)),), ()),
-    Case(bisection_steps, (Arg((2,), 0.5, 3.0),), ()),
+    # The branch decisions change within the difference step of a second derivative
+    # (the function is piecewise linear in x), so only first order is checked.
+    Case(bisection_steps, (Arg((2,), 0.5, 3.0),), (), order2=False),
     # slot writes inside control flow
     Case(cumulative_sum_slots, (Arg((4,)),), ()),
     Case(slot_write_in_branch, (Arg((5,)),), ()),
