@@ -4,10 +4,12 @@ the strict (CuPy stand-in) backend."""
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import inspect
 import linecache
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -334,6 +336,42 @@ def test_source_and_show(capsys):
 def test_show_rejects_plain_functions():
     with pytest.raises(TypeError):
         srcgrad.show(basics.f)
+
+
+def test_show_highlights_on_a_terminal(capsys, monkeypatch):
+    derivative = srcgrad.grad(basics.f, wrt=("x", "y"))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    srcgrad.show(derivative)
+    shown = capsys.readouterr().out
+    assert "\x1b[" in shown
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    assert plain.rstrip() == derivative.source.rstrip()
+    assert "# grad of line 14: z = x * y + y**2" in plain
+
+
+def test_show_without_rich_is_plain(capsys, monkeypatch):
+    derivative = srcgrad.grad(basics.polynomial)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setitem(sys.modules, "rich.console", None)  # import fails: not installed
+    srcgrad.show(derivative)
+    assert capsys.readouterr().out == derivative.source
+
+
+def test_rich_is_imported_only_when_highlighting():
+    script = "import sys, srcgrad.api; print(sorted(m for m in sys.modules if m.startswith('rich')))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=REPO, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"
+
+
+def test_repr_html_is_an_escaped_pre_block():
+    derivative = srcgrad.grad(basics.f, wrt=("x", "y"))
+    shown = derivative._repr_html_()
+    assert shown.startswith("<pre>") and shown.endswith("</pre>")
+    inner = re.sub(r"^<pre><code[^>]*>|</code></pre>$", "", shown)
+    assert "'f'" in derivative.source and "'f'" not in inner  # quotes are escaped
+    assert html.unescape(inner) == derivative.source
 
 
 def test_source_is_valid_python_that_runs_on_its_own():

@@ -104,7 +104,7 @@ UNSUPPORTED = [
     ("uses_assert", "assert", "`assert`", "assert x"),
     ("uses_del", "del", "`del`", "del y"),
     ("uses_global", "global", "`global`", "global SCALE"),
-    ("uses_nested_def", "nested_def", "nested function", "def inner"),
+    ("uses_nested_def", "nested_def", "function definitions inside a branch", "def inner"),
     ("uses_kwargs_call", "kwargs_call", "**kwargs", "**options"),
     ("uses_after_return", "after_return", "after `return`", "y = x"),
     ("uses_expression_statement", "expression_statement", "expression statement", "print(x)"),

@@ -159,7 +159,8 @@ def _propagate(body: list[ast.stmt], primal: frozenset, env=None) -> list[ast.st
             stmt.orelse = _propagate(stmt.orelse, primal, dict(env))
             out.append(stmt)
             continue
-        if not isinstance(stmt, ast.Return):
+        if not isinstance(stmt, ast.Return) and _record_name(stmt) is None:
+            # (a record keeps its own name: its push and pop are matched by that name)
             stmt = _Substitute(env).visit(stmt)
         stmt = fold(stmt, algebra=not (liveness.defines(stmt) & primal))
         _kill(env, liveness.defines(stmt))

@@ -1,3 +1,13 @@
 """Derivative rules, as data: importing this package registers every rule module."""
 
-from srcgrad.rules import arithmetic, arrays, elementwise, reductions  # noqa: F401
+from srcgrad.rules import (  # noqa: F401
+    arithmetic,
+    arrays,
+    elementwise,
+    helpers,
+    helpers_arrays,
+    helpers_containers,
+    helpers_products,
+    helpers_reductions,
+    reductions,
+)

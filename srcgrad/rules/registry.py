@@ -28,6 +28,8 @@ import inspect
 import textwrap
 from dataclasses import dataclass
 
+import numpy as np
+
 from srcgrad.errors import Location, RuleError
 
 __all__ = [
@@ -250,9 +252,16 @@ def nondifferentiable(*keys, kernel: str | None = ""):
 
 
 def alias(other, key) -> None:
-    """Make `other` denote the primitive registered under `key`."""
+    """Make `other` denote the primitive registered under `key`.
+
+    A NumPy function also names a kernel: rule templates call it as `xp.<name>` (say
+    `xp.matmul` for the operator `@`), and derivatives of derivatives read that code back.
+    """
     if other is not None and other is not key:
         ALIASES[other] = key
+        spelled = getattr(other, "__name__", None)
+        if spelled and getattr(np, spelled, None) is other and key in RULES:
+            KERNELS.setdefault(spelled, RULES[key])
 
 
 def method(name: str, key) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import operator
 
+from ._plumbing import _size
+
 __all__ = [
     "unbroadcast",
     "unreduce",
@@ -25,6 +27,7 @@ __all__ = [
     "require_same_shape",
     "broadcast_like",
     "slot_adjoint",
+    "slot_adjoint_transpose",
     "zero_slot",
     "update_slot",
     "like",
@@ -136,7 +139,7 @@ def unindex(xp, g, x, key):
     (``xp.add_at``) so that repeated indices add up: the gradient of ``x[[0, 0, 1]].sum()``
     with respect to ``x`` is ``[2, 1, 0]``.
     """
-    if isinstance(x, (list, tuple, dict)):  # an item of a Python container
+    if isinstance(x, (list, tuple, dict)) or _is_container_adjoint(x):  # a container's item
         from .containers import item_part
 
         return item_part(xp, x, key, g)
@@ -205,7 +208,8 @@ def require_same_shape(xp, value, reference, description):
     Used for cotangents (vjp) and tangents (jvp): one that merely broadcasts against the
     value it belongs to would silently give a wrong-shaped answer.
     """
-    if isinstance(reference, (list, tuple, dict)):  # containers: one entry per item
+    if isinstance(reference, (list, tuple, dict)) or _is_container_adjoint(reference):
+        # containers and their adjoints: one entry per item
         if value is None or (type(value) is float and value == 0.0):
             return value  # a placeholder: all entries zero
         if not hasattr(value, "__len__") or len(value) != len(reference):
@@ -223,8 +227,8 @@ def broadcast_like(xp, t, y):
 
     Returns ``t`` itself when the shapes already agree, else a fresh materialised array.
     """
-    if isinstance(y, (list, tuple, dict)):  # a container's adjoint: zeros stay placeholders
-        return t
+    if isinstance(y, (list, tuple, dict)) or _is_container_adjoint(y):
+        return t  # a container or its adjoint: zeros stay placeholders
     shape = xp.shape(y)
     if xp.shape(t) == shape:
         return t
@@ -247,11 +251,36 @@ def slot_adjoint(xp, g, key, v):
         return item_adjoint(xp, g, key, v)
     part = g[key]
     if not _is_basic_key(key):
-        order = xp.arange(xp.size(part)).reshape(xp.shape(part))
-        written = xp.full(xp.shape(g), -1)
-        written[key] = order
-        part = part * (written[key] == order)
+        part = part * _last_writes(xp, xp.shape(g), key, xp.shape(part))
     return unbroadcast(xp, part, v)
+
+
+def _last_writes(xp, shape, key, part_shape):
+    """For ``y[key] = v`` on an array of ``shape`` with an advanced ``key``: a boolean
+    array shaped like ``y[key]``, true at the writes NumPy keeps (the last to each slot)."""
+    order = xp.arange(_size(part_shape)).reshape(part_shape)
+    written = xp.full(shape, -1)
+    written[key] = order
+    return written[key] == order
+
+
+def slot_adjoint_transpose(xp, c, g, key, v):
+    """The adjoint of ``slot_adjoint(g, key, v)`` with respect to ``g`` (it is linear in
+    ``g``): ``c``, shaped like ``v``, spread over the slots ``y[key] = v`` wrote, in zeros
+    shaped like ``g``. Only the writes NumPy keeps receive it, as in :func:`slot_adjoint`.
+    """
+    if isinstance(v, (list, tuple, dict)) or _is_container_adjoint(g):
+        from .containers import item_part
+
+        return item_part(xp, g, key, c)
+    out = xp.zeros(xp.shape(g), dtype=xp.result_type(c))
+    part_shape = xp.shape(out[key])
+    part = xp.broadcast_to(c, part_shape)
+    if _is_basic_key(key):
+        out[key] = part
+    else:
+        xp.add_at(out, key, part * _last_writes(xp, xp.shape(g), key, part_shape))
+    return out
 
 
 def zero_slot(xp, g, key):

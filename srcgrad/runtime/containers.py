@@ -135,8 +135,10 @@ def zeros_tree(xp, value):
         return {k: zeros_tree(xp, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [zeros_tree(xp, v) for v in value]
-    if value is None or type(value).__name__ == "Like":  # placeholders carry no tangent
-        return None
+    if value is None or isinstance(value, Cotangents) or type(value).__name__ == "Like":
+        return None  # placeholders carry no tangent; a container adjoint's zero is None
+    if type(value) in (int, float):  # a number, or the 0.0 placeholder of an adjoint
+        return 0.0
     return xp.zeros_like(value)
 
 

@@ -7,6 +7,11 @@ first, uses only ``xp.<kernel>`` calls, and is listed in ``__all__``.
 one operand, shaped like it; ``einsum_adjoint`` returns one adjoint per operand.
 ``<op>_tangent`` gives the product's tangent; an inactive operand's tangent may be the
 literal 0, and contributes nothing.
+
+The adjoints are bilinear in the cotangent and the other operand, and read their own
+operand only for its shape. ``<op>_adjoint_<a|b>_tangent`` gives their tangents (for
+derivatives of derivatives), with the same treatment of the literal 0; the ``einsum_cross_*``
+helpers give the terms of second derivatives of einsum that replace two operands.
 """
 
 from __future__ import annotations
@@ -26,6 +31,15 @@ __all__ = [
     "outer_tangent",
     "einsum_adjoint",
     "einsum_tangent",
+    "matmul_adjoint_a_tangent",
+    "matmul_adjoint_b_tangent",
+    "dot_adjoint_a_tangent",
+    "dot_adjoint_b_tangent",
+    "inner_adjoint_a_tangent",
+    "inner_adjoint_b_tangent",
+    "einsum_cross_adjoints",
+    "einsum_adjoint_tangent",
+    "einsum_cross_tangent",
 ]
 
 
@@ -172,4 +186,96 @@ def einsum_tangent(xp, y, subscripts, operands, tangents, optimize=False):
         replaced[i] = tangent
         term = xp.einsum(subscripts, *replaced, optimize=optimize)
         total = term if total is None else total + term
+    return xp.zeros_like(y) if total is None else total
+
+
+# -- tangents of the adjoints (derivatives of derivatives) -------------------------------
+#
+# Each adjoint is bilinear in the cotangent `g` and the other operand, so its tangent is
+# the adjoint of `dg` plus the adjoint with the other operand replaced by its tangent.
+
+
+def matmul_adjoint_a_tangent(xp, g, a, b, dg, db):
+    """Tangent of ``matmul_adjoint_a(g, a, b)``."""
+    return _bilinear_tangent(
+        xp, lambda g, b: matmul_adjoint_a(xp, g, a, b), g, b, dg, db)
+
+
+def matmul_adjoint_b_tangent(xp, g, a, b, dg, da):
+    """Tangent of ``matmul_adjoint_b(g, a, b)``."""
+    return _bilinear_tangent(
+        xp, lambda g, a: matmul_adjoint_b(xp, g, a, b), g, a, dg, da)
+
+
+def dot_adjoint_a_tangent(xp, g, a, b, dg, db):
+    """Tangent of ``dot_adjoint_a(g, a, b)``."""
+    return _bilinear_tangent(xp, lambda g, b: dot_adjoint_a(xp, g, a, b), g, b, dg, db)
+
+
+def dot_adjoint_b_tangent(xp, g, a, b, dg, da):
+    """Tangent of ``dot_adjoint_b(g, a, b)``."""
+    return _bilinear_tangent(xp, lambda g, a: dot_adjoint_b(xp, g, a, b), g, a, dg, da)
+
+
+def inner_adjoint_a_tangent(xp, g, a, b, dg, db):
+    """Tangent of ``inner_adjoint_a(g, a, b)``."""
+    return _bilinear_tangent(xp, lambda g, b: inner_adjoint_a(xp, g, a, b), g, b, dg, db)
+
+
+def inner_adjoint_b_tangent(xp, g, a, b, dg, da):
+    """Tangent of ``inner_adjoint_b(g, a, b)``."""
+    return _bilinear_tangent(xp, lambda g, a: inner_adjoint_b(xp, g, a, b), g, a, dg, da)
+
+
+def _replaced(operands, replacements):
+    """``(i, operands with operand i replaced)`` for each replacement that is not the
+    literal 0 (an inactive tangent) or None (a zero entry of a container adjoint)."""
+    for i, replacement in enumerate(replacements):
+        if replacement is None or _is_zero_literal(replacement):
+            continue
+        replaced = list(operands)
+        replaced[i] = replacement
+        yield i, replaced
+
+
+def einsum_cross_adjoints(xp, g, subscripts, operands, replacements, optimize=False):
+    """For each operand ``j``, the sum over ``i != j`` of the adjoint (for operand ``j``,
+    cotangent ``g``) of the einsum with operand ``i`` replaced by ``replacements[i]``.
+
+    This is the adjoint, for the operands, of both ``einsum_tangent(y, subscripts,
+    operands, replacements)`` and ``sum_i <g, einsum(... operand i -> c_i ...)>``, the
+    pairing that defines the adjoint of ``einsum_adjoint``. Returns a tuple, one array
+    shaped like each operand.
+    """
+    total = [None] * len(operands)
+    for i, replaced in _replaced(operands, replacements):
+        parts = einsum_adjoint(xp, g, subscripts, replaced, optimize)
+        for j, part in enumerate(parts):
+            if j != i:
+                total[j] = part if total[j] is None else total[j] + part
+    return tuple(xp.zeros_like(o) if t is None else t
+                 for t, o in zip(total, operands, strict=True))
+
+
+def einsum_adjoint_tangent(xp, g, subscripts, operands, dg, doperands, optimize=False):
+    """Tangent of ``einsum_adjoint(g, subscripts, operands)`` (one array per operand);
+    tangents given as the literal 0 contribute nothing."""
+    total = list(einsum_cross_adjoints(xp, g, subscripts, operands, doperands, optimize))
+    if not _is_zero_literal(dg):
+        parts = einsum_adjoint(xp, dg, subscripts, operands, optimize)
+        total = [t + p for t, p in zip(total, parts, strict=True)]
+    return tuple(total)
+
+
+def einsum_cross_tangent(xp, y, subscripts, operands, first, second, optimize=False):
+    """The sum over ``i != j`` of the einsum with operand ``i`` replaced by ``first[i]``
+    and operand ``j`` by ``second[j]`` (the second-order term of ``einsum_tangent``'s
+    tangent); entries given as the literal 0 contribute nothing. Zeros like ``y`` when
+    every term does."""
+    total = None
+    for i, once in _replaced(operands, first):
+        for j, twice in _replaced(once, second):
+            if j != i:
+                term = xp.einsum(subscripts, *twice, optimize=optimize)
+                total = term if total is None else total + term
     return xp.zeros_like(y) if total is None else total

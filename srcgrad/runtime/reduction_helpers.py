@@ -10,6 +10,10 @@ derivative of a reduction, shaped like its input, so that a rule's adjoint is
 ``unreduce(g) * partials`` and its tangent ``sum(partials * dx)``: one formula, both modes.
 Where a derivative is a matter of convention (ties, kinks, the zero vector) the convention
 is stated on the helper and chosen so that both modes agree.
+
+For derivatives of derivatives, ``prod_second_partials``, ``std_partials_dy`` and
+``norm_partials_dx``/``_dy`` give the derivatives of the ``*_partials`` helpers themselves
+(the others are linear or piecewise constant); the same conventions hold.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ __all__ = [
     "untrace",
     "undiagonal",
     "undiag",
+    "prod_second_partials",
+    "std_partials_dy",
+    "norm_partials_dx",
+    "norm_partials_dy",
 ]
 
 
@@ -215,3 +223,101 @@ def undiag(xp, g, v, k=0):
     if xp.ndim(v) == 1:
         return xp.diag(g, k)
     return _embed_diagonal(xp, g, xp.shape(v), k, 0, 1)
+
+
+# -- derivatives of the partials (derivatives of derivatives) ----------------------------
+
+def prod_second_partials(xp, a, v, axis=None):
+    """``sum_k d2y/(da_i da_k) v_k`` for ``y = prod(a, axis)``: the derivative of
+    :func:`prod_partials` along ``v`` (shaped like ``a``). The second derivative of each
+    slice's product is symmetric, so this is also the adjoint of ``prod_partials``.
+
+    ``d2y/(da_i da_k)`` is the product of the elements other than ``a_i`` and ``a_k``
+    (0 for ``i == k``). Exact with zeros, without dividing by them: with no zero in the
+    slice it is ``(y / a_i) (sum_k v_k / a_k - v_i / a_i)``; with one zero, at ``a_m``,
+    ``P sum_{k != m} v_k / a_k`` at the zero and ``(P / a_i) v_m`` elsewhere; with two,
+    at ``a_m`` and ``a_n``, ``P v_n`` at ``a_m``, ``P v_m`` at ``a_n`` and 0 elsewhere
+    (``P`` the product of the non-zero elements); with three or more, 0.
+    """
+    a = _floating(xp, a)
+    axes = _normalize_axes(axis, a.ndim)
+    is_zero = a == 0
+    zeros = xp.sum(is_zero, axis=axes, keepdims=True)
+    safe = xp.where(is_zero, 1, a)
+    others = xp.prod(safe, axis=axes, keepdims=True)  # product of the non-zero elements
+    scaled = xp.where(is_zero, 0, v / safe)
+    scaled_sum = xp.sum(scaled, axis=axes, keepdims=True)
+    at_zeros = xp.sum(xp.where(is_zero, v, 0), axis=axes, keepdims=True)
+    no_zero = others / safe * (scaled_sum - scaled)
+    one_zero = xp.where(is_zero, others * scaled_sum, others / safe * at_zeros)
+    two_zeros = xp.where(is_zero, others * (at_zeros - v), 0)
+    return xp.where(zeros == 0, no_zero,
+                    xp.where(zeros == 1, one_zero, xp.where(zeros == 2, two_zeros, 0)))
+
+
+def _reciprocal(xp, kept):
+    """``1 / kept``, with 0 where ``kept`` is 0 (the convention at kinks of std and norm)."""
+    return xp.where(kept == 0, 0, 1 / xp.where(kept == 0, 1, kept))
+
+
+def std_partials_dy(xp, a, y, axis=None, ddof=0, keepdims=False):
+    """``d/dy`` of :func:`std_partials` ``(a, y, ...)`` with ``a`` held fixed, shaped like
+    ``a``: ``-std_partials / y``; 0 where ``y == 0``. (With ``y`` held fixed,
+    ``std_partials`` is linear in ``a``.)"""
+    a = _floating(xp, a)
+    axes = _normalize_axes(axis, a.ndim)
+    partials = std_partials(xp, a, y, axis, ddof, keepdims)
+    return -partials * _reciprocal(xp, _kept(xp, y, a.shape, axes, keepdims))
+
+
+def _is_two_norm(kind, ord):
+    return kind == "frobenius" or (kind == "vector" and ord in (None, 2)) or (
+        kind == "matrix" and ord in (None, "fro"))
+
+
+def _norm_power(kind, ord):
+    """``p`` for the norms whose partials are ``sign(x) |x / y|^(p - 1)``; None for those
+    whose partials are piecewise constant (vector 0, 1, inf, -inf; matrix 1, -1, inf,
+    -inf) or not implemented."""
+    if _is_two_norm(kind, ord):
+        return 2.0
+    if kind == "vector" and ord not in (0, 1, _INF, -_INF):
+        return float(ord)
+    return None
+
+
+def norm_partials_dx(xp, x, y, ord=None, axis=None, keepdims=False):
+    """``d/dx`` of :func:`norm_partials` ``(x, y, ...)`` with ``y`` held fixed; the
+    partials depend on each element of ``x`` alone, so this is elementwise, shaped like
+    ``x``: ``1 / y`` for the 2-norm (and Frobenius), ``(p - 1) |x|^(p - 2) / y^(p - 1)``
+    for other p-norms, 0 for the norms whose partials are piecewise constant.
+
+    Conventions: 0 where ``y == 0``, and 0 where ``x == 0`` for p-norms other than 2
+    (the exact value for ``p > 2``; for ``p < 2`` the second derivative is infinite
+    there).
+    """
+    x = _floating(xp, x)
+    kind, axes = _norm_kind(x.ndim, ord, axis)
+    p = _norm_power(kind, ord)
+    if p is None:
+        return xp.zeros_like(x)
+    inverse = _reciprocal(xp, _kept(xp, y, x.shape, axes, keepdims))
+    if p == 2.0:
+        return xp.zeros_like(x) + inverse
+    ratio = xp.abs(x) * inverse
+    safe = xp.where(ratio == 0, 1, ratio)
+    return xp.where(ratio == 0, 0, (p - 1) * safe ** (p - 2) * inverse)
+
+
+def norm_partials_dy(xp, x, y, ord=None, axis=None, keepdims=False):
+    """``d/dy`` of :func:`norm_partials` ``(x, y, ...)`` with ``x`` held fixed, shaped like
+    ``x``: ``-(p - 1) norm_partials / y`` for p-norms (p = 2 for the 2-norm and
+    Frobenius), 0 for the norms whose partials are piecewise constant and where
+    ``y == 0``."""
+    x = _floating(xp, x)
+    kind, axes = _norm_kind(x.ndim, ord, axis)
+    p = _norm_power(kind, ord)
+    if p is None:
+        return xp.zeros_like(x)
+    inverse = _reciprocal(xp, _kept(xp, y, x.shape, axes, keepdims))
+    return -(p - 1) * norm_partials(xp, x, y, ord, axis, keepdims) * inverse

@@ -9,12 +9,13 @@ def tanh_rnn_grad(h, W, U, xs):
     """Gradient of tanh_rnn with respect to h, W, U."""
     xp = rt.namespace(h=h, W=W, U=U, xs=xs)
     stack = []
+    constants = []
     U_matmul_x = None
     W_matmul_h = None
     x = None
     len_xs = len(xs)
     for index in range(len_xs):
-        stack.append(x)
+        constants.append(x)
         x = xs[index]
         stack.append(xp.like(W_matmul_h))
         W_matmul_h = W @ h
@@ -42,5 +43,5 @@ def tanh_rnn_grad(h, W, U, xs):
         bW = bW + xp.matmul_adjoint_a(bW_matmul_h, W, h)
         bh = xp.matmul_adjoint_b(bW_matmul_h, W, h)
         W_matmul_h = stack.pop()
-        x = stack.pop()
+        x = constants.pop()
     return (bh, xp.broadcast_like(bW, W), xp.broadcast_like(bU, U))

@@ -57,8 +57,9 @@ def uses_global(x):
 
 
 def uses_nested_def(x):
-    def inner(t):  # <- nested_def
-        return t * 2.0
+    if x > 0:
+        def inner(t):  # <- nested_def
+            return t * 2.0
 
     return x * 2.0
 

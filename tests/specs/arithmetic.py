@@ -93,6 +93,13 @@ def detached_scale(x):
     return scale * x
 
 
+def loop_over_range(x):
+    total = 0.0
+    for i in range(1, 4):
+        total = total + x * i
+    return total
+
+
 def logic_ops_are_flat(a, b):
     mask = (a > 0) & (b > 0) | (a < -1) ^ (b < -1)
     shifted = (mask << 1) >> 1
@@ -129,6 +136,7 @@ CASES += [
           operator.rshift)),
     Case(getitem, (Arg((3, 4)),), (operator.getitem,)),
     Case(not_is_flat, (Arg(None),), (operator.not_,)),
+    Case(loop_over_range, (Arg((3,)),), (range,)),
     Case(detached_scale, (Arg((3,)),), (srcgrad.stop_gradient,),
          expected=lambda args, v: (2.0 * args[0] * v,)),
 ]

@@ -200,7 +200,9 @@ for shape, ord, axis, keepdims in [
                       id=f"norm{shape}-{ord}-{axis}-{keepdims}"))
 CASES += [
     Case(norm_default, (Arg((3, 4)),), (np.linalg.norm,)),
-    Case(norm_inf_constant, (Arg((3, 4), distinct=True),), (np.linalg.norm,)),
+    # The distinct grid is symmetric, so |x| ties within a column: the gradient jumps
+    # there and has no second derivative to check.
+    Case(norm_inf_constant, (Arg((3, 4), distinct=True),), (np.linalg.norm,), order2=False),
 ]
 
 for shape, offset, axis1, axis2 in [((3, 3), 0, 0, 1), ((3, 4), 1, 0, 1), ((4, 3), -2, 0, 1),
