@@ -281,6 +281,27 @@ class _DropDefaults(ast.NodeTransformer):
         return node
 
 
+def _as_slice(node: ast.expr) -> ast.expr:
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "slice"
+            and not node.keywords and 1 <= len(node.args) <= 3):
+        args = [None if isinstance(a, ast.Constant) and a.value is None else a for a in node.args]
+        if len(args) == 1:
+            args = [None, args[0]]
+        return ast.Slice(*(args + [None] * (3 - len(args))))
+    if isinstance(node, ast.Tuple):
+        return ast.Tuple(elts=[_as_slice(e) for e in node.elts], ctx=ast.Load())
+    return node
+
+
+class _SliceSyntax(ast.NodeTransformer):
+    """`x[slice(1, None)]` (a key spliced from a rule) -> `x[1:]`, as a person writes it."""
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        node.slice = _as_slice(node.slice)
+        return node
+
+
 def _is_widening(stmt: ast.stmt) -> bool:
     """`b = xp.broadcast_like(b, y)`: turning a 0.0 placeholder into an array of zeros."""
     if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
@@ -378,14 +399,32 @@ def _eliminate(function: ast.FunctionDef) -> bool:
     return _remove(function, needless)
 
 
-def _tidy(body: list[ast.stmt]) -> list[ast.stmt]:
-    """Drop comments that no longer head a statement (and repeats of the one before),
+def _heads_derivative_code(block: list[ast.stmt], primal: frozenset) -> bool:
+    """Does `block` (what follows a comment, up to the next one) compute any derivative,
+    rather than only primal values and records?"""
+    for stmt in block:
+        if isinstance(stmt, Comment):
+            return False
+        if isinstance(stmt, _COMPOUND):
+            return True
+        defined = liveness.defines(stmt)
+        if defined and not defined <= primal:
+            return True
+        if isinstance(stmt, ast.Expr) and _record_name(stmt) is None and not (
+                isinstance(stmt.value, ast.Call)
+                and getattr(stmt.value.func, "attr", "").startswith("require_")):
+            return True
+    return False
+
+
+def _tidy(body: list[ast.stmt], primal: frozenset = frozenset()) -> list[ast.stmt]:
+    """Drop comments that no longer head derivative code (and repeats of the one before),
     branches left empty, and give emptied blocks a `pass`."""
     out: list[ast.stmt] = []
     for stmt in body:
         if isinstance(stmt, _COMPOUND):
-            stmt.body = _tidy(stmt.body)
-            stmt.orelse = _tidy(stmt.orelse)
+            stmt.body = _tidy(stmt.body, primal)
+            stmt.orelse = _tidy(stmt.orelse, primal)
             empty = all(isinstance(s, ast.Pass) for s in stmt.body) and not stmt.orelse
             if isinstance(stmt, ast.If) and empty and isinstance(stmt.test, ast.Name):
                 continue
@@ -398,6 +437,8 @@ def _tidy(body: list[ast.stmt]) -> list[ast.stmt]:
         if isinstance(stmt, Comment):
             following = out[index + 1] if index + 1 < len(out) else None
             if following is None or isinstance(following, (Comment, ast.Return)):
+                continue
+            if primal and not _heads_derivative_code(out[index + 1:], primal):
                 continue
             if stmt.text == last_comment:
                 continue
@@ -422,6 +463,6 @@ def optimize(function: ast.FunctionDef, primal=frozenset()) -> ast.FunctionDef:
         _first_contributions(function)
         while _eliminate(function):
             pass
-    function.body = _tidy(function.body)
-    function.body = [_DropDefaults().visit(stmt) for stmt in function.body]
+    function.body = _tidy(function.body, primal)
+    function.body = [_SliceSyntax().visit(_DropDefaults().visit(stmt)) for stmt in function.body]
     return ast.fix_missing_locations(function)
