@@ -79,11 +79,13 @@ def _located_failure(what: str, exc: BaseException) -> typer.Exit:
         return len(text.encode()[:offset].decode(errors="ignore"))
 
     start, end = (column(getattr(frame, name, None)) for name in ("colno", "end_colno"))
-    lines = [f"{frame.filename}:{frame.lineno}:{(start or 0) + 1}: error: {what}"]
+    indent = len(text) - len(text.lstrip())
+    if start is None:  # Python 3.10 frames carry no columns: underline the statement
+        start, end = indent, len(text.rstrip())
+    lines = [f"{frame.filename}:{frame.lineno}:{start + 1}: error: {what}"]
     if text.strip():
-        indent = len(text) - len(text.lstrip())
         lines.append(f"    {text.strip()}")
-        if start is not None and end and getattr(frame, "end_lineno", None) == frame.lineno:
+        if end and getattr(frame, "end_lineno", frame.lineno) == frame.lineno:
             lines.append(f"    {' ' * max(start - indent, 0)}{'^' * max(end - start, 1)}")
     return _fail("\n".join(lines), 1)
 

@@ -75,16 +75,6 @@ class Adjoints:
             return [items] if self.activity.varied_operand(stmt, items) else []
         value = stmt.value
         found = primitives.classify(value)
-        if is_pop(value):  # `x = items.pop()`: x's adjoint goes back on as the last entry
-            items = value.func.value.id
-            if not self.activity.varied_operand(stmt, items):
-                return []
-            bitems = self.adjoint_name(items)
-            before = name(bitems) if bitems in state.defined else ast.Constant(None)
-            state.defined.add(bitems)
-            state.maybe_zero.discard(bitems)
-            restore = assign(bitems, call("xp.push_adjoint", [before, name(badjoint), name(items)]))
-            return [ast.copy_location(restore, stmt)]
         if found.kind == primitives.Kind.PACK:
             parts = value.values if isinstance(value, ast.Dict) else value.elts
             names = [p.id for p in parts if isinstance(p, ast.Name)]
