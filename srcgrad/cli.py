@@ -484,6 +484,8 @@ def rules(
         modes = _modes(entry)
         if not _wanted(modes, mode):
             continue
+        if getattr(key, "__module__", "").startswith("srcgrad.runtime"):
+            continue  # rules for the runtime's own helpers (derivatives of derivatives)
         spellings = list(index.get(id(key), []))
         for other, target in ALIASES.items():
             if target is key:
