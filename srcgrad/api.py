@@ -195,7 +195,11 @@ class Derivative:
             yield args[index] if index < len(args) else kwargs.get(name)
 
     def _containers(self, args, kwargs) -> bool:
-        return any(isinstance(a, (list, tuple, dict)) for a in self._arguments(args, kwargs))
+        """Does any wrt argument hold its arrays in a structure (a list, tuple, dict or an
+        object), so that its gradient must be given the same structure?"""
+        return any(isinstance(a, (list, tuple, dict)) or (
+            hasattr(a, "__dict__") and not hasattr(a, "shape"))
+            for a in self._arguments(args, kwargs))
 
     def _as_gradients(self, result, args, kwargs):
         """Gradients of list/tuple/dict arguments in the arguments' own structure."""

@@ -37,8 +37,15 @@ def test_case_names_are_unique():
 
 def test_every_registered_primitive_has_a_spec_row():
     covered = {key for case in CASES for key in case.covers}
+    from srcgrad.runtime import containers
+
+    # Reading an attribute of a parameter object needs an object argument, which the spec
+    # checker cannot perturb: tests/test_parameter_trees.py checks it against finite
+    # differences instead.
+    checked_elsewhere = {containers.attribute}
     builtin = {key: rule for key, rule in registry.RULES.items()
-               if not (rule.kernel or "").startswith("user_")}  # srcgrad.extend rules of tests
+               if not (rule.kernel or "").startswith("user_")  # srcgrad.extend rules of tests
+               and key not in checked_elsewhere}
     missing = [rule.name for key, rule in builtin.items() if key not in covered]
     assert not missing, f"primitives without a spec row: {sorted(missing)}"
 

@@ -181,10 +181,9 @@ class Expressions:
             call = ast.Call(func=node, args=[], keywords=[])
             return self.primitive(primitives.lookup(key), [self.atom(node.value)], [], call)
         base = self.atom(node.value)
-        if node.attr in primitives.NONDIFF_ATTRIBUTES:
-            return self.located(ast.Attribute(value=base, attr=node.attr, ctx=ast.Load()), node)
-        raise self.error(UnknownCalleeError, node, f"attribute `.{node.attr}` is not supported",
-                         "use the NumPy function instead (for example np.real(x))")
+        # x.shape is metadata; any other attribute reads a field of a parameter object
+        # (a dataclass, namedtuple or object holding arrays): the `attribute` primitive.
+        return self.located(ast.Attribute(value=base, attr=node.attr, ctx=ast.Load()), node)
 
     def call(self, node: ast.Call) -> ast.expr:
         for keyword in node.keywords:

@@ -93,6 +93,8 @@ def classify(value: ast.expr) -> Classified:
     if isinstance(value, ast.Attribute):
         if value.attr in NONDIFF_ATTRIBUTES:
             return Classified(Kind.METADATA)
+        if isinstance(value.value, ast.Name) and value.value.id != "xp":
+            return Classified(Kind.RULE, lookup(_attribute_key()))  # obj.weight
         return Classified(Kind.OPAQUE)
     if isinstance(value, (ast.Tuple, ast.List, ast.Dict)):
         return Classified(Kind.PACK)
@@ -107,6 +109,12 @@ def classify(value: ast.expr) -> Classified:
                 return Classified(Kind.RULE, found)
         return Classified(Kind.OPAQUE)
     return Classified(Kind.OPAQUE)
+
+
+def _attribute_key():
+    from srcgrad.runtime import containers
+
+    return containers.attribute
 
 
 _loaded = False

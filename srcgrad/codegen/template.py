@@ -84,6 +84,8 @@ def bind(rule: Rule, value: ast.expr, locate=None) -> Binding:
         positional, keywords = [value.value, index_value(value.slice)], []
     elif isinstance(value, ast.Call):
         positional, keywords = list(value.args), [(k.arg, k.value) for k in value.keywords]
+    elif isinstance(value, ast.Attribute):  # obj.name: the object and the name
+        positional, keywords = [value.value, ast.Constant(value.attr)], []
     else:
         raise TypeError(f"cannot bind {ast.dump(value)}")
     values: dict = {}

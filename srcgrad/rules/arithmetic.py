@@ -6,6 +6,7 @@ import operator
 import numpy as np
 
 from srcgrad import control
+from srcgrad.runtime import containers
 from srcgrad.rules.registry import adjoint, alias, d, nondifferentiable, rule, tangent, xp
 
 # ---------------------------------------------------------------- binary arithmetic
@@ -104,3 +105,13 @@ alias(np.floor_divide, operator.floordiv)
 
 nondifferentiable(range, kernel=None)  # integers: loop bounds in emitted code
 nondifferentiable(control.stop_gradient)  # also control.detach: the same object
+
+
+@rule(containers.attribute, kernel=None)
+def attribute(y, obj, name):
+    """`obj.name` for a parameter object (a dataclass, namedtuple or any object holding
+    arrays): the adjoint goes to that one attribute of the object's adjoint."""
+    with adjoint:
+        d[obj] = xp.attribute_part(obj, name, d[y])
+    with tangent:
+        d[y] = xp.attribute_tangent(d[obj], name)

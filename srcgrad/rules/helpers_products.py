@@ -74,6 +74,102 @@ def inner_adjoint_b(out, g, a, b):
         d[out] = xp.inner_adjoint_b_tangent(g, a, b, d[g], d[a])
 
 
+# ---------------------------------------------------------------- tangents of the adjoints
+#
+# Each is the adjoint applied twice, once to dg and once to the other operand's tangent, so
+# its derivatives are the same helpers again (third and higher derivatives).
+
+
+@rule(ph.matmul_adjoint_a_tangent, kernel="matmul_adjoint_a_tangent")
+def matmul_adjoint_a_tangent(out, g, a, b, dg, db):
+    """matmul_adjoint_a(dg, a, b) + matmul_adjoint_a(g, a, db): linear in (dg, b) and in
+    (g, db); a gives only the shape."""
+    with adjoint:
+        d[dg] = xp.unbroadcast(xp.matmul(d[out], b), dg)
+        d[b] = xp.matmul_adjoint_b(xp.broadcast_like(dg, g), d[out], b)
+        d[g] = xp.unbroadcast(xp.matmul(d[out], xp.broadcast_like(db, b)), g)
+        d[db] = xp.matmul_adjoint_b(g, d[out], db)
+    with tangent:
+        d[out] = (xp.matmul_adjoint_a_tangent(g, a, b, d[dg], d[db])
+                  + xp.matmul_adjoint_a_tangent(xp.broadcast_like(dg, g), a,
+                                              xp.broadcast_like(db, b), d[g], d[b]))
+
+
+@rule(ph.matmul_adjoint_b_tangent, kernel="matmul_adjoint_b_tangent")
+def matmul_adjoint_b_tangent(out, g, a, b, dg, da):
+    """matmul_adjoint_b(dg, a, b) + matmul_adjoint_b(g, da, b): linear in (dg, a) and in
+    (g, da); b gives only the shape."""
+    with adjoint:
+        d[dg] = xp.unbroadcast(xp.matmul(a, d[out]), dg)
+        d[a] = xp.matmul_adjoint_a(xp.broadcast_like(dg, g), a, d[out])
+        d[g] = xp.unbroadcast(xp.matmul(xp.broadcast_like(da, a), d[out]), g)
+        d[da] = xp.matmul_adjoint_a(g, da, d[out])
+    with tangent:
+        d[out] = (xp.matmul_adjoint_b_tangent(g, a, b, d[dg], d[da])
+                  + xp.matmul_adjoint_b_tangent(xp.broadcast_like(dg, g),
+                                              xp.broadcast_like(da, a), b, d[g], d[a]))
+
+
+@rule(ph.dot_adjoint_a_tangent, kernel="dot_adjoint_a_tangent")
+def dot_adjoint_a_tangent(out, g, a, b, dg, db):
+    """dot_adjoint_a(dg, a, b) + dot_adjoint_a(g, a, db): linear in (dg, b) and in
+    (g, db); a gives only the shape."""
+    with adjoint:
+        d[dg] = xp.unbroadcast(xp.dot(d[out], b), dg)
+        d[b] = xp.dot_adjoint_b(xp.broadcast_like(dg, g), d[out], b)
+        d[g] = xp.unbroadcast(xp.dot(d[out], xp.broadcast_like(db, b)), g)
+        d[db] = xp.dot_adjoint_b(g, d[out], db)
+    with tangent:
+        d[out] = (xp.dot_adjoint_a_tangent(g, a, b, d[dg], d[db])
+                  + xp.dot_adjoint_a_tangent(xp.broadcast_like(dg, g), a,
+                                              xp.broadcast_like(db, b), d[g], d[b]))
+
+
+@rule(ph.dot_adjoint_b_tangent, kernel="dot_adjoint_b_tangent")
+def dot_adjoint_b_tangent(out, g, a, b, dg, da):
+    """dot_adjoint_b(dg, a, b) + dot_adjoint_b(g, da, b): linear in (dg, a) and in
+    (g, da); b gives only the shape."""
+    with adjoint:
+        d[dg] = xp.unbroadcast(xp.dot(a, d[out]), dg)
+        d[a] = xp.dot_adjoint_a(xp.broadcast_like(dg, g), a, d[out])
+        d[g] = xp.unbroadcast(xp.dot(xp.broadcast_like(da, a), d[out]), g)
+        d[da] = xp.dot_adjoint_a(g, da, d[out])
+    with tangent:
+        d[out] = (xp.dot_adjoint_b_tangent(g, a, b, d[dg], d[da])
+                  + xp.dot_adjoint_b_tangent(xp.broadcast_like(dg, g),
+                                              xp.broadcast_like(da, a), b, d[g], d[a]))
+
+
+@rule(ph.inner_adjoint_a_tangent, kernel="inner_adjoint_a_tangent")
+def inner_adjoint_a_tangent(out, g, a, b, dg, db):
+    """inner_adjoint_a(dg, a, b) + inner_adjoint_a(g, a, db): linear in (dg, b) and in
+    (g, db); a gives only the shape."""
+    with adjoint:
+        d[dg] = xp.unbroadcast(xp.inner(d[out], b), dg)
+        d[b] = xp.inner_adjoint_b(xp.broadcast_like(dg, g), d[out], b)
+        d[g] = xp.unbroadcast(xp.inner(d[out], xp.broadcast_like(db, b)), g)
+        d[db] = xp.inner_adjoint_b(g, d[out], db)
+    with tangent:
+        d[out] = (xp.inner_adjoint_a_tangent(g, a, b, d[dg], d[db])
+                  + xp.inner_adjoint_a_tangent(xp.broadcast_like(dg, g), a,
+                                              xp.broadcast_like(db, b), d[g], d[b]))
+
+
+@rule(ph.inner_adjoint_b_tangent, kernel="inner_adjoint_b_tangent")
+def inner_adjoint_b_tangent(out, g, a, b, dg, da):
+    """inner_adjoint_b(dg, a, b) + inner_adjoint_b(g, da, b): linear in (dg, a) and in
+    (g, da); b gives only the shape."""
+    with adjoint:
+        d[dg] = xp.unbroadcast(xp.inner(a, d[out]), dg)
+        d[a] = xp.inner_adjoint_a(xp.broadcast_like(dg, g), a, d[out])
+        d[g] = xp.unbroadcast(xp.inner(xp.broadcast_like(da, a), d[out]), g)
+        d[da] = xp.inner_adjoint_a(g, da, d[out])
+    with tangent:
+        d[out] = (xp.inner_adjoint_b_tangent(g, a, b, d[dg], d[da])
+                  + xp.inner_adjoint_b_tangent(xp.broadcast_like(dg, g),
+                                              xp.broadcast_like(da, a), b, d[g], d[a]))
+
+
 # ---------------------------------------------------------------- tangents of dot, inner, outer
 
 
@@ -146,3 +242,79 @@ def einsum_tangent(out, y, subscripts, operands: Seq, tangents: Seq, optimize=Fa
         d[out] = (xp.einsum_tangent(y, subscripts, operands, d[tangents], optimize)
                   + xp.einsum_cross_tangent(y, subscripts, operands, tangents,
                                             d[operands], optimize))
+
+
+# ---------------------------------------------------------------- higher-order einsum terms
+#
+# `einsum_multi_tangent(y, subscripts, operands, sets)` sums the einsum over every way of
+# giving each replacement set its own operand; `einsum_multi_adjoints(g, ...)` is its adjoint
+# for one more set. Both are multilinear in their sets (and in g), so the rules below stay
+# within this family; `einsum_cross_*` are the one- and two-set cases.
+
+
+@rule(ph.einsum_cross_adjoints, kernel="einsum_cross_adjoints")
+def einsum_cross_adjoints(out, g, subscripts, operands: Seq, replacements: Seq,
+                          optimize=False):
+    """Paired with cotangents c: sum_{i != j} <g, einsum(i -> replacements_i, j -> c_j)>."""
+    with adjoint:
+        d[g] = xp.einsum_cross_tangent(g, subscripts, operands, replacements,
+                                       xp.as_gradient(d[out], out), optimize)
+        d[replacements] = xp.einsum_cross_adjoints(g, subscripts, operands,
+                                                   xp.as_gradient(d[out], out), optimize)
+        d[operands] = xp.einsum_multi_adjoints(
+            g, subscripts, operands, (replacements, xp.as_gradient(d[out], out)), optimize)
+    with tangent:
+        d[out] = xp.add_tree(
+            xp.add_tree(xp.einsum_cross_adjoints(d[g], subscripts, operands, replacements,
+                                                 optimize),
+                        xp.einsum_cross_adjoints(g, subscripts, operands, d[replacements],
+                                                 optimize)),
+            xp.einsum_multi_adjoints(g, subscripts, operands, (replacements, d[operands]),
+                                     optimize))
+
+
+@rule(ph.einsum_adjoint_tangent, kernel="einsum_adjoint_tangent")
+def einsum_adjoint_tangent(out, g, subscripts, operands: Seq, dg, doperands: Seq,
+                           optimize=False):
+    """einsum_cross_adjoints(g, doperands) + einsum_adjoint(dg): linear in (g, doperands)
+    and in dg, and in the operands through every term that keeps them."""
+    with adjoint:
+        d[dg] = xp.einsum_tangent(dg, subscripts, operands, xp.as_gradient(d[out], out),
+                                  optimize)
+        d[g] = xp.einsum_cross_tangent(g, subscripts, operands, doperands,
+                                       xp.as_gradient(d[out], out), optimize)
+        d[doperands] = xp.einsum_cross_adjoints(g, subscripts, operands,
+                                                xp.as_gradient(d[out], out), optimize)
+        d[operands] = xp.einsum_multi_adjoints(
+            g, subscripts, operands, (doperands, xp.as_gradient(d[out], out)), optimize)
+        d[operands] = xp.einsum_multi_adjoints(
+            dg, subscripts, operands, (xp.as_gradient(d[out], out),), optimize)
+    with tangent:
+        d[out] = xp.add_tree(
+            xp.add_tree(xp.einsum_adjoint_tangent(d[g], subscripts, operands, d[dg],
+                                                  doperands, optimize),
+                        xp.einsum_cross_adjoints(g, subscripts, operands, d[doperands],
+                                                 optimize)),
+            xp.add_tree(xp.einsum_multi_adjoints(g, subscripts, operands,
+                                                 (doperands, d[operands]), optimize),
+                        xp.einsum_multi_adjoints(dg, subscripts, operands, (d[operands],),
+                                                 optimize)))
+
+
+@rule(ph.einsum_cross_tangent, kernel="einsum_cross_tangent")
+def einsum_cross_tangent(out, y, subscripts, operands: Seq, first: Seq, second: Seq,
+                         optimize=False):
+    """Linear in first and in second, and in each operand through the terms that keep it;
+    y gives only the shape."""
+    with adjoint:
+        d[first] = xp.einsum_cross_adjoints(d[out], subscripts, operands, second, optimize)
+        d[second] = xp.einsum_cross_adjoints(d[out], subscripts, operands, first, optimize)
+        d[operands] = xp.einsum_multi_adjoints(d[out], subscripts, operands,
+                                               (first, second), optimize)
+    with tangent:
+        d[out] = (xp.einsum_cross_tangent(y, subscripts, operands, d[first], second,
+                                          optimize)
+                  + xp.einsum_cross_tangent(y, subscripts, operands, first, d[second],
+                                            optimize)
+                  + xp.einsum_multi_tangent(y, subscripts, operands,
+                                            (first, second, d[operands]), optimize))

@@ -113,3 +113,85 @@ def norm_partials(out, x, y, ord=None, axis=None, keepdims=False):
         d[out] = (xp.norm_partials_dx(x, y, ord, axis, keepdims) * d[x]
                   + xp.norm_partials_dy(x, y, ord, axis, keepdims)
                   * xp.unreduce(d[y], x, axis, keepdims))
+
+
+# Third and higher derivatives. `std_partials_derivative` and `norm_partials_derivative`
+# take the order of the derivative as arguments, so their rules raise it by one.
+
+
+@rule(rh.prod_second_partials, kernel="prod_second_partials")
+def prod_second_partials(out, a, v, axis=None):
+    """Linear in v and symmetric; its derivative in a is the third derivative of prod
+    along v (`prod_third_partials`, symmetric in its two directions)."""
+    with adjoint:
+        d[v] = xp.prod_second_partials(a, d[out], axis)
+        d[a] = xp.prod_third_partials(a, v, d[out], axis)
+    with tangent:
+        d[out] = (xp.prod_second_partials(a, d[v], axis)
+                  + xp.prod_third_partials(a, v, d[a], axis))
+
+
+@rule(rh.std_partials_dy, kernel="std_partials_dy")
+def std_partials_dy(out, a, y, axis=None, ddof=0, keepdims=False):
+    """The first y-derivative of std_partials: linear in a and symmetric."""
+    with adjoint:
+        d[a] = xp.std_partials_derivative(d[out], y, axis, ddof, keepdims, 1)
+        d[y] = xp.sum(d[out] * xp.std_partials_derivative(a, y, axis, ddof, keepdims, 2),
+                      axis=axis, keepdims=keepdims)
+    with tangent:
+        d[out] = (xp.std_partials_derivative(d[a], y, axis, ddof, keepdims, 1)
+                  + xp.std_partials_derivative(a, y, axis, ddof, keepdims, 2)
+                  * xp.unreduce(d[y], a, axis, keepdims))
+
+
+@rule(rh.std_partials_derivative, kernel="std_partials_derivative")
+def std_partials_derivative(out, a, y, axis=None, ddof=0, keepdims=False, ny=0):
+    """Linear in a and symmetric; one more y-derivative raises ny."""
+    with adjoint:
+        d[a] = xp.std_partials_derivative(d[out], y, axis, ddof, keepdims, ny)
+        d[y] = xp.sum(d[out] * xp.std_partials_derivative(a, y, axis, ddof, keepdims, ny + 1),
+                      axis=axis, keepdims=keepdims)
+    with tangent:
+        d[out] = (xp.std_partials_derivative(d[a], y, axis, ddof, keepdims, ny)
+                  + xp.std_partials_derivative(a, y, axis, ddof, keepdims, ny + 1)
+                  * xp.unreduce(d[y], a, axis, keepdims))
+
+
+@rule(rh.norm_partials_dx, kernel="norm_partials_dx")
+def norm_partials_dx(out, x, y, ord=None, axis=None, keepdims=False):
+    """Elementwise in x, through the norm y of its slice, as norm_partials."""
+    with adjoint:
+        d[x] = d[out] * xp.norm_partials_derivative(x, y, ord, axis, keepdims, 2, 0)
+        d[y] = xp.sum(d[out] * xp.norm_partials_derivative(x, y, ord, axis, keepdims, 1, 1),
+                      axis=axis, keepdims=keepdims)
+    with tangent:
+        d[out] = (xp.norm_partials_derivative(x, y, ord, axis, keepdims, 2, 0) * d[x]
+                  + xp.norm_partials_derivative(x, y, ord, axis, keepdims, 1, 1)
+                  * xp.unreduce(d[y], x, axis, keepdims))
+
+
+@rule(rh.norm_partials_dy, kernel="norm_partials_dy")
+def norm_partials_dy(out, x, y, ord=None, axis=None, keepdims=False):
+    """Elementwise in x, through the norm y of its slice, as norm_partials."""
+    with adjoint:
+        d[x] = d[out] * xp.norm_partials_derivative(x, y, ord, axis, keepdims, 1, 1)
+        d[y] = xp.sum(d[out] * xp.norm_partials_derivative(x, y, ord, axis, keepdims, 0, 2),
+                      axis=axis, keepdims=keepdims)
+    with tangent:
+        d[out] = (xp.norm_partials_derivative(x, y, ord, axis, keepdims, 1, 1) * d[x]
+                  + xp.norm_partials_derivative(x, y, ord, axis, keepdims, 0, 2)
+                  * xp.unreduce(d[y], x, axis, keepdims))
+
+
+@rule(rh.norm_partials_derivative, kernel="norm_partials_derivative")
+def norm_partials_derivative(out, x, y, ord=None, axis=None, keepdims=False, nx=0, ny=0):
+    """One more derivative in x or y raises nx or ny."""
+    with adjoint:
+        d[x] = d[out] * xp.norm_partials_derivative(x, y, ord, axis, keepdims, nx + 1, ny)
+        d[y] = xp.sum(d[out] * xp.norm_partials_derivative(x, y, ord, axis, keepdims, nx,
+                                                            ny + 1),
+                      axis=axis, keepdims=keepdims)
+    with tangent:
+        d[out] = (xp.norm_partials_derivative(x, y, ord, axis, keepdims, nx + 1, ny) * d[x]
+                  + xp.norm_partials_derivative(x, y, ord, axis, keepdims, nx, ny + 1)
+                  * xp.unreduce(d[y], x, axis, keepdims))

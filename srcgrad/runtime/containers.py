@@ -10,7 +10,8 @@ arguments.
 from __future__ import annotations
 
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
-           "Cotangents", "as_gradient", "push_adjoint", "undrop_last"]
+           "Cotangents", "as_gradient", "push_adjoint", "attribute", "attribute_part",
+           "attribute_tangent", "undrop_last"]
 
 
 def _is_zero(value) -> bool:
@@ -145,6 +146,13 @@ def zeros_tree(xp, value):
 def as_gradient(xp, gradient, like):
     """`gradient` in the structure of `like`: a dict, list or tuple for a container argument
     (entries in `like`'s order, zeros where nothing flowed back), `gradient` itself else."""
+    if hasattr(like, "_fields") and isinstance(gradient, Cotangents) and isinstance(
+            gradient.entries, dict):  # a namedtuple read by attribute
+        return type(like)(*(as_gradient(xp, gradient.entries.get(f), getattr(like, f))
+                            for f in like._fields))
+    if not isinstance(like, (list, tuple, dict)) and hasattr(like, "__dict__") and not hasattr(
+            like, "shape"):
+        return _object_gradient(xp, gradient, like)
     if isinstance(like, (list, tuple, dict)):
         if _is_zero(gradient):
             entries = {} if isinstance(like, dict) else [None] * len(like)
@@ -167,3 +175,49 @@ def push_adjoint(xp, b, g, container):
     with x's adjoint `g` back on the end."""
     entries = [None] * len(container) if _is_zero(b) else list(b)
     return Cotangents(entries + [g])
+
+
+def attribute(xp, obj, name):
+    """`obj.<name>`: an attribute of a parameter object (the key of its rule)."""
+    return getattr(obj, name)
+
+
+def attribute_part(xp, obj, name, g):
+    """The adjoint of `obj` when only `obj.<name>` (with adjoint g) is used."""
+    if hasattr(obj, "shape") and not hasattr(obj, "__dict__"):
+        raise TypeError(f"the array attribute `.{name}` has no derivative rule; use the NumPy "
+                        "function instead")
+    return Cotangents({name: g})
+
+
+def attribute_tangent(xp, t, name):
+    """`t.<name>` of an object's tangent, given as an object like it or as a dict."""
+    if _is_zero(t):
+        return 0.0
+    if isinstance(t, (dict, Cotangents)):
+        try:
+            return t[name]
+        except KeyError:
+            return 0.0
+    return getattr(t, name)
+
+
+def _object_gradient(xp, gradient, like):
+    """A gradient shaped like the object `like`: a copy of it whose array attributes hold
+    their gradients (zeros where nothing flowed back)."""
+    import copy
+    import dataclasses
+
+    entries = {} if _is_zero(gradient) else dict(gradient.entries if isinstance(
+        gradient, Cotangents) else gradient)
+    fields = vars(like) if hasattr(like, "__dict__") else {}
+    updates = {k: as_gradient(xp, entries.get(k), v) for k, v in fields.items()
+               if hasattr(v, "shape") or isinstance(v, (float, list, tuple, dict))
+               or hasattr(v, "__dict__")}
+    if dataclasses.is_dataclass(like) and not isinstance(like, type):
+        names = {f.name for f in dataclasses.fields(like)}
+        return dataclasses.replace(like, **{k: v for k, v in updates.items() if k in names})
+    out = copy.copy(like)
+    for k, v in updates.items():
+        object.__setattr__(out, k, v)
+    return out

@@ -38,6 +38,9 @@ __all__ = [
     "std_partials_dy",
     "norm_partials_dx",
     "norm_partials_dy",
+    "prod_third_partials",
+    "std_partials_derivative",
+    "norm_partials_derivative",
 ]
 
 
@@ -321,3 +324,95 @@ def norm_partials_dy(xp, x, y, ord=None, axis=None, keepdims=False):
         return xp.zeros_like(x)
     inverse = _reciprocal(xp, _kept(xp, y, x.shape, axes, keepdims))
     return -(p - 1) * norm_partials(xp, x, y, ord, axis, keepdims) * inverse
+
+
+def prod_third_partials(xp, a, v, w, axis=None):
+    """``sum_{k,l} d3y/(da_i da_k da_l) v_k w_l`` for ``y = prod(a, axis)``: the derivative
+    of :func:`prod_second_partials` ``(a, v)`` along ``w`` (shaped like ``a``; symmetric in
+    ``v`` and ``w``). ``d3y/(da_i da_k da_l)`` is the product of the elements other than
+    ``a_i``, ``a_k`` and ``a_l`` when the three differ, else 0. Exact with zeros: computed
+    as the coefficient of ``e1 e2`` in the product of ``a + e1 v + e2 w`` over each slice
+    with ``a_i`` left out (prefix and suffix products, no division)."""
+    a = _floating(xp, a)
+    axes = _normalize_axes(axis, a.ndim)
+    rest = [i for i in range(a.ndim) if i not in axes]
+    order = rest + list(axes)
+    lead = tuple(a.shape[i] for i in rest)
+    n = _size(a.shape[i] for i in axes)
+
+    def flat(t):
+        t = xp.broadcast_to(t, a.shape) if xp.shape(t) != a.shape else t
+        return xp.reshape(xp.transpose(t, order), lead + (n,))
+
+    fa, fv, fw = flat(a), flat(v), flat(w)
+    one = xp.ones(lead, dtype=fa.dtype)
+    zero = xp.zeros(lead, dtype=fa.dtype)
+
+    def scan(indices):
+        """Coefficients (1, e1, e2, e1 e2) of the running product, before each index."""
+        state = (one, zero, zero, zero)
+        before = []
+        for i in indices:
+            before.append(state)
+            x, p, q = fa[..., i], fv[..., i], fw[..., i]
+            c0, c1, c2, c12 = state
+            state = (c0 * x, c1 * x + c0 * p, c2 * x + c0 * q, c12 * x + c1 * q + c2 * p)
+        return before
+
+    prefix = scan(range(n))
+    suffix = scan(range(n - 1, -1, -1))[::-1]
+    columns = []
+    for i in range(n):
+        p0, p1, p2, p12 = prefix[i]
+        s0, s1, s2, s12 = suffix[i]
+        columns.append(p0 * s12 + p1 * s2 + p2 * s1 + p12 * s0)
+    out = xp.stack(columns, axis=-1) if columns else xp.zeros(lead + (0,), dtype=fa.dtype)
+    out = xp.reshape(out, tuple(a.shape[i] for i in order))
+    inverse = [order.index(i) for i in range(a.ndim)]
+    return xp.transpose(out, inverse)
+
+
+def std_partials_derivative(xp, a, y, axis=None, ddof=0, keepdims=False, ny=0):
+    """``d^ny/dy^ny`` of :func:`std_partials` ``(a, y, ...)`` with ``a`` held fixed, shaped
+    like ``a``: ``(a - mean) / (n - ddof) * (-1)^ny ny! / y^(ny + 1)``; 0 where
+    ``y == 0``. Linear in ``a`` and symmetric (centering is a projection)."""
+    a = _floating(xp, a)
+    axes = _normalize_axes(axis, a.ndim)
+    inverse = _reciprocal(xp, _kept(xp, y, a.shape, axes, keepdims))
+    factor = 1.0
+    for t in range(1, ny + 1):
+        factor *= -t
+    return _centered(xp, a, axes) * (factor / _dof(a.shape, axes, ddof)) * inverse ** (ny + 1)
+
+
+def norm_partials_derivative(xp, x, y, ord=None, axis=None, keepdims=False, nx=0, ny=0):
+    """``d^nx/dx^nx d^ny/dy^ny`` of :func:`norm_partials` ``(x, y, ...)`` (x and y taken as
+    independent; elementwise, shaped like ``x``). For p-norms (p = 2 for the 2-norm and
+    Frobenius) the partials are ``sign(x) |x|^(p - 1) y^(1 - p)``, so this is
+    ``(p-1)...(p-nx) (1-p)...(2-p-ny) s |x/y|^(p-1-nx) / y^(nx+ny)`` with ``s = sign(x)``
+    for even ``nx`` and 1 for odd. 0 for the norms whose partials are piecewise constant,
+    where ``y == 0``, and where ``x == 0`` and the power of ``|x|`` is negative (the
+    conventions of :func:`norm_partials_dx`). For ``nx = 1, ny = 0`` it is
+    ``norm_partials_dx``, for ``nx = 0, ny = 1`` ``norm_partials_dy``."""
+    x = _floating(xp, x)
+    kind, axes = _norm_kind(x.ndim, ord, axis)
+    p = _norm_power(kind, ord)
+    coefficient = 1.0
+    if p is not None:
+        for t in range(nx):
+            coefficient *= p - 1 - t
+        for t in range(ny):
+            coefficient *= 1 - p - t
+    if p is None or coefficient == 0:
+        return xp.zeros_like(x)
+    inverse = _reciprocal(xp, _kept(xp, y, x.shape, axes, keepdims))
+    ratio = xp.abs(x) * inverse
+    power = p - 1 - nx
+    if power == 0:
+        scaled = xp.ones_like(ratio)
+    else:
+        safe = xp.where(ratio == 0, 1, ratio)
+        scaled = xp.where(ratio == 0, 0, safe ** power)
+    if nx % 2 == 0:
+        scaled = xp.sign(x) * scaled
+    return coefficient * scaled * inverse ** (nx + ny)

@@ -29,7 +29,7 @@ def _view_source(value: ast.expr) -> str | None:
     """The name `value` may be a view of, if any."""
     if isinstance(value, ast.Name):
         return value.id
-    if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+    if isinstance(value, (ast.Subscript, ast.Attribute)) and isinstance(value.value, ast.Name):
         return value.value.id
     if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
             and isinstance(value.func.value, ast.Name) and value.func.value.id == "xp"

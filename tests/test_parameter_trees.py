@@ -1,0 +1,112 @@
+"""Parameter trees as differentiated arguments: dicts, lists, tuples, named tuples,
+dataclasses and plain objects holding arrays; gradients come back in the same structure."""
+
+import collections
+import dataclasses
+
+import numpy as np
+import pytest
+
+import srcgrad
+
+
+@dataclasses.dataclass
+class Layer:
+    W: np.ndarray
+    b: np.ndarray
+    frozen: np.ndarray
+
+
+Pair = collections.namedtuple("Pair", "W b")
+
+
+class Plain:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+
+def by_attribute(p, x):
+    h = np.tanh(p.W @ x + p.b)
+    return (h ** 2).sum()
+
+
+def by_key(p, x):
+    h = np.tanh(p["W"] @ x + p["b"])
+    return (h ** 2).sum()
+
+
+def by_position(p, x):
+    W, b = p
+    h = np.tanh(W @ x + b)
+    return (h ** 2).sum()
+
+
+def flat(W, b, x):
+    h = np.tanh(W @ x + b)
+    return (h ** 2).sum()
+
+
+def two_layers(first, second, x):
+    h = np.tanh(first.W @ x + first.b)
+    return (second.W @ h + second.b).sum()
+
+
+RNG = np.random.default_rng(3)
+W, B, X = RNG.standard_normal((3, 2)), RNG.standard_normal(3), RNG.standard_normal(2)
+EXPECTED_W, EXPECTED_B = srcgrad.grad(flat, wrt=(0, 1))(W, B, X)
+
+TREES = [
+    ("dataclass", by_attribute, lambda: Layer(W.copy(), B.copy(), np.ones(4))),
+    ("namedtuple", by_attribute, lambda: Pair(W.copy(), B.copy())),
+    ("object", by_attribute, lambda: Plain(W.copy(), B.copy())),
+    ("dict", by_key, lambda: {"W": W.copy(), "b": B.copy(), "unused": np.ones(2)}),
+    ("tuple", by_position, lambda: (W.copy(), B.copy())),
+    ("list", by_position, lambda: [W.copy(), B.copy()]),
+]
+
+
+@pytest.mark.parametrize("name, loss, make", TREES, ids=[t[0] for t in TREES])
+def test_gradient_has_the_argument_structure(name, loss, make):
+    params = make()
+    grads = srcgrad.grad(loss)(params, X)
+    assert type(grads) is type(params)
+    if isinstance(params, (dict,)):
+        w, b = grads["W"], grads["b"]
+        np.testing.assert_array_equal(grads["unused"], np.zeros(2))
+    elif isinstance(params, (list, tuple)) and not hasattr(params, "_fields"):
+        w, b = grads
+    else:
+        w, b = grads.W, grads.b
+    np.testing.assert_allclose(w, EXPECTED_W, rtol=1e-12)
+    np.testing.assert_allclose(b, EXPECTED_B, rtol=1e-12)
+    if isinstance(params, Layer):
+        np.testing.assert_array_equal(grads.frozen, np.zeros(4))
+
+
+def test_two_objects_match_finite_differences():
+    first = Layer(W.copy(), B.copy(), np.ones(1))
+    second = Plain(RNG.standard_normal((2, 3)), RNG.standard_normal(2))
+    g_first, g_second = srcgrad.grad(two_layers, wrt=(0, 1))(first, second, X)
+    eps = 1e-6
+    bump = np.zeros_like(W)
+    bump[1, 0] = eps
+    up = two_layers(Layer(W + bump, B, first.frozen), second, X)
+    down = two_layers(Layer(W - bump, B, first.frozen), second, X)
+    assert g_first.W[1, 0] == pytest.approx((up - down) / (2 * eps), rel=1e-6)
+    np.testing.assert_allclose(g_second.b, np.ones(2))
+
+
+def test_forward_mode_takes_a_tangent_object():
+    params = Layer(W, B, np.ones(4))
+    tangent = Layer(np.ones_like(W), np.zeros(3), np.zeros(4))
+    _, pushed = srcgrad.jvp(by_attribute)(params, X, tangent)
+    assert pushed == pytest.approx(EXPECTED_W.sum(), rel=1e-12)
+
+
+def test_an_array_attribute_without_a_rule_is_refused():
+    def uses_real(x):
+        return x.real.sum()
+
+    with pytest.raises(TypeError, match="real"):
+        srcgrad.grad(uses_real)(np.ones(3))
