@@ -176,6 +176,11 @@ class Derivative:
             result = self._call(*args, **kwargs)
             if self._kind != "jvp" and self._containers(args, kwargs):
                 result = self._as_gradients(result, args, kwargs)
+            inner = self._function
+            if (self._kind == "jvp" and isinstance(inner, Derivative) and inner._kind != "jvp"
+                    and inner._containers(args, kwargs)):
+                # jvp of a gradient: both halves have the shape of that gradient
+                result = tuple(inner._as_gradients(part, args, kwargs) for part in result)
             return result
         except rt.SharedMemoryError as exc:
             raise errors.SharedMemoryError(

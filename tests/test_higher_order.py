@@ -263,3 +263,46 @@ def test_hessian_vector_product_of_integer_powers_collected_in_a_list():
 
     x = np.array([-0.5, 1.0])
     np.testing.assert_allclose(srcgrad.hvp(stacked_powers)(x, np.ones(2)), 2.0 + 6.0 * x)
+
+
+# ---------------------------------------------------------------- third derivatives
+
+
+def matmul_layer(x, W):
+    return np.sum(np.tanh(W @ (x * x)))
+
+
+def product_of(x):
+    return np.prod(x) + np.prod(x[:3] * x[2:])
+
+
+def _third_along(f, args, u, v):
+    """d/dt of (H(x + t v) u) at t = 0, by forward over forward over reverse."""
+    third = srcgrad.jvp(srcgrad.jvp(srcgrad.grad(f)), wrt=(0,))
+    return np.asarray(third(*args, u, v)[1][1])
+
+
+def _fd_third(f, args, u, v, step=1e-4):
+    hvp = srcgrad.jvp(srcgrad.grad(f))
+    up = hvp(args[0] + step * v, *args[1:], u)[1]
+    down = hvp(args[0] - step * v, *args[1:], u)[1]
+    return (np.asarray(up) - np.asarray(down)) / (2 * step)
+
+
+THIRD_CASES = [
+    ("matmul_layer", matmul_layer,
+     lambda rng: (rng.uniform(-1.0, 1.0, 5), rng.standard_normal((4, 5)))),
+    ("prod", product_of, lambda rng: (rng.uniform(0.5, 1.5, 5),)),
+    ("prod_with_a_zero", product_of, lambda rng: (np.array([0.7, 0.0, -1.2, 0.9, 1.1]),)),
+]
+
+
+@pytest.mark.parametrize("name, f, make", THIRD_CASES, ids=[c[0] for c in THIRD_CASES])
+def test_third_derivative_along_directions_matches_finite_differences(name, f, make):
+    rng = _rng()
+    args = make(rng)
+    u, v = rng.standard_normal(5), rng.standard_normal(5)
+    value = _third_along(f, args, u, v)
+    np.testing.assert_allclose(value, _fd_third(f, args, u, v), rtol=1e-6, atol=1e-6)
+    # The third derivative is symmetric: swapping the directions gives the same vector.
+    np.testing.assert_allclose(value, _third_along(f, args, v, u), rtol=1e-10, atol=1e-10)

@@ -15,9 +15,11 @@ This module: broadcasting, indexing and slot updates, elementwise helpers. The o
 `helpers_reductions`, `helpers_products` (matmul, dot, inner, outer, einsum),
 `helpers_arrays` (shape manipulation, joins, linspace), `helpers_containers`.
 
-Third derivatives are not covered: the helpers these rules introduce
-(`prod_second_partials`, `*_adjoint_*_tangent`, `einsum_cross_*`, ...) have no rules,
-apart from the transposes of linear helpers.
+Third and higher derivatives: the helpers these rules introduce (`*_adjoint_*_tangent`,
+`einsum_cross_*`, `std_partials_dy`, `norm_partials_dx`/`_dy`, `prod_second_partials`) have
+rules too, mostly the same helpers again; `std_partials_derivative` and
+`norm_partials_derivative` take the order as an argument. Two have no rule, so fourth
+derivatives through them are refused: `prod_third_partials` and `einsum_multi_*`.
 """
 
 from srcgrad.rules.registry import adjoint, d, nondifferentiable, rule, tangent, xp

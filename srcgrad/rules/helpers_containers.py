@@ -88,3 +88,21 @@ def as_gradient(out, gradient, like):
 
 # A zero tangent shaped like its argument.
 nondifferentiable(containers.zeros_tree, kernel="zeros_tree")
+
+
+@rule(containers.attribute_part, kernel="attribute_part")
+def attribute_part(out, obj, name, g):
+    """The adjoint of one attribute, as the adjoint of its object: linear in g."""
+    with adjoint:
+        d[g] = xp.attribute_tangent(d[out], name)
+    with tangent:
+        d[out] = xp.attribute_part(obj, name, d[g])
+
+
+@rule(containers.attribute_tangent, kernel="attribute_tangent")
+def attribute_tangent(out, t, name):
+    """One attribute of an object's tangent: linear in t."""
+    with adjoint:
+        d[t] = xp.attribute_part(t, name, d[out])
+    with tangent:
+        d[out] = xp.attribute_tangent(d[t], name)

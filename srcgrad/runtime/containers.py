@@ -88,7 +88,12 @@ def cotangents(xp, entries):
 
 
 def add_tree(xp, a, b):
-    """The sum of two adjoints (arrays, `Cotangents`, or placeholders)."""
+    """The sum of two adjoints (arrays, `Cotangents`, or placeholders), or of two tangents;
+    tuples and lists (container tangents) add entry by entry."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            raise ValueError(f"adding tangents of containers of lengths {len(a)} and {len(b)}")
+        return type(a)(add_tree(xp, x, y) for x, y in zip(a, b))
     return _add(a, b)
 
 

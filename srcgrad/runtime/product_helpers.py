@@ -181,6 +181,8 @@ def einsum_tangent(xp, y, subscripts, operands, tangents, optimize=False):
     einsum with that operand replaced by its tangent. A tangent given as the Python
     number 0 (an inactive operand) contributes nothing."""
     total = None
+    if _is_zero_literal(tangents):
+        tangents = ()
     for i, tangent in enumerate(tangents):
         if _is_zero_literal(tangent):
             continue
@@ -231,7 +233,10 @@ def inner_adjoint_b_tangent(xp, g, a, b, dg, da):
 
 def _replaced(operands, replacements):
     """``(i, operands with operand i replaced)`` for each replacement that is not the
-    literal 0 (an inactive tangent) or None (a zero entry of a container adjoint)."""
+    literal 0 (an inactive tangent) or None (a zero entry of a container adjoint); the
+    literal 0 for the whole tuple (the tangent of inactive operands) gives none."""
+    if replacements is None or _is_zero_literal(replacements):
+        return
     for i, replacement in enumerate(replacements):
         if replacement is None or _is_zero_literal(replacement):
             continue
@@ -296,6 +301,8 @@ def _assignments(operands, sets, taken=()):
         yield list(operands)
         return
     first, rest = sets[0], sets[1:]
+    if first is None or _is_zero_literal(first):  # the tangent of inactive operands
+        return
     for i, replacement in enumerate(first):
         if i in taken or replacement is None or _is_zero_literal(replacement):
             continue

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 
-from ._plumbing import _floating, _kept, _size
+from ._plumbing import _floating, _is_zero_literal, _kept, _size
 from .adjoints import _normalize_axes, unreduce
 
 __all__ = [
@@ -107,8 +107,11 @@ def std_partials(xp, a, y, axis=None, ddof=0, keepdims=False):
     """``dy/da`` for ``y = std(a, axis, ddof=ddof)``: ``(a - mean) / ((n - ddof) y)``.
 
     Convention: where a slice is constant (``y == 0``, a kink of the square root) the
-    derivative is 0, as for the norm at the zero vector.
+    derivative is 0, as for the norm at the zero vector. Linear in ``a``: the literal 0
+    (an inactive tangent) gives 0.
     """
+    if _is_zero_literal(a):
+        return 0.0
     a = _floating(xp, a)
     axes = _normalize_axes(axis, a.ndim)
     kept = _kept(xp, y, a.shape, axes, keepdims)
@@ -375,7 +378,10 @@ def prod_third_partials(xp, a, v, w, axis=None):
 def std_partials_derivative(xp, a, y, axis=None, ddof=0, keepdims=False, ny=0):
     """``d^ny/dy^ny`` of :func:`std_partials` ``(a, y, ...)`` with ``a`` held fixed, shaped
     like ``a``: ``(a - mean) / (n - ddof) * (-1)^ny ny! / y^(ny + 1)``; 0 where
-    ``y == 0``. Linear in ``a`` and symmetric (centering is a projection)."""
+    ``y == 0``. Linear in ``a`` and symmetric (centering is a projection); the literal 0
+    (an inactive tangent) gives 0."""
+    if _is_zero_literal(a):
+        return 0.0
     a = _floating(xp, a)
     axes = _normalize_axes(axis, a.ndim)
     inverse = _reciprocal(xp, _kept(xp, y, a.shape, axes, keepdims))

@@ -80,6 +80,41 @@ def norm_partials_of_norm(x):
     return xp.norm_partials(x, y)
 
 
+def prod_second_partials(a, v, axis):
+    xp = rt.namespace(a=a, v=v)
+    return xp.prod_second_partials(a, v, axis)
+
+
+def prod_second_partials_with_zeros(a, v, pattern):
+    xp = rt.namespace(a=a, v=v)
+    return xp.prod_second_partials(a * xp.asarray(pattern), v, 1)
+
+
+def std_partials_dy(a, y, axis, ddof, keepdims):
+    xp = rt.namespace(a=a, y=y)
+    return xp.std_partials_dy(a, y, axis, ddof, keepdims)
+
+
+def std_partials_derivative(a, y, axis, ddof, keepdims, ny):
+    xp = rt.namespace(a=a, y=y)
+    return xp.std_partials_derivative(a, y, axis, ddof, keepdims, ny)
+
+
+def norm_partials_dx(x, y, ord, axis, keepdims):
+    xp = rt.namespace(x=x, y=y)
+    return xp.norm_partials_dx(x, y, ord, axis, keepdims)
+
+
+def norm_partials_dy(x, y, ord, axis, keepdims):
+    xp = rt.namespace(x=x, y=y)
+    return xp.norm_partials_dy(x, y, ord, axis, keepdims)
+
+
+def norm_partials_derivative(x, y, ord, axis, keepdims, nx, ny):
+    xp = rt.namespace(x=x, y=y)
+    return xp.norm_partials_derivative(x, y, ord, axis, keepdims, nx, ny)
+
+
 # ---------------------------------------------------------------- the table
 
 CASES = []
@@ -108,28 +143,27 @@ CASES += [
 THIRD_ORDER = "its adjoint uses a helper with no rule (third derivative)"
 CASES += [
     Case(prod_partials, (Arg((3, 4), 0.5, 2.0), 1), (rh.prod_partials,), id="prod_partials-1",
-         order2=False, notes=THIRD_ORDER),
+         ),
     Case(prod_partials, (Arg((2, 3), -2.0, -0.5), None), (rh.prod_partials,),
-         id="prod_partials-None", order2=False, notes=THIRD_ORDER),
+         id="prod_partials-None", ),
     Case(prod_partials_with_zeros, (Arg((3, 4)), [1.0, 0.0, 1.0, 1.0]), (rh.prod_partials,),
-         id="prod_partials-one-zero", order2=False, notes=THIRD_ORDER),
+         id="prod_partials-one-zero", ),
     Case(prod_partials_with_zeros, (Arg((3, 4)), [0.0, 1.0, 1.0, 0.0]), (rh.prod_partials,),
-         id="prod_partials-two-zeros", order2=False, notes=THIRD_ORDER),
+         id="prod_partials-two-zeros", ),
     Case(prod_partials_with_zeros, (Arg((3, 4)), [0.0, 0.0, 1.0, 0.0]), (rh.prod_partials,),
-         id="prod_partials-three-zeros", order2=False, notes=THIRD_ORDER),
+         id="prod_partials-three-zeros", ),
     Case(extremum_partials_is_flat, (Arg((3, 4), distinct=True),), (rh.extremum_partials,)),
     Case(var_partials, (Arg((3, 4)), 1, 0), (rh.var_partials,), id="var_partials-1"),
     Case(var_partials, (Arg((3, 4)), None, 1), (rh.var_partials,), id="var_partials-None"),
     Case(std_partials, (Arg((3, 4)), Arg((3,), 0.5, 2.0), 1, 0, False), (rh.std_partials,),
-         id="std_partials-1", order2=False, notes=THIRD_ORDER),
+         id="std_partials-1", ),
     Case(std_partials, (Arg((3, 4)), Arg((3, 1), 0.5, 2.0), -1, 1, True), (rh.std_partials,),
-         id="std_partials-keepdims", order2=False, notes=THIRD_ORDER),
+         id="std_partials-keepdims", ),
     Case(std_partials, (Arg((3, 4)), Arg((), 0.5, 2.0), None, 0, False), (rh.std_partials,),
-         id="std_partials-None", order2=False, notes=THIRD_ORDER),
+         id="std_partials-None", ),
     Case(std_partials_of_std, (Arg((3, 4)),), (rh.std_partials,), order2=False,
          notes=THIRD_ORDER),
-    Case(norm_partials_of_norm, (Arg((4,)),), (rh.norm_partials,), order2=False,
-         notes=THIRD_ORDER),
+    Case(norm_partials_of_norm, (Arg((4,)),), (rh.norm_partials,)),
 ]
 for x_shape, y_shape, ord, axis, keepdims in [
         ((4,), (), None, None, False), ((3, 4), (3,), 2, 1, False),
@@ -138,5 +172,46 @@ for x_shape, y_shape, ord, axis, keepdims in [
         ((3, 4), (4,), INF, 0, False), ((3, 4), (), 1, None, False)]:
     CASES.append(Case(norm_partials, (Arg(x_shape, avoid=0.2), Arg(y_shape, 0.5, 2.0), ord,
                                       axis, keepdims),
-                      (rh.norm_partials,), id=f"norm_partials-{ord}-{axis}", order2=False,
-                      notes=THIRD_ORDER))
+                      (rh.norm_partials,), id=f"norm_partials-{ord}-{axis}"))
+
+# Derivatives of the local derivatives (third and higher derivatives of the reductions).
+PROD_THIRD = "its derivative in a uses prod_third_partials, which has no rule"
+CASES += [
+    Case(prod_second_partials, (Arg((3, 4), 0.5, 2.0), Arg((3, 4)), 1),
+         (rh.prod_second_partials,), id="prod_second_partials-1", order2=False,
+         notes=PROD_THIRD),
+    Case(prod_second_partials, (Arg((2, 3), -2.0, -0.5), Arg((2, 3)), None),
+         (rh.prod_second_partials,), id="prod_second_partials-None", order2=False,
+         notes=PROD_THIRD),
+    Case(prod_second_partials, (Arg((2, 3, 2), 0.5, 2.0), Arg((2, 3, 2)), (0, 2)),
+         (rh.prod_second_partials,), id="prod_second_partials-axes", order2=False,
+         notes=PROD_THIRD),
+    Case(prod_second_partials, (Arg((3, 4), 0.5, 2.0), Arg((3, 4)), 1),
+         (rh.prod_second_partials,), id="prod_second_partials-v-only", wrt=(1,)),
+]
+for zeros, pattern in [("one", [1.0, 0.0, 1.0, 1.0]), ("two", [0.0, 1.0, 1.0, 0.0]),
+                       ("three", [0.0, 0.0, 1.0, 0.0]), ("four", [0.0, 0.0, 0.0, 0.0])]:
+    CASES.append(Case(prod_second_partials_with_zeros, (Arg((3, 4)), Arg((3, 4)), pattern),
+                      (rh.prod_second_partials,), id=f"prod_second_partials-{zeros}-zero",
+                      order2=False, notes=PROD_THIRD))
+for tag, y_shape, axis, ddof, keepdims in [("1", (3,), 1, 0, False), ("keepdims", (3, 1), -1, 1, True),
+                                         ("None", (), None, 0, False)]:
+    args = (Arg((3, 4)), Arg(y_shape, 0.5, 2.0), axis, ddof, keepdims)
+    CASES.append(Case(std_partials_dy, args, (rh.std_partials_dy,), id=f"std_partials_dy-{tag}"))
+    for ny in (0, 2, 3):
+        CASES.append(Case(std_partials_derivative, args + (ny,), (rh.std_partials_derivative,),
+                          id=f"std_partials_derivative-{tag}-{ny}"))
+for x_shape, y_shape, ord, axis, keepdims in [
+        ((4,), (), None, None, False), ((3, 4), (3,), 2, 1, False),
+        ((3, 4), (1, 4), 3, 0, True), ((3, 4), (3,), 0.5, -1, False),
+        ((3, 4), (3,), 4, 1, False),
+        ((3, 4), (), "fro", None, False), ((3, 4), (3,), 1, 1, False),
+        ((3, 4), (4,), INF, 0, False)]:
+    args = (Arg(x_shape, avoid=0.2), Arg(y_shape, 0.5, 2.0), ord, axis, keepdims)
+    tag = f"{ord}-{axis}"
+    CASES += [
+        Case(norm_partials_dx, args, (rh.norm_partials_dx,), id=f"norm_partials_dx-{tag}"),
+        Case(norm_partials_dy, args, (rh.norm_partials_dy,), id=f"norm_partials_dy-{tag}"),
+        Case(norm_partials_derivative, args + (2, 1), (rh.norm_partials_derivative,),
+             id=f"norm_partials_derivative-{tag}"),
+    ]
