@@ -20,6 +20,7 @@ import numpy as np
 from srcgrad import errors
 from srcgrad import runtime as rt
 from srcgrad.codegen import emit, pipeline
+from srcgrad.codegen import source as source_module
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "show",
            "Derivative"]
@@ -83,9 +84,13 @@ class Derivative:
 
     # -- compilation --------------------------------------------------------------------
 
-    def _compile(self):
+    def _compile(self, specimens=None):
+        """Compile (or fetch) the derivative; `specimens` are the objects the call passes
+        (by parameter name): methods called on them resolve from their types, so code is
+        compiled once per type signature."""
+        specimens = specimens or {}
         key = (self._kind, self._wrt if not isinstance(self._wrt, list) else tuple(self._wrt),
-               self._has_aux)
+               self._has_aux, source_module.signature(specimens))
         with _LOCK:
             try:
                 per_function = _CACHE.setdefault(self._function, {})
@@ -95,7 +100,7 @@ class Derivative:
             if entry is None:
                 try:
                     compiled = pipeline.compile_derivative(
-                        self._function, self._wrt, self._kind, self._has_aux)
+                        self._function, self._wrt, self._kind, self._has_aux, specimens)
                 except errors.SrcgradError as exc:
                     raise exc.with_traceback(None) from None
                 call = _load(compiled, f"{self._kind} of {compiled.source.name}")
@@ -124,9 +129,10 @@ class Derivative:
 
     @property
     def source(self) -> str:
-        """The emitted module text."""
+        """The emitted module text (for the argument types of the latest call, when it
+        received objects whose methods it calls)."""
         if self._compiled is None:
-            self._compile()
+            self._compile(getattr(self, "_last_specimens", None))
         return self._compiled.text
 
     @property
@@ -168,9 +174,22 @@ class Derivative:
                     f"np.asarray(..., dtype=float)), or leave `{name}` out of wrt",
                 )
 
+    def _specimens(self, args, kwargs) -> dict:
+        """The objects (not arrays, numbers or containers) this call passes, by name."""
+        if not self._has_objects:
+            return {}
+        names = list(inspect.signature(self._function).parameters)
+        found = {n: a for n, a in zip(names, args) if source_module.object_like(a)}
+        found.update({n: a for n, a in kwargs.items() if source_module.object_like(a)})
+        return found
+
     def __call__(self, *args, **kwargs):
-        if self._call is None:
-            self._compile()
+        self._has_objects = getattr(self, "_has_objects", False) or any(
+            source_module.object_like(a) for a in (*args, *kwargs.values()))
+        specimens = self._specimens(args, kwargs)
+        if self._call is None or specimens:
+            self._compile(specimens)
+            self._last_specimens = specimens
         self._check_wrt(args, kwargs)
         try:
             result = self._call(*args, **kwargs)

@@ -125,3 +125,58 @@ def test_second_derivative_through_a_parameter_object():
     down = gradient(Layer(W - eps * direction.W, B - eps * direction.b, params.frozen), X)
     np.testing.assert_allclose(pushed.W, (up.W - down.W) / (2 * eps), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(pushed.b, (up.b - down.b) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+class Linear:
+    def __init__(self, n_in, n_out, rng):
+        self.weight = rng.standard_normal((n_out, n_in)) * 0.5
+        self.bias = rng.standard_normal(n_out) * 0.1
+
+    def __call__(self, x):
+        return x @ self.weight.T + self.bias
+
+
+class MLP:
+    def __init__(self, rng):
+        self.fc1 = Linear(2, 4, rng)
+        self.fc2 = Linear(4, 1, rng)
+
+    def forward(self, x):
+        h = np.tanh(self.fc1(x))
+        return self.fc2(h)
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+def mse_of_model(model, x, y):
+    out = model(x)
+    return ((out - y) ** 2).mean()
+
+
+def test_modules_called_inside_the_function_resolve_from_their_types():
+    rng = np.random.default_rng(5)
+    model = MLP(rng)
+    x, y = rng.standard_normal((6, 2)), rng.standard_normal((6, 1))
+    derivative = srcgrad.grad(mse_of_model)
+    grads = derivative(model, x, y)
+    assert type(grads) is MLP and type(grads.fc1) is Linear
+    eps = 1e-6
+    for layer, grad_layer in ((model.fc1, grads.fc1), (model.fc2, grads.fc2)):
+        for name in ("weight", "bias"):
+            array = getattr(layer, name)
+            index = (0,) * array.ndim
+            array[index] += eps
+            up = mse_of_model(model, x, y)
+            array[index] -= 2 * eps
+            down = mse_of_model(model, x, y)
+            array[index] += eps
+            assert getattr(grad_layer, name)[index] == pytest.approx((up - down) / (2 * eps),
+                                                                     rel=1e-6)
+    source = derivative.source
+    assert "def MLP_forward_vjp(" in source and "def Linear_call_vjp" in source
+
+
+def test_a_call_on_an_untyped_value_says_what_to_do():
+    with pytest.raises(srcgrad.SrcgradError, match="type decides"):
+        srcgrad.grad(mse_of_model).source

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
-from srcgrad.codegen.calls import active_arguments, user_call
+from srcgrad.codegen.calls import active_arguments, call_specimens, user_call
 from srcgrad.codegen.syntax import Comment, assign, call, name
 from srcgrad.errors import NonDifferentiableError, UnknownCalleeError
 
@@ -169,7 +169,8 @@ class Adjoints:
         active = active_arguments(self.source, self.activity, stmt, arguments)
         if not active:
             return []
-        entry = self.module.request(callee, "vjp", tuple(p for p, _ in active))
+        entry = self.module.request(callee, "vjp", tuple(p for p, _ in active),
+                                    call_specimens(self.source, arguments))
         pullback = ast.Call(func=name(entry.name),
                             args=[name(self.adjoint_name(stmt.targets[0].id)),
                                   *copy.deepcopy(value.args)],

@@ -50,7 +50,7 @@ def primal_call(source: Source, module, stmt: ast.stmt) -> ast.stmt:
     called = user_call(source, stmt.value)
     if called is None:
         return stmt
-    emitted = module.primal(called[0])
+    emitted = module.primal(called[0], call_specimens(source, called[1]))
     if emitted is None:
         return stmt
     new = copy.copy(stmt)
@@ -97,3 +97,9 @@ def active_arguments(source: Source, activity, stmt: ast.Assign, arguments: dict
                 f"`{ast.unparse(stmt.value.func)}` inside a literal", source.locate(stmt),
                 "pass it as a plain name")
     return active
+
+
+def call_specimens(source: Source, arguments: dict) -> dict:
+    """The objects a call passes, by the callee's parameter names."""
+    return {parameter: source.specimens[node.id] for parameter, node in arguments.items()
+            if isinstance(node, ast.Name) and node.id in source.specimens}

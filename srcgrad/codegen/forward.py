@@ -16,7 +16,7 @@ import copy
 
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
-from srcgrad.codegen.calls import active_arguments, primal_call, user_call
+from srcgrad.codegen.calls import active_arguments, call_specimens, primal_call, user_call
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.source import Source
@@ -146,7 +146,8 @@ class _Forward:
         the primal call is replaced (the caller drops the original statement)."""
         value = stmt.value
         active = active_arguments(self.source, self.activity, stmt, arguments)
-        entry = self.module.request(callee, "jvp", tuple(p for p, _ in active))
+        entry = self.module.request(callee, "jvp", tuple(p for p, _ in active),
+                                    call_specimens(self.source, arguments))
         push = ast.Call(func=name(entry.name),
                         args=[*(name(self.tangent_name(o)) for _, o in active),
                               *copy.deepcopy(value.args)],

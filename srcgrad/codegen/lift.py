@@ -96,11 +96,12 @@ def lift_nested(source: Source) -> Source:
     resolver = Resolver(namespace, source.resolver.closure)
     return Source(function=source.function, tree=new_tree, filename=source.filename,
                   line_offset=source.line_offset, col_offset=source.col_offset,
-                  lines=source.lines, resolver=resolver)
+                  lines=source.lines, resolver=resolver, specimens=source.specimens)
 
 
 class _Extra(dict):
-    """The outer function's globals plus the lifted functions, looked up live."""
+    """A function's globals plus names srcgrad adds (lifted functions, methods resolved
+    from an argument's type), looked up live."""
 
     def __init__(self, base, extra):
         super().__init__(extra)

@@ -299,7 +299,10 @@ class _Normalizer(Expressions):
                 # `h = h * 2` where h has one name throughout: compute into a temporary
                 # first, so no statement reads the variable it overwrites.
                 simple = self.temporary(simple, value, kernel_of(simple))
-            self.emit(self.define(name), simple, value)
+            version = self.define(name)
+            if isinstance(simple, ast.Name) and simple.id in self.source.specimens:
+                self.source.specimens[version] = self.source.specimens[simple.id]
+            self.emit(version, simple, value)
             return
         if len(targets) == 1 and isinstance(value, (ast.Tuple, ast.List)):
             target = targets[0]

@@ -22,7 +22,8 @@ import numpy as np
 
 from srcgrad.codegen import primitives
 from srcgrad.codegen.naming import RESERVED
-from srcgrad.codegen.source import UNRESOLVED
+from srcgrad.codegen.lift import _Extra
+from srcgrad.codegen.source import UNRESOLVED, object_like
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
 from srcgrad.rules import registry
 
@@ -183,7 +184,57 @@ class Expressions:
         base = self.atom(node.value)
         # x.shape is metadata; any other attribute reads a field of a parameter object
         # (a dataclass, namedtuple or object holding arrays): the `attribute` primitive.
-        return self.located(ast.Attribute(value=base, attr=node.attr, ctx=ast.Load()), node)
+        read = self.located(ast.Attribute(value=base, attr=node.attr, ctx=ast.Load()), node)
+        held = self.held(base, node.attr)
+        if held is not None:  # a submodule: remember what it is, to resolve calls on it
+            temporary = self.temporary(read, node)
+            self.source.specimens[temporary.id] = held
+            return temporary
+        return read
+
+    def held(self, base: ast.expr, attr: str):
+        """The object `base.attr` holds, when `base` is a known parameter object and the
+        attribute is an object (or a list of objects) itself."""
+        if not isinstance(base, ast.Name) or base.id not in self.source.specimens:
+            return None
+        value = getattr(self.source.specimens[base.id], attr, None)
+        if object_like(value) or (isinstance(value, (list, tuple)) and value
+                                  and all(object_like(v) for v in value)):
+            return value
+        return None
+
+    def method_call(self, node: ast.Call):
+        """`model(x)` / `layer.forward(h)` on a parameter object: the method its type
+        defines, called with the object first; None when `node` is not such a call."""
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in self.source.specimens:
+            owner, method = func, type(self.source.specimens[func.id]).__call__
+        elif (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+              and func.value.id in self.source.specimens):
+            owner = func.value
+            method = getattr(type(self.source.specimens[func.value.id]), func.attr, None)
+            if not isinstance(method, types.FunctionType) and self.held(
+                    self.name(func.value), func.attr) is not None:
+                owner = self.attribute(func)  # self.fc1(x): call the held object
+                method = type(self.source.specimens[owner.id]).__call__
+        else:
+            return None
+        if not isinstance(method, types.FunctionType):
+            raise self.error(UnknownCalleeError, node,
+                             f"`{ast.unparse(func)}` does not run Python code srcgrad can read",
+                             "give the class a `def` for the method called")
+        label = f"{type(self.source.specimens[owner.id]).__name__}_{method.__name__.strip('_')}"
+        registered = self.source.resolver.globals
+        if not isinstance(registered, _Extra):
+            registered = self.source.resolver.globals = _Extra(registered, {})
+        synthetic = next(n for n in (label, *(f"{label}_{i}" for i in range(2, 99)))
+                         if registered.get(n, method) is method)
+        registered[synthetic] = method
+        receiver = self.name(owner) if owner.id in self.locals else owner  # (a temporary)
+        args = [receiver, *(a for arg in node.args for a in self.spread(arg))]
+        keywords = [ast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
+        return self.located(ast.Call(func=ast.Name(synthetic, ast.Load()), args=args,
+                                     keywords=keywords), node)
 
     def call(self, node: ast.Call) -> ast.expr:
         for keyword in node.keywords:
@@ -191,6 +242,9 @@ class Expressions:
                 raise self.error(UnsupportedSyntaxError, keyword, "`**kwargs` in calls",
                                  "pass the keyword arguments one by one")
         func = node.func
+        method = self.method_call(node)
+        if method is not None:
+            return method
         if (self.backend and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
                 and func.value.id == self.backend):
             return self.kernel_call(node, func.attr)
@@ -204,6 +258,12 @@ class Expressions:
             return self.located(pop, node)
         if target is UNRESOLVED and isinstance(func, ast.Attribute):
             return self.method(node, func)
+        if target is UNRESOLVED and isinstance(func, ast.Name) and func.id in self.locals:
+            raise self.error(UnknownCalleeError, func,
+                             f"`{func.id}(...)` calls a value whose type decides what runs",
+                             "pass it an object whose class defines the method in Python; "
+                             "srcgrad compiles the derivative at its first call, per type "
+                             "(so call the derivative before reading `.source`)")
         if target is UNRESOLVED:
             raise self.error(UnknownCalleeError, func, f"cannot resolve the callee `{ast.unparse(func)}`",
                              "call a NumPy function or a function defined at module level")

@@ -110,28 +110,30 @@ class Module:
         self.entries: dict[tuple, Entry] = {}
         self.namer = Namer()
 
-    def request(self, function, kind: str, wrt: tuple[str, ...]) -> Entry:
+    def request(self, function, kind: str, wrt: tuple[str, ...], specimens=None) -> Entry:
         """The derivative of a called user function (compiled on first request). Its
         derivative inputs (cotangent, tangents) come first, then the call's arguments."""
-        key = (function, kind, wrt)
+        specimens = dict(specimens or {})
+        key = (function, kind, wrt, source.signature(specimens))
         if key not in self.entries:
-            src = _front(function)
-            name = self.namer.fresh(f"{src.name}_{kind}")
+            src = _front(function, specimens)
+            name = self.namer.fresh(f"{_label(function, src)}_{kind}")
             entry = self.entries[key] = Entry(name, function, kind, wrt)
             self.build(entry, src, has_aux=False, as_tuple=len(wrt) > 1, internal=True)
         return self.entries[key]
 
-    def primal(self, function) -> str | None:
+    def primal(self, function, specimens=None) -> str | None:
         """The name of `function` compiled as is (its normalized body, calling backend
         kernels), so the forward sweep runs it on the arguments' device; None when it
         cannot be compiled (then the caller keeps calling the original)."""
-        key = (function, "primal", ())
+        specimens = dict(specimens or {})
+        key = (function, "primal", (), source.signature(specimens))
         if key not in self.entries:
             try:
-                src = _front(function)
+                src = _front(function, specimens)
             except SrcgradError:
                 return None
-            name = self.namer.fresh(f"{src.name}_primal")
+            name = self.namer.fresh(f"{_label(function, src)}_primal")
             entry = self.entries[key] = Entry(name, function, "primal", ())
             try:
                 self.build(entry, src, has_aux=False, as_tuple=False, internal=True)
@@ -187,16 +189,30 @@ def _guard(function: ast.FunctionDef, guards) -> None:
                     body.insert(index, ast.fix_missing_locations(check))
 
 
-def _front(fn) -> source.Source:
-    src = lift.lift_nested(source.parse_function(fn))
+def _label(function, src: source.Source) -> str:
+    """How emitted names call a function: `MLP.__call__` -> `MLP_call`, `f` -> `f`."""
+    parts = getattr(function, "__qualname__", "").split(".")
+    if len(parts) >= 2 and not parts[-2].startswith("<"):  # a method: Class.method
+        return f"{parts[-2]}_{parts[-1].strip('_')}"
+    return src.name
+
+
+def _front(fn, specimens=None) -> source.Source:
+    src = source.parse_function(fn)
+    src.specimens = dict(specimens or {})
+    src = lift.lift_nested(src)
     _check_reserved(src)
     fence.check(src)
     return src
 
 
-def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False) -> Compiled:
-    """Run the pipeline on `fn`; raises a located SrcgradError on bad input."""
-    src = lift.lift_nested(source.parse_function(fn))
+def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
+                       specimens=None) -> Compiled:
+    """Run the pipeline on `fn`; raises a located SrcgradError on bad input. `specimens`
+    maps parameters to the objects a call passes, to resolve method calls on them."""
+    src = source.parse_function(fn)
+    src.specimens = dict(specimens or {})
+    src = lift.lift_nested(src)
     names, as_tuple = resolve_wrt(src, wrt)
     _check_reserved(src)
     fence.check(src)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from srcgrad.errors import Location, SourceUnavailableError, UnsupportedSyntaxError
 
-__all__ = ["Source", "Resolver", "UNRESOLVED", "parse_function"]
+__all__ = ["Source", "Resolver", "UNRESOLVED", "parse_function", "object_like", "signature"]
 
 
 class _Unresolved:
@@ -80,6 +80,9 @@ class Source:
     col_offset: int  # indentation removed by dedent
     lines: list[str]  # the dedented source lines, for rendering diagnostics
     resolver: Resolver
+    # Objects the differentiated call receives (parameter name -> the object), so that
+    # calls on them (`model(x)`, `layer.forward(h)`) resolve from their types.
+    specimens: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -193,3 +196,26 @@ def parse_function(fn) -> Source:
         lines=dedented.splitlines(),
         resolver=Resolver(fn.__globals__, closure),
     )
+
+
+def object_like(value) -> bool:
+    """An object whose methods srcgrad may call: not an array, number or container."""
+    return (hasattr(value, "__dict__") and not hasattr(value, "shape")
+            and not isinstance(value, (type, types.ModuleType, types.FunctionType)))
+
+
+def signature(specimens: dict) -> tuple:
+    """A hashable summary of the types of objects (and of the objects they hold), under
+    which code compiled for them stays valid."""
+
+    def of(value, depth=0):
+        if depth > 8:
+            return type(value)
+        if object_like(value):
+            held = tuple((k, of(v, depth + 1)) for k, v in sorted(vars(value).items())
+                         if object_like(v) or isinstance(v, (list, tuple)))
+            return (type(value), held)
+        if isinstance(value, (list, tuple)):
+            return (type(value), tuple(of(v, depth + 1) for v in value))
+        return type(value).__name__
+    return tuple((k, of(v)) for k, v in sorted(specimens.items()))
