@@ -38,8 +38,11 @@ class Binding:
         """Names nested inside a list or tuple literal bound to a non-sequence `param`
         (`np.dot([a, b], w)`): values a gradient cannot be routed back to."""
         value = self.values.get(param)
-        if not isinstance(value, (ast.Tuple, ast.List)) or self.rule.param(param).sequence:
+        if not isinstance(value, (ast.Tuple, ast.List)):
             return []
+        if self.rule.param(param).sequence:  # only names nested deeper than one level
+            nested = [e for e in value.elts if not isinstance(e, ast.Name)]
+            return sorted({n.id for e in nested for n in ast.walk(e) if isinstance(n, ast.Name)})
         return sorted({n.id for n in ast.walk(value) if isinstance(n, ast.Name)})
 
 
