@@ -49,7 +49,7 @@ _LAZY = {
 }
 
 
-_SUBMODULES = frozenset({"optim", "extend", "testing", "runtime", "errors"})
+_SUBMODULES = frozenset({"optim", "nn", "extend", "testing", "runtime", "errors"})
 
 
 def __getattr__(name):

@@ -180,3 +180,47 @@ def test_modules_called_inside_the_function_resolve_from_their_types():
 def test_a_call_on_an_untyped_value_says_what_to_do():
     with pytest.raises(srcgrad.SrcgradError, match="type decides"):
         srcgrad.grad(mse_of_model).source
+
+
+class Flagged:
+    def __init__(self, flag):
+        self.flag = flag
+        self.w = np.ones(3)
+
+
+def early_return_on_object(p, x):
+    if p.flag:
+        return (p.w * x).sum()
+    return (p.w * x * 2.0).sum()
+
+
+class Activation:
+    def __call__(self, x):
+        return np.tanh(x)
+
+
+class WithActivation:
+    def __init__(self):
+        self.act = Activation()
+        self.w = np.ones(3)
+
+    def __call__(self, x):
+        return self.act(self.w * x)
+
+
+def through_activation(net, x):
+    return net(x).sum()
+
+
+@pytest.mark.parametrize("flag, factor", [(True, 1.0), (False, 2.0)])
+def test_early_return_with_an_object_argument(flag, factor):
+    x = np.arange(3.0)
+    np.testing.assert_allclose(srcgrad.grad(early_return_on_object)(Flagged(flag), x).w,
+                               factor * x)
+
+
+def test_a_submodule_without_arrays_gets_a_zero_gradient():
+    x = np.arange(3.0)
+    grads = srcgrad.grad(through_activation)(WithActivation(), x)
+    np.testing.assert_allclose(grads.w, x * (1 - np.tanh(x) ** 2))
+    assert type(grads.act) is Activation

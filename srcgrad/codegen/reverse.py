@@ -338,7 +338,7 @@ class _Reverse(Adjoints):
                     value = call("xp.broadcast_like", [value, name(param)])
                 grads.append(value)
             else:
-                grads.append(call("xp.zeros_like", [name(param)]))
+                grads.append(call("xp.zeros_tree", [name(param)]))
         result = ast.Tuple(elts=grads, ctx=ast.Load()) if self.options.tuple_result else grads[0]
         if self.options.kind == "value_and_grad":
             value = output

@@ -227,8 +227,9 @@ def broadcast_like(xp, t, y):
 
     Returns ``t`` itself when the shapes already agree, else a fresh materialised array.
     """
-    if isinstance(y, (list, tuple, dict)) or _is_container_adjoint(y):
-        return t  # a container or its adjoint: zeros stay placeholders
+    if isinstance(y, (list, tuple, dict)) or _is_container_adjoint(y) or (
+            hasattr(y, "__dict__") and not hasattr(y, "shape")):
+        return t  # a container, an object, or their adjoint: zeros stay placeholders
     shape = xp.shape(y)
     if xp.shape(t) == shape:
         return t

@@ -145,6 +145,8 @@ def zeros_tree(xp, value):
         return None  # placeholders carry no tangent; a container adjoint's zero is None
     if type(value) in (int, float):  # a number, or the 0.0 placeholder of an adjoint
         return 0.0
+    if hasattr(value, "__dict__") and not hasattr(value, "shape"):
+        return None  # an object: its zero is the placeholder (as_gradient builds the zeros)
     return xp.zeros_like(value)
 
 
