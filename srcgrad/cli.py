@@ -22,7 +22,6 @@ import sys
 import sysconfig
 import tempfile
 import traceback
-import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -385,72 +384,6 @@ def check(
 
 # -- rules --------------------------------------------------------------------------------
 
-_OPERATOR_SYMBOLS = {
-    "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
-    "pow": "**", "matmul": "@", "neg": "-x", "pos": "+x", "invert": "~", "not_": "not",
-    "and_": "&", "or_": "|", "xor": "^", "lshift": "<<", "rshift": ">>", "getitem": "x[i]",
-}
-
-
-def _public(namespace) -> dict[str, object]:
-    """The public attributes of a module, without the warnings deprecated ones give."""
-    found = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in dir(namespace):
-            if not name.startswith("_"):
-                try:
-                    found[name] = getattr(namespace, name)
-                except AttributeError:
-                    pass
-    return found
-
-
-def _spelling_index() -> dict[int, list[str]]:
-    """id(object) -> how user code spells it (`np.tanh`, `math.exp`, `abs`, `+`)."""
-    import builtins
-    import math
-    import operator
-
-    import numpy as np
-
-    import srcgrad.control
-
-    index: dict[int, list[str]] = {}
-    for name, obj in _public(operator).items():
-        if name in _OPERATOR_SYMBOLS:
-            index.setdefault(id(obj), []).append(_OPERATOR_SYMBOLS[name])
-    for namespace, prefix in ((np, "np."), (np.linalg, "np.linalg."), (math, "math."),
-                              (builtins, ""), (srcgrad.control, "srcgrad.")):
-        for name, obj in sorted(_public(namespace).items()):
-            if callable(obj):
-                index.setdefault(id(obj), []).append(prefix + name)
-    return index
-
-
-def _modes(entry) -> set[str]:
-    if not entry.differentiable:
-        return {"reverse", "forward"}  # a zero derivative, in either mode
-    return {mode for mode, block in (("reverse", entry.adjoint), ("forward", entry.tangent))
-            if block}
-
-
-def _wanted(modes: set[str], mode: Optional[RulesMode]) -> bool:
-    if mode is None:
-        return True
-    if mode is RulesMode.both:
-        return modes == {"reverse", "forward"}
-    return mode.value in modes
-
-
-def _covered(mode: Optional[RulesMode]) -> set[int]:
-    """ids of the objects with a rule (in `mode`), by key or alias."""
-    from srcgrad.rules.registry import ALIASES, RULES
-
-    keys = {id(k) for k, entry in RULES.items() if _wanted(_modes(entry), mode)}
-    return keys | {id(a) for a, k in ALIASES.items() if id(k) in keys}
-
-
 @app.command()
 def rules(
     mode: Annotated[Optional[RulesMode], typer.Option(
@@ -462,45 +395,17 @@ def rules(
 ) -> None:
     """List the primitives srcgrad differentiates: how NumPy code and operators spell them,
     the modes they support, and whether their derivative is zero (flat)."""
-    import numpy as np
+    from srcgrad import rule_table
 
-    import srcgrad.rules  # noqa: F401 - registers the rule modules
-    from srcgrad.rules.registry import ALIASES, METHODS, RULES
-
+    chosen = mode.value if mode is not None else None
     if missing:
-        covered = _covered(mode)
-        names = [prefix + name
-                 for namespace, prefix in ((np, "np."), (np.linalg, "np.linalg."))
-                 for name, obj in sorted(_public(namespace).items())
-                 if callable(obj) and not isinstance(obj, type) and id(obj) not in covered]
+        names = rule_table.missing_functions(chosen)
         for name in names:
             typer.echo(name)
-        where = f" in {mode.value} mode" if mode is not None else ""
+        where = f" in {chosen} mode" if chosen is not None else ""
         typer.echo(f"{len(names)} public NumPy functions have no rule{where}")
         return
-    index = _spelling_index()
-    rows = []
-    for key, entry in RULES.items():
-        modes = _modes(entry)
-        if not _wanted(modes, mode):
-            continue
-        if getattr(key, "__module__", "").startswith("srcgrad.runtime"):
-            continue  # rules for the runtime's own helpers (derivatives of derivatives)
-        spellings = list(index.get(id(key), []))
-        for other, target in ALIASES.items():
-            if target is key:
-                spellings += [s for s in index.get(id(other), []) if s not in spellings]
-        spellings += [f"x.{name}()" for name, target in METHODS.items()
-                      if ALIASES.get(target, target) is key]
-        module = getattr(key, "__module__", None) or "?"
-        if not spellings and module.startswith("srcgrad.runtime") and entry.kernel:
-            spellings = [f"xp.{entry.kernel} (emitted code)"]  # higher-order derivatives
-        elif not spellings:
-            spellings = [f"{module}.{entry.name}"]
-        rows.append((entry.kernel or entry.name, ", ".join(spellings),
-                     "both" if len(modes) == 2 else next(iter(modes), "none"),
-                     "differentiable" if entry.differentiable else "flat"))
-    rows.sort()
+    rows = rule_table.rows(chosen)
     header = ("primitive", "spellings", "modes", "derivative")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:

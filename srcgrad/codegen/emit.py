@@ -14,7 +14,7 @@ import linecache
 
 from srcgrad.codegen.syntax import Comment
 
-__all__ = ["render_module", "compile_module", "load"]
+__all__ = ["render_module", "compile_module"]
 
 _INDENT = "    "
 
@@ -91,9 +91,3 @@ def compile_module(text: str, label: str):
     filename = f"<srcgrad-{next(_counter)} {label}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     return compile(text, filename, "exec")
-
-
-def load(text: str, name: str, namespace: dict, label: str):
-    """Execute module text in `namespace` and return its function `name`."""
-    exec(compile_module(text, label), namespace)  # noqa: S102 - our own emitted code
-    return namespace[name]

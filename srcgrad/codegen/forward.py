@@ -15,6 +15,7 @@ import ast
 import copy
 
 from srcgrad.codegen import primitives, template
+from srcgrad.codegen.adjoints import is_pop
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.calls import active_arguments, call_specimens, primal_call, user_call
 from srcgrad.codegen.naming import Namer
@@ -27,12 +28,6 @@ __all__ = ["forward"]
 
 ZERO = 0.0
 _REPLACES_PRIMAL = ast.Pass()  # marks a tangent block that computes the primal value too
-
-
-def _is_pop(value: ast.expr) -> bool:
-    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-            and value.func.attr == "pop" and isinstance(value.func.value, ast.Name)
-            and not value.args)
 
 
 class _Forward:
@@ -99,7 +94,7 @@ class _Forward:
         dtarget = self.tangent_name(target)
         if found.kind == primitives.Kind.COPY:
             return [assign(dtarget, name(self.tangent_name(value.id)))]
-        if _is_pop(value):  # `x = items.pop()`: the tangent list gives back its last entry
+        if is_pop(value):  # `x = items.pop()`: the tangent list gives back its last entry
             items = value.func.value.id
             if items in self.carriers:
                 return [assign(dtarget, call(f"{self.tangent_name(items)}.pop"))]

@@ -54,7 +54,7 @@ def check_embedded(binding: Binding, stmt: ast.stmt, activity, locate) -> None:
             raise UnsupportedSyntaxError(
                 f"`{varied[0]}` sits inside a list or tuple literal passed to "
                 f"{binding.rule.name}, where a gradient cannot reach it",
-                locate(stmt), f"build the array first with np.stack([...]) and pass that")
+                locate(stmt), "build the array first with np.stack([...]) and pass that")
 
 
 def index_value(node: ast.expr) -> ast.expr:
