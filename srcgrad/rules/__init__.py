@@ -7,6 +7,7 @@ from srcgrad.rules import (  # noqa: F401
     helpers,
     helpers_arrays,
     helpers_containers,
+    helpers_jets,
     helpers_products,
     helpers_reductions,
     reductions,

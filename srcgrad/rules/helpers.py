@@ -18,8 +18,9 @@ This module: broadcasting, indexing and slot updates, elementwise helpers. The o
 Third and higher derivatives: the helpers these rules introduce (`*_adjoint_*_tangent`,
 `einsum_cross_*`, `std_partials_dy`, `norm_partials_dx`/`_dy`, `prod_second_partials`) have
 rules too, mostly the same helpers again; `std_partials_derivative` and
-`norm_partials_derivative` take the order as an argument. Two have no rule, so fourth
-derivatives through them are refused: `prod_third_partials` and `einsum_multi_*`.
+`norm_partials_derivative` take the order as an argument, and the derivatives of prod and
+einsum beyond the second are jets (`helpers_jets`), a family closed under both modes, so
+derivatives compose to any depth.
 """
 
 from srcgrad.rules.registry import adjoint, d, nondifferentiable, rule, tangent, xp

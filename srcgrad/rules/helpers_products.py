@@ -246,10 +246,9 @@ def einsum_tangent(out, y, subscripts, operands: Seq, tangents: Seq, optimize=Fa
 
 # ---------------------------------------------------------------- higher-order einsum terms
 #
-# `einsum_multi_tangent(y, subscripts, operands, sets)` sums the einsum over every way of
-# giving each replacement set its own operand; `einsum_multi_adjoints(g, ...)` is its adjoint
-# for one more set. Both are multilinear in their sets (and in g), so the rules below stay
-# within this family; `einsum_cross_*` are the one- and two-set cases.
+# Terms with two or more replacement sets are einsum jets (`srcgrad.runtime.jets`): set s
+# joins as terms of mask 2**s at every operand position, the target is all the sets.
+# `einsum_cross_*` are the one- and two-set cases, kept for readable second derivatives.
 
 
 @rule(ph.einsum_cross_adjoints, kernel="einsum_cross_adjoints")
@@ -261,16 +260,22 @@ def einsum_cross_adjoints(out, g, subscripts, operands: Seq, replacements: Seq,
                                        xp.as_gradient(d[out], out), optimize)
         d[replacements] = xp.einsum_cross_adjoints(g, subscripts, operands,
                                                    xp.as_gradient(d[out], out), optimize)
-        d[operands] = xp.einsum_multi_adjoints(
-            g, subscripts, operands, (replacements, xp.as_gradient(d[out], out)), optimize)
+        d[operands] = xp.einsum_jet_adjoints(
+            g, subscripts, operands, xp.jet_set_masks(2, xp.jet_count(operands)),
+            xp.jet_set_positions(2, xp.jet_count(operands)), 3,
+            xp.join_terms(replacements, xp.as_gradient(d[out], out), xp.jet_count(operands),
+                          xp.jet_count(operands)), optimize)
     with tangent:
         d[out] = xp.add_tree(
             xp.add_tree(xp.einsum_cross_adjoints(d[g], subscripts, operands, replacements,
                                                  optimize),
                         xp.einsum_cross_adjoints(g, subscripts, operands, d[replacements],
                                                  optimize)),
-            xp.einsum_multi_adjoints(g, subscripts, operands, (replacements, d[operands]),
-                                     optimize))
+            xp.einsum_jet_adjoints(
+                g, subscripts, operands, xp.jet_set_masks(2, xp.jet_count(operands)),
+                xp.jet_set_positions(2, xp.jet_count(operands)), 3,
+                xp.join_terms(replacements, d[operands], xp.jet_count(operands),
+                              xp.jet_count(operands)), optimize))
 
 
 @rule(ph.einsum_adjoint_tangent, kernel="einsum_adjoint_tangent")
@@ -285,20 +290,26 @@ def einsum_adjoint_tangent(out, g, subscripts, operands: Seq, dg, doperands: Seq
                                        xp.as_gradient(d[out], out), optimize)
         d[doperands] = xp.einsum_cross_adjoints(g, subscripts, operands,
                                                 xp.as_gradient(d[out], out), optimize)
-        d[operands] = xp.einsum_multi_adjoints(
-            g, subscripts, operands, (doperands, xp.as_gradient(d[out], out)), optimize)
-        d[operands] = xp.einsum_multi_adjoints(
-            dg, subscripts, operands, (xp.as_gradient(d[out], out),), optimize)
+        d[operands] = xp.einsum_jet_adjoints(
+            g, subscripts, operands, xp.jet_set_masks(2, xp.jet_count(operands)),
+            xp.jet_set_positions(2, xp.jet_count(operands)), 3,
+            xp.join_terms(doperands, xp.as_gradient(d[out], out), xp.jet_count(operands),
+                          xp.jet_count(operands)), optimize)
+        d[operands] = xp.einsum_cross_adjoints(dg, subscripts, operands,
+                                               xp.as_gradient(d[out], out), optimize)
     with tangent:
         d[out] = xp.add_tree(
             xp.add_tree(xp.einsum_adjoint_tangent(d[g], subscripts, operands, d[dg],
                                                   doperands, optimize),
                         xp.einsum_cross_adjoints(g, subscripts, operands, d[doperands],
                                                  optimize)),
-            xp.add_tree(xp.einsum_multi_adjoints(g, subscripts, operands,
-                                                 (doperands, d[operands]), optimize),
-                        xp.einsum_multi_adjoints(dg, subscripts, operands, (d[operands],),
-                                                 optimize)))
+            xp.add_tree(
+                xp.einsum_jet_adjoints(
+                    g, subscripts, operands, xp.jet_set_masks(2, xp.jet_count(operands)),
+                    xp.jet_set_positions(2, xp.jet_count(operands)), 3,
+                    xp.join_terms(doperands, d[operands], xp.jet_count(operands),
+                                  xp.jet_count(operands)), optimize),
+                xp.einsum_cross_adjoints(dg, subscripts, operands, d[operands], optimize)))
 
 
 @rule(ph.einsum_cross_tangent, kernel="einsum_cross_tangent")
@@ -309,12 +320,22 @@ def einsum_cross_tangent(out, y, subscripts, operands: Seq, first: Seq, second: 
     with adjoint:
         d[first] = xp.einsum_cross_adjoints(d[out], subscripts, operands, second, optimize)
         d[second] = xp.einsum_cross_adjoints(d[out], subscripts, operands, first, optimize)
-        d[operands] = xp.einsum_multi_adjoints(d[out], subscripts, operands,
-                                               (first, second), optimize)
+        d[operands] = xp.einsum_jet_adjoints(
+            d[out], subscripts, operands, xp.jet_set_masks(2, xp.jet_count(operands)),
+            xp.jet_set_positions(2, xp.jet_count(operands)), 3,
+            xp.join_terms(first, second, xp.jet_count(operands), xp.jet_count(operands)),
+            optimize)
     with tangent:
         d[out] = (xp.einsum_cross_tangent(y, subscripts, operands, d[first], second,
                                           optimize)
                   + xp.einsum_cross_tangent(y, subscripts, operands, first, d[second],
                                             optimize)
-                  + xp.einsum_multi_tangent(y, subscripts, operands,
-                                            (first, second, d[operands]), optimize))
+                  + xp.einsum_jet(y, subscripts, operands,
+                                  xp.jet_set_masks(3, xp.jet_count(operands)),
+                                  xp.jet_set_positions(3, xp.jet_count(operands)), 7,
+                                  xp.join_terms(xp.join_terms(first, second,
+                                                              xp.jet_count(operands),
+                                                              xp.jet_count(operands)),
+                                                d[operands], 2 * xp.jet_count(operands),
+                                                xp.jet_count(operands)),
+                                  optimize))

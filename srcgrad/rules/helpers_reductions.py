@@ -122,13 +122,13 @@ def norm_partials(out, x, y, ord=None, axis=None, keepdims=False):
 @rule(rh.prod_second_partials, kernel="prod_second_partials")
 def prod_second_partials(out, a, v, axis=None):
     """Linear in v and symmetric; its derivative in a is the third derivative of prod
-    along v (`prod_third_partials`, symmetric in its two directions)."""
+    along v and the other direction, a jet of prod (`prod_jet_partials`, masks 1 and 2)."""
     with adjoint:
         d[v] = xp.prod_second_partials(a, d[out], axis)
-        d[a] = xp.prod_third_partials(a, v, d[out], axis)
+        d[a] = xp.prod_jet_partials(a, (1, 2), 3, (v, d[out]), axis)
     with tangent:
         d[out] = (xp.prod_second_partials(a, d[v], axis)
-                  + xp.prod_third_partials(a, v, d[a], axis))
+                  + xp.prod_jet_partials(a, (1, 2), 3, (v, d[a]), axis))
 
 
 @rule(rh.std_partials_dy, kernel="std_partials_dy")

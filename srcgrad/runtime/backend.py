@@ -20,8 +20,8 @@ import types
 
 import numpy as np
 
-from . import (adjoints, array_helpers, containers, elementwise_helpers, product_helpers,
-               reduction_helpers, strict)
+from . import (adjoints, array_helpers, containers, elementwise_helpers, jets,
+               product_helpers, reduction_helpers, strict)
 from .strict import StrictArray
 
 __all__ = ["Backend", "NUMPY", "namespace", "get_backend", "MixedBackendError",
@@ -75,7 +75,7 @@ def _default_aliases(module, name):
 
 # Modules of adjoint helpers; each lists its helpers in __all__ and takes `xp` first.
 HELPER_MODULES = (adjoints, elementwise_helpers, reduction_helpers, product_helpers,
-                  array_helpers, containers)
+                  array_helpers, containers, jets)
 
 
 # Kernels registered by users (srcgrad.extend): name -> function.

@@ -40,8 +40,6 @@ __all__ = [
     "einsum_cross_adjoints",
     "einsum_adjoint_tangent",
     "einsum_cross_tangent",
-    "einsum_multi_adjoints",
-    "einsum_multi_tangent",
 ]
 
 
@@ -288,53 +286,3 @@ def einsum_cross_tangent(xp, y, subscripts, operands, first, second, optimize=Fa
                 term = xp.einsum(subscripts, *twice, optimize=optimize)
                 total = term if total is None else total + term
     return xp.zeros_like(y) if total is None else total
-
-
-# -- higher orders ------------------------------------------------------------------------
-
-
-def _assignments(operands, sets, taken=()):
-    """Operand lists with, for every way of giving each set in ``sets`` its own operand
-    position (distinct, and none in ``taken``), that position replaced by the set's entry
-    there; entries that are the literal 0 or None end a way (they contribute nothing)."""
-    if not sets:
-        yield list(operands)
-        return
-    first, rest = sets[0], sets[1:]
-    if first is None or _is_zero_literal(first):  # the tangent of inactive operands
-        return
-    for i, replacement in enumerate(first):
-        if i in taken or replacement is None or _is_zero_literal(replacement):
-            continue
-        for replaced in _assignments(operands, rest, taken + (i,)):
-            replaced[i] = replacement
-            yield replaced
-
-
-def einsum_multi_tangent(xp, y, subscripts, operands, sets, optimize=False):
-    """The sum, over every way of giving each replacement set in ``sets`` (each a tuple
-    with one entry per operand) its own operand, of the einsum with those operands
-    replaced: ``einsum_tangent`` for one set, ``einsum_cross_tangent`` for two, the
-    higher-order terms of einsum's derivatives for more. Zeros like ``y`` when empty."""
-    total = None
-    for replaced in _assignments(operands, tuple(sets)):
-        term = xp.einsum(subscripts, *replaced, optimize=optimize)
-        total = term if total is None else total + term
-    return xp.zeros_like(y) if total is None else total
-
-
-def einsum_multi_adjoints(xp, g, subscripts, operands, sets, optimize=False):
-    """For each operand ``j``: the sum, over every way of giving each set in ``sets`` its
-    own operand other than ``j``, of the adjoint for operand ``j`` (cotangent ``g``) of the
-    einsum with those operands replaced: ``einsum_adjoint`` for no set,
-    ``einsum_cross_adjoints`` for one. Paired with cotangents ``c`` it is ``<g,
-    einsum_multi_tangent(sets + (c,))>``. A tuple; zeros where nothing contributes (and
-    everywhere when ``g`` is the literal 0)."""
-    total = [None] * len(operands)
-    if not _is_zero_literal(g):
-        for j in range(len(operands)):
-            for replaced in _assignments(operands, tuple(sets), (j,)):
-                part = einsum_adjoint(xp, g, subscripts, replaced, optimize)[j]
-                total[j] = part if total[j] is None else total[j] + part
-    return tuple(xp.zeros_like(o) if t is None else t
-                 for t, o in zip(total, operands, strict=True))

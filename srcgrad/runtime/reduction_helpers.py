@@ -38,7 +38,6 @@ __all__ = [
     "std_partials_dy",
     "norm_partials_dx",
     "norm_partials_dy",
-    "prod_third_partials",
     "std_partials_derivative",
     "norm_partials_derivative",
 ]
@@ -327,52 +326,6 @@ def norm_partials_dy(xp, x, y, ord=None, axis=None, keepdims=False):
         return xp.zeros_like(x)
     inverse = _reciprocal(xp, _kept(xp, y, x.shape, axes, keepdims))
     return -(p - 1) * norm_partials(xp, x, y, ord, axis, keepdims) * inverse
-
-
-def prod_third_partials(xp, a, v, w, axis=None):
-    """``sum_{k,l} d3y/(da_i da_k da_l) v_k w_l`` for ``y = prod(a, axis)``: the derivative
-    of :func:`prod_second_partials` ``(a, v)`` along ``w`` (shaped like ``a``; symmetric in
-    ``v`` and ``w``). ``d3y/(da_i da_k da_l)`` is the product of the elements other than
-    ``a_i``, ``a_k`` and ``a_l`` when the three differ, else 0. Exact with zeros: computed
-    as the coefficient of ``e1 e2`` in the product of ``a + e1 v + e2 w`` over each slice
-    with ``a_i`` left out (prefix and suffix products, no division)."""
-    a = _floating(xp, a)
-    axes = _normalize_axes(axis, a.ndim)
-    rest = [i for i in range(a.ndim) if i not in axes]
-    order = rest + list(axes)
-    lead = tuple(a.shape[i] for i in rest)
-    n = _size(a.shape[i] for i in axes)
-
-    def flat(t):
-        t = xp.broadcast_to(t, a.shape) if xp.shape(t) != a.shape else t
-        return xp.reshape(xp.transpose(t, order), lead + (n,))
-
-    fa, fv, fw = flat(a), flat(v), flat(w)
-    one = xp.ones(lead, dtype=fa.dtype)
-    zero = xp.zeros(lead, dtype=fa.dtype)
-
-    def scan(indices):
-        """Coefficients (1, e1, e2, e1 e2) of the running product, before each index."""
-        state = (one, zero, zero, zero)
-        before = []
-        for i in indices:
-            before.append(state)
-            x, p, q = fa[..., i], fv[..., i], fw[..., i]
-            c0, c1, c2, c12 = state
-            state = (c0 * x, c1 * x + c0 * p, c2 * x + c0 * q, c12 * x + c1 * q + c2 * p)
-        return before
-
-    prefix = scan(range(n))
-    suffix = scan(range(n - 1, -1, -1))[::-1]
-    columns = []
-    for i in range(n):
-        p0, p1, p2, p12 = prefix[i]
-        s0, s1, s2, s12 = suffix[i]
-        columns.append(p0 * s12 + p1 * s2 + p2 * s1 + p12 * s0)
-    out = xp.stack(columns, axis=-1) if columns else xp.zeros(lead + (0,), dtype=fa.dtype)
-    out = xp.reshape(out, tuple(a.shape[i] for i in order))
-    inverse = [order.index(i) for i in range(a.ndim)]
-    return xp.transpose(out, inverse)
 
 
 def std_partials_derivative(xp, a, y, axis=None, ddof=0, keepdims=False, ny=0):

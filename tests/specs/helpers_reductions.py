@@ -175,25 +175,20 @@ for x_shape, y_shape, ord, axis, keepdims in [
                       (rh.norm_partials,), id=f"norm_partials-{ord}-{axis}"))
 
 # Derivatives of the local derivatives (third and higher derivatives of the reductions).
-PROD_THIRD = "its derivative in a uses prod_third_partials, which has no rule"
 CASES += [
     Case(prod_second_partials, (Arg((3, 4), 0.5, 2.0), Arg((3, 4)), 1),
-         (rh.prod_second_partials,), id="prod_second_partials-1", order2=False,
-         notes=PROD_THIRD),
+         (rh.prod_second_partials,), id="prod_second_partials-1"),
     Case(prod_second_partials, (Arg((2, 3), -2.0, -0.5), Arg((2, 3)), None),
-         (rh.prod_second_partials,), id="prod_second_partials-None", order2=False,
-         notes=PROD_THIRD),
+         (rh.prod_second_partials,), id="prod_second_partials-None"),
     Case(prod_second_partials, (Arg((2, 3, 2), 0.5, 2.0), Arg((2, 3, 2)), (0, 2)),
-         (rh.prod_second_partials,), id="prod_second_partials-axes", order2=False,
-         notes=PROD_THIRD),
+         (rh.prod_second_partials,), id="prod_second_partials-axes"),
     Case(prod_second_partials, (Arg((3, 4), 0.5, 2.0), Arg((3, 4)), 1),
          (rh.prod_second_partials,), id="prod_second_partials-v-only", wrt=(1,)),
 ]
 for zeros, pattern in [("one", [1.0, 0.0, 1.0, 1.0]), ("two", [0.0, 1.0, 1.0, 0.0]),
                        ("three", [0.0, 0.0, 1.0, 0.0]), ("four", [0.0, 0.0, 0.0, 0.0])]:
     CASES.append(Case(prod_second_partials_with_zeros, (Arg((3, 4)), Arg((3, 4)), pattern),
-                      (rh.prod_second_partials,), id=f"prod_second_partials-{zeros}-zero",
-                      order2=False, notes=PROD_THIRD))
+                      (rh.prod_second_partials,), id=f"prod_second_partials-{zeros}-zero"))
 for tag, y_shape, axis, ddof, keepdims in [("1", (3,), 1, 0, False), ("keepdims", (3, 1), -1, 1, True),
                                          ("None", (), None, 0, False)]:
     args = (Arg((3, 4)), Arg(y_shape, 0.5, 2.0), axis, ddof, keepdims)
