@@ -47,6 +47,14 @@ def linear_loss(input_tensor, weight, bias):
     return loss
 
 
+def square(x):
+    """Computing gradients: y = x^2 at x = [2.0], whose gradient PyTorch prints as
+    tensor([4.]). PyTorch's backward() takes any one-element y; srcgrad's grad takes a true
+    scalar, so the one element is summed."""
+    y = x**2
+    return y.sum()
+
+
 def main() -> None:
     dx, dy = srcgrad.grad(f, wrt=("x", "y"))(2.0, 3.0)
     print(f"Gradient of x: {dx}")
@@ -70,6 +78,8 @@ def main() -> None:
     grads = srcgrad.grad(linear_loss, wrt=(0, 1, 2))(input_tensor, weight, bias)
     for name, value in zip(("input_tensor", "weight", "bias"), grads, strict=True):
         print(f"Gradient of {name}: {value}")
+
+    print(f"x.grad: {srcgrad.grad(square)(np.array([2.0]))}")
 
 
 if __name__ == "__main__":
