@@ -85,8 +85,14 @@ class Module:
     def _children(self) -> Iterator[tuple[str, Module]]:
         """(name, submodule) for the Modules this module holds directly."""
         for name, value in vars(self).items():
-            if not name.startswith("_") and isinstance(value, Module):
+            if name.startswith("_"):
+                continue
+            if isinstance(value, Module):
                 yield name, value
+            elif isinstance(value, (list, tuple)) and value and all(
+                    isinstance(v, Module) for v in value):  # a list of layers
+                for i, item in enumerate(value):
+                    yield f"{name}.{i}", item
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
         """Yield (dotted name, array) for every parameter, the module's own first."""
@@ -142,8 +148,8 @@ class Module:
         for name, value in vars(self).items():
             if _is_float_array(value):
                 setattr(self, name, np.zeros_like(value))
-            elif isinstance(value, Module):
-                value._zero_arrays()
+        for _, child in self._children():
+            child._zero_arrays()
 
     def __repr__(self) -> str:
         children = list(self._children())
@@ -249,56 +255,38 @@ class Softmax(Module):
 
 
 class Sequential(Module):
-    """Runs up to 8 modules in order: Sequential(Linear(4, 8), Tanh(), Linear(8, 3)).
+    """Runs modules in order: Sequential(Linear(4, 8), Tanh(), Linear(8, 3)).
 
-    srcgrad cannot yet differentiate a loop over a list of differently typed objects (each
-    element's method would have to be resolved per iteration), so the layers are stored as
-    the attributes `layer0` ... `layer7` and `forward` calls them one after another by
-    explicit code; the slots past the last layer hold `Identity()`. Parameter names use the
-    layer index as PyTorch does (`0.weight`, `2.bias`); the padding slots have none.
-    `len(seq)`, `seq[i]` and iteration give the layers that were passed.
+    The layers are the list `layers`, and `forward` loops over it; srcgrad unrolls that
+    loop for the layers of the model a derivative is compiled for, so each layer's call
+    runs its own type's `forward`. Parameter names use the layer index as PyTorch does
+    (`0.weight`, `2.bias`); `len(seq)`, `seq[i]` and iteration give the layers.
     """
 
-    MAX_LAYERS = 8
-
     def __init__(self, *layers: Module):
-        if len(layers) > self.MAX_LAYERS:
-            raise ValueError(
-                f"Sequential holds at most {self.MAX_LAYERS} layers, got {len(layers)}; "
-                "nest Sequentials to chain more")
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, "
                                 "not an srcgrad.nn.Module")
-        self.count = len(layers)
-        padded = list(layers) + [Identity() for _ in range(self.MAX_LAYERS - len(layers))]
-        for i, layer in enumerate(padded):
-            setattr(self, f"layer{i}", layer)
+        self.layers = list(layers)
 
     def forward(self, x):
-        x = self.layer0(x)
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
-        x = self.layer4(x)
-        x = self.layer5(x)
-        x = self.layer6(x)
-        x = self.layer7(x)
+        for layer in self.layers:
+            x = layer(x)
         return x
 
     def _children(self):
-        for i in range(self.count):
-            yield str(i), getattr(self, f"layer{i}")
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
 
     def __len__(self) -> int:
-        return self.count
+        return len(self.layers)
 
     def __getitem__(self, index: int) -> Module:
-        return list(self)[index]
+        return self.layers[index]
 
     def __iter__(self) -> Iterator[Module]:
-        for _, layer in self._children():
-            yield layer
+        return iter(self.layers)
 
 
 # ---------------------------------------------------------------- losses

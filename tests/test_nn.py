@@ -93,9 +93,9 @@ def test_named_parameters_and_parameters():
     assert names == ["0.weight", "0.bias", "2.weight", "2.bias"]
     params = list(model.parameters())
     assert [p.shape for p in params] == [(8, 4), (8,), (3, 8), (3,)]
-    assert params[0] is model.layer0.weight  # the arrays themselves
+    assert params[0] is model.layers[0].weight  # the arrays themselves
     assert len(model) == 3 and isinstance(model[1], nn.Tanh)
-    assert list(model)[2] is model.layer2
+    assert list(model)[2] is model.layers[2]
 
 
 def test_nested_module_names():
@@ -115,17 +115,17 @@ def test_nested_module_names():
 def test_state_dict_round_trip():
     model = make_model()
     state = model.state_dict()
-    assert state["0.weight"] is not model.layer0.weight  # copies
+    assert state["0.weight"] is not model.layers[0].weight  # copies
     other = nn.Sequential(nn.Linear(4, 8, rng=5), nn.Tanh(), nn.Linear(8, 3, rng=6))
-    held = other.layer0.weight
+    held = other.layers[0].weight
     other.load_state_dict(state)
-    assert other.layer0.weight is held  # in place
+    assert other.layers[0].weight is held  # in place
     for name, value in other.state_dict().items():
         np.testing.assert_array_equal(value, state[name])
     np.testing.assert_array_equal(other(X), model(X))
     # the copies do not follow later changes
-    model.layer0.weight[0, 0] += 1.0
-    assert state["0.weight"][0, 0] != model.layer0.weight[0, 0]
+    model.layers[0].weight[0, 0] += 1.0
+    assert state["0.weight"][0, 0] != model.layers[0].weight[0, 0]
 
 
 def test_load_state_dict_errors_name_the_key():
@@ -150,16 +150,40 @@ def test_load_state_dict_errors_name_the_key():
 def test_zero_like():
     model = make_model()
     zero = model.zero_like()
-    assert type(zero) is nn.Sequential and type(zero.layer0) is nn.Linear
+    assert type(zero) is nn.Sequential and type(zero.layers[0]) is nn.Linear
     for (name, z), (_, p) in zip(zero.named_parameters(), model.named_parameters(),
                                  strict=True):
         assert z.shape == p.shape and not np.any(z), name
-    assert np.any(model.layer0.weight)  # the model is untouched
+    assert np.any(model.layers[0].weight)  # the model is untouched
 
 
-def test_sequential_limits():
-    with pytest.raises(ValueError, match="at most 8"):
-        nn.Sequential(*[nn.Identity() for _ in range(9)])
+def test_sequential_of_any_length_differentiates_layer_by_layer():
+    rng = np.random.default_rng(5)
+    layers = []
+    for i in range(6):  # 12 layers, alternating types
+        layers += [nn.Linear(3, 3, rng=i), nn.Tanh() if i % 2 else nn.Sigmoid()]
+    model = nn.Sequential(*layers)
+    x = rng.standard_normal((4, 3))
+
+    def loss(model, x):
+        return np.sum(model(x) ** 2)
+
+    grads = srcgrad.grad(loss)(model, x)
+    assert len(grads) == 12 and type(grads[1]) is nn.Sigmoid and type(grads[3]) is nn.Tanh
+    eps = 1e-6
+    for index in (0, 10):
+        weight = model[index].weight
+        for position in [(0, 0), (2, 1)]:
+            weight[position] += eps
+            up = loss(model, x)
+            weight[position] -= 2 * eps
+            down = loss(model, x)
+            weight[position] += eps
+            assert grads[index].weight[position] == pytest.approx((up - down) / (2 * eps),
+                                                                  rel=1e-6, abs=1e-8)
+
+
+def test_sequential_rejects_non_modules():
     with pytest.raises(TypeError, match="layer 1"):
         nn.Sequential(nn.Identity(), np.tanh)
 
@@ -170,8 +194,8 @@ def test_model_gradient_matches_finite_differences():
     model = make_model()
     grads = srcgrad.grad(classification_loss)(model, X, Y)
     assert type(grads) is nn.Sequential
-    assert type(grads.layer0) is nn.Linear and type(grads.layer1) is nn.Tanh
-    assert type(grads.layer2) is nn.Linear
+    assert type(grads.layers[0]) is nn.Linear and type(grads.layers[1]) is nn.Tanh
+    assert type(grads.layers[2]) is nn.Linear
     named_grads = dict(grads.named_parameters())
     assert list(named_grads) == [n for n, _ in model.named_parameters()]
     for name, param in model.named_parameters():

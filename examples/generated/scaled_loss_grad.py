@@ -16,12 +16,12 @@ def scaled_loss_grad(w, x):
     w_times_x = w * x
     over = w_times_x / scale_2
     over_minus_target = over - target
-    pow = over_minus_target ** 2
-    sum_pow = xp.sum(pow)
-    xp.require_scalar(sum_pow, 'scaled_loss')
+    pow_ = over_minus_target ** 2
+    sum_pow_ = xp.sum(pow_)
+    xp.require_scalar(sum_pow_, 'scaled_loss')
     # grad of line 25: return ((w * x / scale - target) ** 2).sum()
-    bpow = xp.unreduce(1.0, pow)
-    bover_minus_target = bpow * 2 * over_minus_target
+    bpow_ = xp.unreduce(1.0, pow_)
+    bover_minus_target = bpow_ * 2 * over_minus_target
     bover = xp.unbroadcast(bover_minus_target, over)
     bw_times_x = xp.unbroadcast(bover / scale_2, w_times_x)
     bw = xp.unbroadcast(bw_times_x * x, w)

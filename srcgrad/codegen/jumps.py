@@ -21,7 +21,7 @@ import builtins
 import copy
 
 from srcgrad.codegen.naming import Namer
-from srcgrad.codegen.source import Source
+from srcgrad.codegen.source import Source, object_like
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["structure"]
@@ -168,6 +168,39 @@ class _Structurer:
         return (_call("len", _name(seq)),
                 lambda k: ast.Subscript(value=_name(seq), slice=k, ctx=ast.Load()))
 
+    # -- loops over lists of modules are unrolled -----------------------------------------
+
+    def modules(self, iterable: ast.expr):
+        """The objects a loop iterates over, when it runs over a list or tuple of objects
+        held by a parameter object (`for layer in self.layers`): each may be of another
+        type, so each iteration's calls resolve to other methods. None otherwise."""
+        path = []
+        while isinstance(iterable, ast.Attribute):
+            path.append(iterable.attr)
+            iterable = iterable.value
+        if not isinstance(iterable, ast.Name) or iterable.id not in self.source.specimens:
+            return None
+        value = self.source.specimens[iterable.id]
+        for attr in reversed(path):
+            value = getattr(value, attr, None)
+        if isinstance(value, (list, tuple)) and value and all(object_like(v) for v in value):
+            return value
+        return None
+
+    def unrolled(self, loop: ast.For) -> list[ast.stmt]:
+        """`for layer in self.layers: body` as one copy of the body per layer, each after
+        `layer = items[k]` with a constant k (the list's length is fixed by the objects
+        the derivative is compiled for)."""
+        items = self.namer.fresh("items")
+        out = [ast.copy_location(_assign(items, copy.deepcopy(loop.iter)), loop)]
+        for k in range(len(self.modules(loop.iter))):
+            read = _assign(copy.deepcopy(loop.target),
+                           ast.Subscript(value=_name(items), slice=ast.Constant(k),
+                                         ctx=ast.Load()))
+            _store(read.targets[0])
+            out += [ast.copy_location(read, loop.target), *copy.deepcopy(loop.body)]
+        return out + loop.orelse
+
     def while_from_for(self, loop: ast.For) -> list[ast.stmt]:
         """A range loop that can be left early, as a while loop over an explicit counter."""
         items = self.namer.fresh("steps")
@@ -204,6 +237,9 @@ class _Structurer:
             stmt.body = self.body(stmt.body, returned)
             stmt.orelse = self.body(stmt.orelse, returned)
             return [stmt]
+        if isinstance(stmt, ast.For) and self.modules(stmt.iter) is not None and not _contains(
+                stmt.body, (ast.Break, ast.Continue, ast.Return), stop_at_loops=False):
+            return self.body(self.unrolled(stmt), returned)
         if isinstance(stmt, ast.For):
             pieces = self.canonical_for(stmt)
             *setup, loop = pieces

@@ -8,6 +8,7 @@ in order of first request, so the same program always gets the same names.
 from __future__ import annotations
 
 import ast
+import builtins
 import keyword
 import re
 
@@ -85,6 +86,9 @@ def expression_name(node: ast.expr, kernel: str | None = None) -> str:
     return name
 
 
+_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
+
+
 class Namer:
     """Hands out fresh, deterministic, collision-free identifiers."""
 
@@ -101,7 +105,7 @@ class Namer:
         base = re.sub(r"\W", "_", base) or "t"
         if base[0].isdigit():
             base = f"t{base}"
-        if keyword.iskeyword(base):
+        if keyword.iskeyword(base) or base in _BUILTINS:  # `sum_`, never shadow `sum`
             base = f"{base}_"
         candidate = base
         counter = 2

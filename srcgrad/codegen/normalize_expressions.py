@@ -108,9 +108,15 @@ class Expressions:
                               comparators=[self.atom(c) for c in node.comparators])
             return self.located(new, node)
         if isinstance(node, ast.Subscript):
-            new = ast.Subscript(value=self.atom(node.value), slice=self.index(node.slice),
-                                ctx=ast.Load())
-            return self.located(new, node)
+            base = self.atom(node.value)
+            new = self.located(ast.Subscript(value=base, slice=self.index(node.slice),
+                                             ctx=ast.Load()), node)
+            held = self.held_item(base, new.slice)
+            if held is not None:  # a module of a list of modules: resolve calls on it
+                temporary = self.temporary(new, node)
+                self.source.specimens[temporary.id] = held
+                return temporary
+            return new
         if isinstance(node, ast.Attribute):
             return self.attribute(node)
         if isinstance(node, ast.Call):
@@ -203,6 +209,18 @@ class Expressions:
             return value
         return None
 
+    def held_item(self, base: ast.expr, index: ast.expr):
+        """The object `base[index]` holds, when `base` is a known list of objects and the
+        index a constant integer."""
+        if not (isinstance(base, ast.Name) and base.id in self.source.specimens
+                and isinstance(index, ast.Constant) and type(index.value) is int):
+            return None
+        items = self.source.specimens[base.id]
+        if not isinstance(items, (list, tuple)) or not -len(items) <= index.value < len(items):
+            return None
+        item = items[index.value]
+        return item if object_like(item) else None
+
     def method_call(self, node: ast.Call):
         """`model(x)` / `layer.forward(h)` on a parameter object: the method its type
         defines, called with the object first; None when `node` is not such a call."""
@@ -217,6 +235,14 @@ class Expressions:
                     self.name(func.value), func.attr) is not None:
                 owner = self.attribute(func)  # self.fc1(x): call the held object
                 method = type(self.source.specimens[owner.id]).__call__
+        elif isinstance(func, ast.Subscript):
+            owner = self.atom(func)
+            if not (isinstance(owner, ast.Name) and owner.id in self.source.specimens):
+                raise self.error(UnknownCalleeError, node,
+                                 f"cannot resolve the callee `{ast.unparse(func)}`",
+                                 "index a list of modules with a constant, or loop over it "
+                                 "with `for layer in self.layers:`")
+            method = type(self.source.specimens[owner.id]).__call__
         else:
             return None
         if not isinstance(method, types.FunctionType):

@@ -199,7 +199,7 @@ def _label(function, src: source.Source) -> str:
 
 def _front(fn, specimens=None) -> source.Source:
     src = source.parse_function(fn)
-    src.specimens = dict(specimens or {})
+    src.specimens = dict(specimens or source.annotated_specimens(fn))
     src = lift.lift_nested(src)
     _check_reserved(src)
     fence.check(src)
@@ -211,7 +211,7 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
     """Run the pipeline on `fn`; raises a located SrcgradError on bad input. `specimens`
     maps parameters to the objects a call passes, to resolve method calls on them."""
     src = source.parse_function(fn)
-    src.specimens = dict(specimens or {})
+    src.specimens = dict(specimens or source.annotated_specimens(fn))
     src = lift.lift_nested(src)
     names, as_tuple = resolve_wrt(src, wrt)
     _check_reserved(src)

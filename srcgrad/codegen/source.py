@@ -14,6 +14,7 @@ import builtins
 import inspect
 import textwrap
 import types
+import typing
 from dataclasses import dataclass, field
 
 from srcgrad.errors import Location, SourceUnavailableError, UnsupportedSyntaxError
@@ -202,6 +203,47 @@ def object_like(value) -> bool:
     """An object whose methods srcgrad may call: not an array, number or container."""
     return (hasattr(value, "__dict__") and not hasattr(value, "shape")
             and not isinstance(value, (type, types.ModuleType, types.FunctionType)))
+
+
+def _stand_in(cls, depth=0):
+    """An instance of `cls` made without running `__init__`, holding stand-ins for the
+    attributes its class annotates with classes (`fc1: Linear`); None when `cls` is not a
+    class of objects srcgrad resolves methods on."""
+    if (not isinstance(cls, type) or depth > 8 or cls.__module__ in ("builtins", "typing")
+            or cls.__module__.split(".")[0] in ("numpy", "cupy", "dask")):
+        return None
+    try:
+        value = cls.__new__(cls)
+        hints = typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - any class srcgrad cannot build stays unresolved
+        return None
+    if not object_like(value):
+        return None
+    for name, hint in hints.items():
+        held = _stand_in(hint, depth + 1)
+        if held is not None:
+            try:
+                object.__setattr__(value, name, held)
+            except (AttributeError, TypeError):
+                return None
+    return value
+
+
+def annotated_specimens(fn) -> dict:
+    """Stand-in objects for the parameters of `fn` annotated with a class (`model: MLP`),
+    so that calls on them resolve before any call supplies real objects (the command line,
+    `.source` before the first call)."""
+    try:
+        hints = typing.get_type_hints(fn)
+        names = list(inspect.signature(fn).parameters)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: resolve at the first call
+        return {}
+    found = {}
+    for name in names:
+        value = _stand_in(hints.get(name))
+        if value is not None:
+            found[name] = value
+    return found
 
 
 def signature(specimens: dict) -> tuple:
