@@ -6,22 +6,56 @@ exercises (`covers`). `check_case` draws seeded float64 inputs, pulls back a ran
 cotangent with `srcgrad.vjp`, and compares against central finite differences: the
 dot-product test <v, J u> == <J^T v, u> along random directions, and, for small inputs,
 the full gradient element by element; forward mode (`srcgrad.jvp`) must give the same
-directional derivative. It then reruns the derivative on the strict stand-in backend and
-requires the same numbers.
+directional derivative. It then reruns the derivative on a second backend and requires the
+same numbers: the strict stand-in for CuPy by default, or the backend named by the
+environment variable SRCGRAD_TEST_BACKEND (`cupy` on a GPU machine, `dask`).
+`check_on_backend` reruns both modes of a case on any backend against NumPy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import pytest
 
 import srcgrad
 from srcgrad.runtime import from_strict, to_strict
 
-__all__ = ["Arg", "Case", "check_case", "draw"]
+__all__ = ["BACKEND_ENV", "TEST_BACKEND", "UNSUPPORTED", "Arg", "Case", "check_case",
+           "check_on_backend", "draw"]
+
+BACKEND_ENV = "SRCGRAD_TEST_BACKEND"
+# The backend check_case reruns every derivative on (conftest.py validates it).
+TEST_BACKEND = os.environ.get(BACKEND_ENV, "").strip().lower() or "strict"
+
+_UNKNOWN_SIZE = (r"Dask (boolean mask|array whose size Dask does not know)"
+                 r"|cannot broadcast shape \(nan")
+# Backend -> case name -> (exception type, message pattern): the rows a backend cannot
+# run, with the error its users see.
+UNSUPPORTED = {"dask": {
+    # A boolean mask computed from Dask data selects a number of elements Dask does not
+    # know before computing (chunk sizes NaN); the adjoint has to put them back.
+    "mask_index": (ValueError, _UNKNOWN_SIZE),
+    "unindex-mask": (ValueError, r"shapes \(6,\) \(nan,\)"),
+    "slot_mask_zero-(5,)": (ValueError, _UNKNOWN_SIZE),
+    "slot_mask_zero-(2,3)": (ValueError, _UNKNOWN_SIZE),
+    "slot_mask_value-(5,)": (ValueError, _UNKNOWN_SIZE),
+    "slot_mask_value-(2,3)": (ValueError, _UNKNOWN_SIZE),
+    # Dask indexes with at most one integer array per subscript (x[i, j] has two).
+    "index-argument-pairs": (NotImplementedError, "nd fancy indexing"),
+    "mixed_index": (NotImplementedError, "nd fancy indexing"),
+    "nonzero_index": (NotImplementedError, "nd fancy indexing"),
+    # dask.array has no argsort (nor sort).
+    "sort_by_argsort": (AttributeError, "the dask backend has no kernel 'argsort'"),
+    # np.cumsum of a Python float beside a Dask cotangent: dask.array's reductions take
+    # arrays only.
+    "cumsum-float": (AttributeError, "has no attribute 'ndim'"),
+}}
 
 EPS = 1e-6
 RTOL = 1e-5
@@ -185,14 +219,28 @@ def check_case(case: Case) -> None:
         _check_second_order(case, args, positions, cotangent, directions, derivative)
 
     if case.strict:
-        strict_args = [to_strict(a) if isinstance(a, (np.ndarray, tuple, list)) else a for a in args]
-        strict_cotangent = to_strict(np.asarray(cotangent)) if np.shape(output) != () else cotangent
-        strict_grads = derivative(*strict_args, strict_cotangent)
-        for g, sg in zip(grads, strict_grads, strict=True):
-            np.testing.assert_allclose(
-                np.asarray(from_strict(sg)) if not isinstance(sg, float) else sg, g,
-                rtol=1e-12, atol=1e-12,
-                err_msg=f"{case.name}: strict backend disagrees\n{derivative.source}")
+        unsupported = UNSUPPORTED.get(TEST_BACKEND, {}).get(case.name)
+        if unsupported is None:
+            _rerun(case, derivative, args, cotangent, grads)
+        else:
+            with pytest.raises(unsupported[0], match=unsupported[1]):
+                _rerun(case, derivative, args, cotangent, grads)
+
+
+def _rerun(case, derivative, args, cotangent, grads) -> None:
+    """The vector-Jacobian product again on TEST_BACKEND: the same numbers as NumPy's."""
+    to_device, to_host = _MOVERS[TEST_BACKEND]()
+    device_args = [to_device(a) if isinstance(a, (np.ndarray, tuple, list)) else a
+                   for a in args]
+    device_cotangent = (to_device(np.asarray(cotangent)) if np.shape(cotangent) != ()
+                        else cotangent)
+    device_grads = derivative(*device_args, device_cotangent)
+    rtol = 1e-12 if TEST_BACKEND == "strict" else 1e-9
+    for g, dg in zip(grads, device_grads, strict=True):
+        np.testing.assert_allclose(
+            np.asarray(to_host(dg)) if not isinstance(dg, float) else dg, g,
+            rtol=rtol, atol=1e-12,
+            err_msg=f"{case.name}: {TEST_BACKEND} backend disagrees\n{derivative.source}")
 
 
 def _check_second_order(case, args, positions, cotangent, directions, derivative) -> None:
@@ -211,3 +259,97 @@ def _check_second_order(case, args, positions, cotangent, directions, derivative
             np.asarray(p, dtype=float), numeric, rtol=1e-5, atol=1e-6 * scale,
             err_msg=f"{case.name}: second derivative (jvp of vjp) for argument "
                     f"{positions[index]}\n{second.source}")
+
+
+# -- other backends ------------------------------------------------------------------------
+
+def _map_tree(tree, leaf):
+    if isinstance(tree, tuple):
+        items = [_map_tree(v, leaf) for v in tree]
+        return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
+    if isinstance(tree, list):
+        return [_map_tree(v, leaf) for v in tree]
+    if isinstance(tree, dict):
+        return {k: _map_tree(v, leaf) for k, v in tree.items()}
+    return leaf(tree)
+
+
+def _strict_movers():
+    return to_strict, from_strict
+
+
+def _cupy_movers():
+    import cupy
+
+    def to_device(tree):
+        return _map_tree(tree, lambda v: cupy.asarray(v) if isinstance(v, np.ndarray) else v)
+
+    def to_host(tree):
+        return _map_tree(tree, lambda v: cupy.asnumpy(v) if isinstance(v, cupy.ndarray) else v)
+
+    return to_device, to_host
+
+
+def _dask_movers():
+    import dask.array as da
+
+    def chunked(v):
+        # Floating data goes to Dask in two chunks along every axis that allows it, so that
+        # reductions and contractions combine partial results; integer and boolean arrays
+        # (indices, counts, masks) stay NumPy, beside the Dask data.
+        if isinstance(v, np.ndarray) and v.dtype.kind in "fc":
+            return da.from_array(v, chunks=tuple(max(1, (n + 1) // 2) for n in v.shape))
+        return v
+
+    def to_host(tree):
+        return _map_tree(tree, lambda v: v.compute() if isinstance(v, da.Array) else v)
+
+    return lambda tree: _map_tree(tree, chunked), to_host
+
+
+_MOVERS = {"strict": _strict_movers, "cupy": _cupy_movers, "dask": _dask_movers}
+
+
+def check_on_backend(case: Case, backend: str, rtol: float = 1e-9, atol: float = 1e-12,
+                     during=contextlib.nullcontext) -> None:
+    """Run the case's vector-Jacobian product and Jacobian-vector product on `backend`
+    ("strict", "cupy" or "dask") and require NumPy's numbers. The derivative runs inside
+    the context manager `during()` (on Dask: a scheduler that refuses to compute, so
+    that nothing is computed before the caller asks). Raises what the derivative raises
+    when the backend cannot run it."""
+    to_device, to_host = _MOVERS[backend]()
+    args = draw(case)
+    positions = case.positions()
+    output = case.fn(*args)
+    rng = _rng(case, "cotangent")
+    cotangent = rng.standard_normal(np.shape(output))
+    if np.shape(output) == ():
+        cotangent = float(cotangent)
+    directions = [rng.standard_normal(np.shape(args[p])) for p in positions]
+    directions = [float(d) if np.shape(d) == () and not isinstance(args[p], np.ndarray) else d
+                  for d, p in zip(directions, positions, strict=True)]
+
+    def moved(values):
+        return [to_device(v) if isinstance(v, (np.ndarray, tuple, list)) else v
+                for v in values]
+
+    for kind, transform, extra in (("vjp", srcgrad.vjp, [cotangent]),
+                                   ("jvp", srcgrad.jvp, directions)):
+        derivative = transform(case.fn, wrt=positions)
+        want = derivative(*args, *extra)
+        device_args = moved(args) + moved(extra)
+        with during():
+            got = derivative(*device_args)
+        message = f"{case.name}: {kind} on {backend} disagrees with NumPy\n{derivative.source}"
+        _assert_close(to_host(got), want, rtol, atol, message)
+
+
+def _assert_close(got, want, rtol, atol, message) -> None:
+    if isinstance(want, (list, tuple)):
+        assert isinstance(got, (list, tuple)) and len(got) == len(want), message
+        for g, w in zip(got, want, strict=True):
+            _assert_close(g, w, rtol, atol, message)
+        return
+    assert np.shape(got) == np.shape(want), f"shape {np.shape(got)} != {np.shape(want)}: {message}"
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=rtol, atol=atol,
+                               err_msg=message)

@@ -12,6 +12,7 @@ and indexing. The rules that use them live in ``srcgrad.rules``.
 
 from __future__ import annotations
 
+import math
 import operator
 
 from ._plumbing import _size
@@ -81,8 +82,22 @@ def unbroadcast(xp, g, x):
             g = xp.sum(g, axis=size_one_axes, keepdims=True)
     if xp.shape(g) != shape:
         # g is smaller than x (e.g. a scalar seed): spread it over x's shape.
-        g = xp.array(xp.broadcast_to(g, shape))
+        g = _spread(xp, g, x, shape)
     return g
+
+
+def _spread(xp, g, x, shape):
+    """``g`` broadcast to ``shape``, the shape of ``x``, as a fresh writable array.
+
+    A Python number ``g`` (the seed 1.0, say) takes ``x``'s floating dtype, so that a
+    float32 argument gets a float32 gradient. A chunked ``x`` (a Dask array) gives a
+    result chunked like it, rather than one chunk of the whole shape.
+    """
+    if type(g) in (int, float) and getattr(getattr(x, "dtype", None), "kind", "-") in "fc":
+        g = xp.asarray(g, dtype=x.dtype)
+    if getattr(x, "chunks", None) is not None:
+        return xp.zeros_like(x, dtype=xp.result_type(g)) + g
+    return xp.array(xp.broadcast_to(g, shape), order="C")
 
 
 def _normalize_axes(axis, ndim):
@@ -109,11 +124,11 @@ def unreduce(xp, g, x, axis=None, keepdims=False):
     accumulated into in place.
     """
     shape = xp.shape(x)
-    if not keepdims:
+    if not keepdims and type(g) not in (int, float):  # a number broadcasts as it is
         axes = _normalize_axes(axis, len(shape))
         kept_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
         g = xp.reshape(g, kept_shape)
-    return xp.array(xp.broadcast_to(g, shape), order="C")
+    return _spread(xp, g, x, shape)
 
 
 def _is_basic_index_part(part):
@@ -145,7 +160,14 @@ def unindex(xp, g, x, key):
         return item_part(xp, x, key, g)
     out = xp.zeros(xp.shape(x), dtype=xp.result_type(g))
     parts = key if isinstance(key, tuple) else (key,)
-    if all(_is_basic_index_part(part) for part in parts):
+    # A lazy (Dask) 0-d index cannot key an assignment: accumulate through it instead.
+    lazy = any(getattr(part, "chunks", None) is not None for part in parts)
+    if not lazy and all(_is_basic_index_part(part) for part in parts):
+        if any(part is None for part in parts):
+            # The axes None added are g's size-1 axes; not every backend (Dask) takes
+            # None in an assignment's key.
+            key = tuple(part for part in parts if part is not None)
+            g = xp.reshape(g, xp.shape(out[key]))
         out[key] = g
     else:
         xp.add_at(out, key, g)
@@ -217,6 +239,11 @@ def require_same_shape(xp, value, reference, description):
                              f"{len(reference)} entries")
         return value
     shape, expected = xp.shape(value), xp.shape(reference)
+    if any(isinstance(n, float) and math.isnan(n) for n in expected):  # Dask, size unknown
+        raise ValueError(
+            f"{description} must have the shape of a Dask array whose size Dask does not "
+            f"know before computing ({expected}; indexing with a Dask boolean mask gives "
+            "one): compute the mask first (mask.compute()), or use np.where(mask, x, 0)")
     if shape != expected:
         raise ValueError(f"{description} has shape {shape}, but must have shape {expected}")
     return value
@@ -233,7 +260,7 @@ def broadcast_like(xp, t, y):
     shape = xp.shape(y)
     if xp.shape(t) == shape:
         return t
-    return xp.array(xp.broadcast_to(t, shape))
+    return _spread(xp, t, y, shape)
 
 
 def _is_basic_key(key) -> bool:

@@ -30,7 +30,11 @@ def tie_weight(xp, y, x, other):
     the non-NaN operand, and a NaN produced by ``maximum``/``minimum`` gives none to
     either operand. The result has the broadcast shape of ``y``, ``x`` and ``other``.
     """
-    return xp.where(y == x, xp.where(y == other, 0.5, 1.0), 0.0)
+    weight = xp.where(y == x, xp.where(y == other, 0.5, 1.0), 0.0)
+    dtype = getattr(y, "dtype", None)
+    if dtype is not None and dtype.kind == "f":  # float32 arguments keep float32 gradients
+        weight = weight.astype(dtype)
+    return weight
 
 
 # -- clip ------------------------------------------------------------------------------

@@ -124,6 +124,7 @@ def uncumsum(xp, g, a, axis=None):
     With ``axis=None`` the cumulative sum runs over ``a`` flattened, so the result is
     reshaped back to ``a``'s shape.
     """
+    g = xp.asarray(g)
     if axis is None:
         return xp.reshape(xp.flip(xp.cumsum(xp.flip(g))), xp.shape(a))
     return xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)
@@ -198,14 +199,29 @@ def _diagonal_length(n, m, offset):
 
 def _embed_diagonal(xp, g, shape, offset, axis1, axis2):
     """Zeros of ``shape`` with ``g``'s last axis written onto the ``offset`` diagonal of
-    axes ``axis1``, ``axis2`` (the adjoint of ``diagonal``)."""
+    axes ``axis1``, ``axis2`` (the adjoint of ``diagonal``).
+
+    Built with ``where`` rather than an assignment through two index arrays, which not
+    every backend (Dask) supports.
+    """
     ndim = len(shape)
     axis1, axis2 = axis1 % ndim, axis2 % ndim
     n, m = shape[axis1], shape[axis2]
     rest = tuple(s for i, s in enumerate(shape) if i not in (axis1, axis2))
-    out = xp.zeros(rest + (n, m), dtype=xp.result_type(g))
-    steps = xp.arange(xp.shape(g)[-1])
-    out[..., steps + max(-offset, 0), steps + max(offset, 0)] = g
+    dtype = xp.result_type(g)
+    length = xp.shape(g)[-1]
+    if length == 0:
+        out = xp.zeros(rest + (n, m), dtype=dtype)
+    else:
+        # Entry k of g lands in row k + first_row, column k + first_col: spread g over the
+        # rows (padding with zeros) and keep the diagonal's columns.
+        first_row, first_col = max(-offset, 0), max(offset, 0)
+        pad = [xp.zeros(rest + (count,), dtype=dtype)
+               for count in (first_row, n - first_row - length)]
+        rows = xp.concatenate([pad[0], g, pad[1]], axis=-1)
+        on_diagonal = ((xp.arange(n)[:, None] - first_row)
+                       == (xp.arange(m)[None, :] - first_col))
+        out = xp.where(on_diagonal, rows[..., :, None], xp.zeros((), dtype=dtype))
     return xp.moveaxis(out, (-2, -1), (axis1, axis2))
 
 
@@ -218,7 +234,7 @@ def untrace(xp, g, a, offset=0, axis1=0, axis2=1):
     """Adjoint of ``y = trace(a, offset, axis1, axis2)``: ``g`` on every diagonal entry."""
     shape = xp.shape(a)
     length = _diagonal_length(shape[axis1], shape[axis2], offset)
-    along = xp.broadcast_to(xp.expand_dims(g, -1), xp.shape(g) + (length,))
+    along = xp.broadcast_to(xp.expand_dims(xp.asarray(g), -1), xp.shape(g) + (length,))
     return _embed_diagonal(xp, along, shape, offset, axis1, axis2)
 
 
