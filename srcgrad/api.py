@@ -80,17 +80,18 @@ class Derivative:
         self._has_aux = has_aux
         self._compiled = None
         self._call = None
+        self._fast = None  # (emitted function, wrt positions) once plain arguments worked
         functools.update_wrapper(self, function, updated=())
 
     # -- compilation --------------------------------------------------------------------
 
-    def _compile(self, specimens=None):
-        """Compile (or fetch) the derivative; `specimens` are the objects the call passes
-        (by parameter name): methods called on them resolve from their types, so code is
-        compiled once per type signature."""
+    def _entry(self, specimens=None, layouts=None):
+        """The compiled derivative and its emitted function (compiled on first request,
+        then cached) for calls passing these objects and arrays of these layouts."""
         specimens = specimens or {}
+        layouts = layouts or {}
         key = (self._kind, self._wrt if not isinstance(self._wrt, list) else tuple(self._wrt),
-               self._has_aux, source_module.signature(specimens))
+               self._has_aux, source_module.signature(specimens), tuple(sorted(layouts.items())))
         with _LOCK:
             try:
                 per_function = _CACHE.setdefault(self._function, {})
@@ -100,7 +101,8 @@ class Derivative:
             if entry is None:
                 try:
                     compiled = pipeline.compile_derivative(
-                        self._function, self._wrt, self._kind, self._has_aux, specimens)
+                        self._function, self._wrt, self._kind, self._has_aux, specimens,
+                        layouts)
                 except errors.SrcgradError as exc:
                     raise exc.with_traceback(None) from None
                 call = _load(compiled, f"{self._kind} of {compiled.source.name}")
@@ -108,10 +110,26 @@ class Derivative:
                 call.__kwdefaults__ = getattr(self._function, "__kwdefaults__", None)
                 entry = (compiled, call)
                 per_function[key] = entry
+        return entry
+
+    def _compile(self, specimens=None, layouts=None):
+        """Compile (or fetch) the derivative; `specimens` are the objects the call passes
+        (by parameter name): methods called on them resolve from their types, so code is
+        compiled once per type signature; `layouts` are the ranks and unit axes of its
+        arrays, to which the code is specialized."""
+        entry = self._entry(specimens, layouts)
         self._compiled, self._call = entry
         self._positions = {name: compiled_index for compiled_index, name in
                            enumerate(self._compiled.parameters)}
         return entry
+
+    def generic_function(self):
+        """The emitted entry function for arguments of any layout: what transforming this
+        derivative again reads."""
+        specimens = getattr(self, "_last_specimens", None)
+        if self._compiled is None:
+            self._compile(specimens)
+        return self._entry(specimens)[1]
 
     @property
     def extra_parameters(self) -> tuple[str, ...]:
@@ -122,7 +140,8 @@ class Derivative:
         return self._compiled.extra_parameters
 
     def emitted_function(self):
-        """The emitted entry function (what transforming this derivative again reads)."""
+        """The emitted entry function of the latest call (specialized to the layouts of
+        its arrays), or for arguments of any layout before the first call."""
         if self._call is None:
             self._compile()
         return self._call
@@ -174,6 +193,19 @@ class Derivative:
                     f"np.asarray(..., dtype=float)), or leave `{name}` out of wrt",
                 )
 
+    def _layouts(self, args, kwargs) -> dict:
+        """The layout (rank and unit axes) of each array and float this call passes."""
+        names = self.__dict__.get("_parameter_names")
+        if names is None:
+            names = self._parameter_names = list(
+                inspect.signature(self._function).parameters)
+        found = {}
+        for name, value in (*zip(names, args), *kwargs.items()):
+            layout = _layout(value)
+            if layout is not None:
+                found[name] = layout
+        return found
+
     def _specimens(self, args, kwargs) -> dict:
         """The objects (not arrays, numbers or containers) this call passes, by name."""
         if not self._has_objects:
@@ -184,15 +216,37 @@ class Derivative:
         return found
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs and len(args) == len(fast) - 1:
+            # Floats and arrays of the same types, shapes and dtypes as the last plain
+            # call: its emitted function takes them as they are.
+            for value, key in zip(args, fast):
+                kind = type(value)
+                if kind is np.ndarray:
+                    if type(key) is not tuple or value.shape != key[0] or value.dtype is not key[1]:
+                        break
+                elif kind is not key:
+                    break
+            else:
+                try:
+                    return fast[-1](*args)
+                except (rt.SharedMemoryError, rt.NonScalarOutputError):
+                    pass  # the full path below reports it with its location
+        return self._full_call(args, kwargs)
+
+    def _full_call(self, args, kwargs):
         self._has_objects = getattr(self, "_has_objects", False) or any(
             source_module.object_like(a) for a in (*args, *kwargs.values()))
         specimens = self._specimens(args, kwargs)
-        if self._call is None or specimens:
-            self._compile(specimens)
-            self._last_specimens = specimens
+        layouts = self._layouts(args, kwargs)
+        self._compile(specimens, layouts)
+        self._last_specimens = specimens
         self._check_wrt(args, kwargs)
         try:
             result = self._call(*args, **kwargs)
+            if (not specimens and not kwargs and len(args) == len(self._compiled.parameters)
+                    and _plain(args, self._wrt_positions())):
+                self._fast = (*_keys(args), self._call)
             if self._kind != "jvp" and self._containers(args, kwargs):
                 result = self._as_gradients(result, args, kwargs)
             inner = self._function
@@ -212,6 +266,9 @@ class Derivative:
                 f"use srcgrad.vjp({self._compiled.source.name}) with a cotangent of the "
                 "output's shape, or reduce the output (for example with .sum()) first",
             ).with_traceback(None) from None
+
+    def _wrt_positions(self) -> frozenset:
+        return frozenset(self._positions[name] for name in self._compiled.wrt)
 
     def _arguments(self, args, kwargs):
         for name in self._compiled.wrt:
@@ -393,6 +450,41 @@ def show(derivative) -> None:
     except (AttributeError, ValueError):  # replaced or closed streams
         terminal = False
     _print_source(derivative.source, highlight=terminal)
+
+
+def _layout(value):
+    """`(None, 1)` for an array of shape (n, 1) with n != 1, `()` for a float; None for
+    values of other kinds."""
+    kind = type(value)
+    if (kind is np.ndarray or kind is rt.StrictArray) and value.ndim:  # not 0-d: only a
+        # Python number has the scalar layout, which may leave out the backend's choice
+        return tuple(1 if n == 1 else None for n in value.shape)
+    if kind is float or kind is np.float64:
+        return ()
+    return None
+
+
+def _keys(args) -> list:
+    """What the fast path of a call compares: (shape, dtype) of arrays, else the type."""
+    return [(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args]
+
+
+_NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32})
+
+
+def _plain(args, wrt_positions) -> bool:
+    """Arguments the emitted function takes as they are: floats and float arrays where a
+    derivative is taken, those or integers, strings and None elsewhere (no objects or
+    containers, whose gradients need restructuring, and no integer wrt arguments)."""
+    for i, value in enumerate(args):
+        kind = type(value)
+        if kind is np.ndarray:
+            if i in wrt_positions and value.dtype.kind not in "fc":
+                return False
+        elif kind not in _NEUTRAL or (i in wrt_positions and kind is not float
+                                      and kind is not np.float64 and kind is not np.float32):
+            return False
+    return True
 
 
 _PROVENANCE = ("# grad of line ", "# tangent of line ")

@@ -96,7 +96,8 @@ def lift_nested(source: Source) -> Source:
     resolver = Resolver(namespace, source.resolver.closure)
     return Source(function=source.function, tree=new_tree, filename=source.filename,
                   line_offset=source.line_offset, col_offset=source.col_offset,
-                  lines=source.lines, resolver=resolver, specimens=source.specimens)
+                  lines=source.lines, resolver=resolver, specimens=source.specimens,
+                  layouts=source.layouts)
 
 
 class _Extra(dict):

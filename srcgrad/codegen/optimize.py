@@ -15,7 +15,7 @@ import operator
 from numbers import Number
 
 from srcgrad.codegen import spelling
-from srcgrad.codegen.analysis import assignment, liveness, shapes
+from srcgrad.codegen.analysis import assignment, layouts, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
 from srcgrad.codegen.syntax import STACKS, Comment
@@ -241,6 +241,88 @@ def _drop_unbroadcasts(function: ast.FunctionDef) -> None:
     ]
 
 
+class _Specialize(ast.NodeTransformer):
+    """Helpers whose work the argument layouts decide: `unbroadcast` and `broadcast_like`
+    that change nothing go, an `unbroadcast` whose summed axes are known becomes `xp.sum`,
+    and the matmul adjoints of matrices become products with a transpose."""
+
+    def __init__(self, shapes: layouts.Shapes):
+        self.shapes = shapes
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func, args = node.func, node.args
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id == "xp") or node.keywords:
+            return node
+        of = self.shapes.of
+        if func.attr in ("unbroadcast", "broadcast_like") and len(args) == 2:
+            g, x = of(args[0]), of(args[1])
+            if self.shapes.equal(g, x):
+                return args[0]
+            if func.attr == "unbroadcast":
+                return self.summed(args[0], g, x) or node
+        if func.attr in ("matmul_adjoint_a", "matmul_adjoint_b") and len(args) == 3:
+            a, b = of(args[1]), of(args[2])
+            if a is not None and b is not None and len(a) == len(b) == 2:
+                if func.attr == "matmul_adjoint_a":  # g @ b.T
+                    return ast.BinOp(left=args[0], op=ast.MatMult(), right=_transposed(args[2]))
+                return ast.BinOp(left=_transposed(args[1]), op=ast.MatMult(), right=args[0])
+        return node
+
+    def summed(self, value, g, x):
+        """`value` (shaped g) summed down to shape x, or None when that needs more than
+        sums (g smaller than x somewhere) or a shape is unknown."""
+        if g is None or x is None or len(g) < len(x):
+            return None
+        find = self.shapes.find
+        lead = tuple(range(len(g) - len(x)))
+        kept = []
+        for axis, (gd, xd) in enumerate(zip(g[len(lead):], x, strict=True)):
+            if find(gd) == find(xd):
+                continue
+            if find(xd) != 1:
+                return None  # g is 1 where x is not: a spread, left to the helper
+            kept.append(axis)
+        if not x:
+            return _xp_call("sum", [value])
+        if lead:
+            value = _xp_call("sum", [value], axis=ast.Constant(lead) if len(lead) > 1
+                             else ast.Constant(lead[0]))
+        if kept:
+            value = _xp_call("sum", [value], axis=ast.Constant(tuple(kept) if len(kept) > 1
+                                                               else kept[0]),
+                             keepdims=ast.Constant(True))
+        return value
+
+
+def _transposed(expr: ast.expr) -> ast.expr:
+    return ast.Attribute(value=expr, attr="T", ctx=ast.Load())
+
+
+def _xp_call(name: str, args, **keywords) -> ast.Call:
+    return ast.Call(func=ast.Attribute(value=ast.Name("xp", ast.Load()), attr=name,
+                                       ctx=ast.Load()),
+                    args=list(args), keywords=[ast.keyword(arg=k, value=v)
+                                               for k, v in keywords.items()])
+
+
+def _specialize(function: ast.FunctionDef, argument_layouts: dict) -> None:
+    shapes = layouts.analyze(function, argument_layouts)
+    body = []
+    for stmt in function.body:
+        if _requires_scalar(stmt) and shapes.of(stmt.value.args[0]) == ():
+            continue  # the output is provably a scalar (so its computation may go too)
+        body.append(_Specialize(shapes).visit(stmt))
+    function.body = body
+
+
+def _requires_scalar(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Attribute)
+            and stmt.value.func.attr == "require_scalar")
+
+
 def _is_widening(stmt: ast.stmt) -> bool:
     """`b = xp.broadcast_like(b, y)`: turning a 0.0 placeholder into an array of zeros."""
     if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
@@ -388,15 +470,19 @@ def _tidy(body: list[ast.stmt], primal: frozenset = frozenset()) -> list[ast.stm
     return tidy
 
 
-def optimize(function: ast.FunctionDef, primal=frozenset()) -> ast.FunctionDef:
+def optimize(function: ast.FunctionDef, primal=frozenset(),
+             argument_layouts=None) -> ast.FunctionDef:
     """Return an optimized copy of an emitted function; `primal` names the user's own
-    values, whose statements keep their exact operations."""
+    values, whose statements keep their exact operations; `argument_layouts` (parameter
+    name -> rank and unit axes) specializes the code to arguments of those layouts."""
     function = copy.deepcopy(function)
     primal = frozenset(primal)
     before = None
     while before != (after := ast.dump(ast.Module(body=function.body, type_ignores=[]))):
         before = after
         function.body = _propagate(function.body, primal)
+        if argument_layouts:
+            _specialize(function, argument_layouts)
         _drop_unbroadcasts(function)
         _drop_needless_widening(function)
         _first_contributions(function)

@@ -84,6 +84,7 @@ class Source:
     # Objects the differentiated call receives (parameter name -> the object), so that
     # calls on them (`model(x)`, `layer.forward(h)`) resolve from their types.
     specimens: dict = field(default_factory=dict)
+    layouts: dict = field(default_factory=dict)  # parameter -> rank and unit axes
 
     @property
     def name(self) -> str:
@@ -143,7 +144,7 @@ def parse_function(fn) -> Source:
     A derivative returned by srcgrad (grad(f), vjp(f), ...) stands for its emitted
     function, whose source srcgrad registered: derivatives of derivatives transform it.
     """
-    emitted = getattr(fn, "emitted_function", None)
+    emitted = getattr(fn, "generic_function", None)
     if callable(emitted):
         fn = emitted()
     name = getattr(fn, "__qualname__", repr(fn))

@@ -1,0 +1,271 @@
+"""Static shapes from the layouts of the arguments a derivative is compiled for.
+
+A *layout* is what a call tells about an array argument without its sizes: its rank and
+which of its axes have length 1 (`(None, 1)` for a column, `()` for a scalar). Compiled
+per layout, emitted code can leave out the work that only exists because shapes were
+unknown: `xp.unbroadcast(g, x)` where g provably has x's shape, or becomes one `xp.sum`
+where the axes to sum are known; `xp.matmul_adjoint_a(g, a, b)` becomes `g @ b.T` for
+matrices. The derivative dispatches on the layout of each call, so this code only ever
+runs on arguments of that layout.
+
+A shape is a tuple of dimensions, each the integer 1 or a symbol for an unknown size
+other than 1. Broadcasting two symbols together (which NumPy only allows when they are
+equal) unifies them; two shapes are equal when they have the same rank and, axis by axis,
+both 1 or unified symbols. Names are typed once for the whole function (flow
+insensitively): a loop-carried name's shapes must agree in rank and unit axes (their
+other sizes are unified); a name whose shapes disagree, unpacked from a tuple, or ever
+given a placeholder number has no known shape (restores from a stack give back what the
+name held; the None placeholders of loops are never used as values).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from srcgrad.rules import registry
+
+__all__ = ["Shapes", "analyze"]
+
+_ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv)
+_REDUCTIONS = {"sum", "mean", "max", "min", "prod", "amax", "amin", "nansum", "nanmean"}
+# helper -> position of the argument whose shape the result has
+_SHAPED_LIKE = {"unbroadcast": 1, "broadcast_like": 1, "unreduce": 1, "unmean": 1,
+                "unindex": 1, "matmul_adjoint_a": 1, "matmul_adjoint_b": 2, "like": 0,
+                "zeros_like": 0, "ones_like": 0, "extremum_partials": 0,
+                "prod_partials": 0, "var_partials": 0, "std_partials": 0}
+_CONFLICT = "conflict"
+
+
+class Shapes:
+    """Shapes of the names of one function, with the unification of size symbols."""
+
+    def __init__(self):
+        self.env: dict = {}  # name -> shape, or _CONFLICT
+        self.shape_values: dict = {}  # name -> the shape it holds (`X_shape = X.shape`)
+        self.dims: dict = {}  # name -> the dimension it holds (`n = X_shape[0]`)
+        self._parent: dict = {}
+
+    # -- dimensions ----------------------------------------------------------------------
+
+    def find(self, dim):
+        while dim != 1 and self._parent.get(dim, dim) != dim:
+            dim = self._parent[dim]
+        return dim
+
+    def _unify(self, a, b):
+        a, b = self.find(a), self.find(b)
+        if a != b and a != 1 and b != 1:
+            self._parent[max(a, b)] = min(a, b)
+
+    def equal(self, a, b) -> bool:
+        return (a is not None and b is not None and len(a) == len(b)
+                and all(self.find(x) == self.find(y) for x, y in zip(a, b, strict=True)))
+
+    def merge(self, a, b) -> bool:
+        """Two shapes one (loop-carried) name holds: the same rank and unit axes, their
+        other sizes unified. Sound for what the shapes decide: unbroadcast only ever sums
+        leading and unit axes, so sizes other than 1 never decide a sum; False when the
+        ranks or unit axes differ."""
+        if len(a) != len(b) or any((x == 1) != (y == 1) for x, y in zip(a, b, strict=True)):
+            return False
+        for x, y in zip(a, b, strict=True):
+            self._unify(x, y)
+        return True
+
+    def broadcast(self, shapes):
+        out: list = []
+        for shape in shapes:
+            if shape is None:
+                return None
+            if len(shape) > len(out):
+                out = [1] * (len(shape) - len(out)) + out
+            offset = len(out) - len(shape)
+            for i, dim in enumerate(shape):
+                mine = out[offset + i]
+                if mine == 1:
+                    out[offset + i] = dim
+                elif dim != 1:
+                    self._unify(mine, dim)
+        return tuple(self.find(d) for d in out)
+
+    # -- expressions ---------------------------------------------------------------------
+
+    def of(self, expr: ast.expr):
+        """The shape of `expr`, or None when unknown."""
+        if isinstance(expr, ast.Constant):
+            return () if isinstance(expr.value, (int, float)) else None
+        if isinstance(expr, ast.Name):
+            if expr.id in self.dims:
+                return ()
+            found = self.env.get(expr.id)
+            return None if found == _CONFLICT else found
+        if isinstance(expr, ast.BinOp):
+            left, right = self.of(expr.left), self.of(expr.right)
+            if isinstance(expr.op, ast.MatMult):
+                return self._matmul(left, right)
+            return self.broadcast([left, right]) if isinstance(expr.op, _ELEMENTWISE) else None
+        if isinstance(expr, ast.UnaryOp):
+            return self.of(expr.operand)
+        if isinstance(expr, ast.Compare):
+            return self.broadcast([self.of(e) for e in (expr.left, *expr.comparators)])
+        if isinstance(expr, ast.Attribute):
+            base = self.of(expr.value)
+            if expr.attr == "T":
+                return None if base is None else tuple(reversed(base))
+            return () if expr.attr in ("ndim", "size") and base is not None else None
+        if isinstance(expr, ast.Subscript):
+            base = self.of(expr.value)
+            if base and self.of(expr.slice) == () and _is_index_like(expr.slice):
+                return base[1:]  # one integer index: the first axis goes
+            return None
+        if isinstance(expr, ast.Call):
+            return self._call(expr)
+        return None
+
+    def _matmul(self, a, b):
+        if a is None or b is None or not a or not b:
+            return None
+        if len(a) == 1 and len(b) == 1:
+            self._unify(a[0], b[0])
+            return ()
+        if len(a) == 1:
+            self._unify(a[0], b[-2])
+            return (*b[:-2], b[-1])
+        if len(b) == 1:
+            self._unify(a[-1], b[0])
+            return a[:-1]
+        self._unify(a[-1], b[-2])
+        batch = self.broadcast([a[:-2], b[:-2]])
+        return None if batch is None else (*batch, a[-2], b[-1])
+
+    def _call(self, expr: ast.Call):
+        func = expr.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id == "xp"):
+            return None
+        name = func.attr
+        position = _SHAPED_LIKE.get(name)
+        if position is not None:
+            return self.of(expr.args[position]) if len(expr.args) > position else None
+        kernel = registry.KERNELS.get(name)
+        if kernel is not None and kernel.key in registry.ELEMENTWISE:
+            return self.broadcast([self.of(a) for a in expr.args])
+        if name in _REDUCTIONS:
+            return self._reduction(expr)
+        if name in ("zeros", "ones") and expr.args and isinstance(expr.args[0], ast.Tuple):
+            dims = [self._dim(e) for e in expr.args[0].elts]
+            return None if any(d is None for d in dims) else tuple(dims)
+        if name == "transpose" and len(expr.args) == 1 and not expr.keywords:
+            base = self.of(expr.args[0])
+            return None if base is None else tuple(reversed(base))
+        return None
+
+    def _dim(self, expr):
+        if isinstance(expr, ast.Constant) and expr.value == 1:
+            return 1
+        if isinstance(expr, ast.Name):
+            return self.dims.get(expr.id)
+        return None
+
+    def _reduction(self, expr: ast.Call):
+        base = self.of(expr.args[0]) if expr.args else None
+        options = dict(zip(("axis", "dtype", "out", "keepdims"), expr.args[1:]))
+        options.update({k.arg: k.value for k in expr.keywords})
+        if base is None or set(options) - {"axis", "keepdims", "dtype"}:
+            return None
+        axis, keepdims = options.get("axis"), options.get("keepdims")
+        if keepdims is not None and not isinstance(keepdims, ast.Constant):
+            return None
+        keep = bool(keepdims.value) if keepdims is not None else False
+        if axis is None or (isinstance(axis, ast.Constant) and axis.value is None):
+            axes = set(range(len(base)))
+        else:
+            values = axis.elts if isinstance(axis, ast.Tuple) else [axis]
+            if not all(isinstance(v, ast.Constant) and type(v.value) is int for v in values):
+                return None
+            if not all(-len(base) <= v.value < len(base) for v in values):
+                return None
+            axes = {v.value % len(base) for v in values}
+        if keep:
+            return tuple(1 if i in axes else d for i, d in enumerate(base))
+        return tuple(d for i, d in enumerate(base) if i not in axes)
+
+
+def _is_index_like(index: ast.expr) -> bool:
+    return isinstance(index, ast.Name) or (isinstance(index, ast.Constant)
+                                           and type(index.value) is int)
+
+
+def _statements(body):
+    for stmt in body:
+        yield stmt
+        for field in ("body", "orelse"):
+            yield from _statements(getattr(stmt, field, []) or [])
+
+
+def _is_pop(value: ast.expr) -> bool:
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "pop")
+
+
+def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
+    """The shapes of `function`'s names, given the layouts of (some of) its parameters."""
+    shapes = Shapes()
+    for name, layout in layouts.items():
+        shapes.env[name] = tuple(1 if d == 1 else f"{name}.{i}" for i, d in enumerate(layout))
+    statements = list(_statements(function.body))
+    unknown = set()
+    for stmt in statements:
+        if isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
+            shapes.env[stmt.target.id] = ()  # emitted loops run over ranges
+        elif isinstance(stmt, ast.Assign):
+            target = stmt.targets[0]
+            if not isinstance(target, ast.Name) or len(stmt.targets) > 1:
+                unknown |= {n.id for t in stmt.targets for n in ast.walk(t)
+                            if isinstance(n, ast.Name)}
+            elif isinstance(stmt.value, ast.Constant) and stmt.value.value is not None:
+                unknown.add(target.id)  # a 0.0 placeholder: the name has no single shape
+    final = False
+    for _ in range(2 * len(statements) + 4):
+        before = (dict(shapes.env), dict(shapes.dims), dict(shapes.shape_values))
+        for stmt in statements:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and getattr(
+                    stmt.value.func, "attr", None) == "require_same_shape":
+                value, reference = stmt.value.args[:2]
+                found = shapes.of(reference)
+                if isinstance(value, ast.Name) and value.id not in shapes.env and found:
+                    shapes.env[value.id] = found
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name)):
+                continue
+            target, value = stmt.targets[0].id, stmt.value
+            if target in unknown or _is_pop(value) or (isinstance(value, ast.Constant)
+                                                       and value.value is None):
+                continue  # a restore gives back what the name held; None is never used
+            if isinstance(value, ast.Attribute) and value.attr == "shape":
+                base = shapes.of(value.value)
+                if base is not None:
+                    shapes.shape_values[target] = base
+                continue
+            if (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)
+                    and value.value.id in shapes.shape_values
+                    and isinstance(value.slice, ast.Constant)
+                    and type(value.slice.value) is int):
+                held = shapes.shape_values[value.value.id]
+                if -len(held) <= value.slice.value < len(held):
+                    shapes.dims[target] = held[value.slice.value]
+                continue
+            found = shapes.of(value)
+            current = shapes.env.get(target)
+            if found is None:
+                if final:
+                    shapes.env[target] = _CONFLICT
+            elif current is None:
+                shapes.env[target] = found
+            elif current != _CONFLICT and not shapes.merge(current, found):
+                shapes.env[target] = _CONFLICT
+        if before == (shapes.env, shapes.dims, shapes.shape_values):
+            if final:
+                break
+            final = True  # what is still unknown now stays unknown, and so do its users
+    return shapes
