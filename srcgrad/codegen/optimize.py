@@ -317,6 +317,55 @@ def _specialize(function: ast.FunctionDef, argument_layouts: dict) -> None:
     function.body = body
 
 
+def _accumulate_in_place(function: ast.FunctionDef, argument_layouts: dict) -> None:
+    """`acc = acc + e` as `acc += e` for an accumulator the emitted code owns: it starts
+    as a number placeholder (the first `+=` makes a fresh array of it), every update
+    adds a value of one known shape, and it is read nowhere else but in the return (so
+    no other name can see the array change)."""
+    shapes = layouts.analyze(function, argument_layouts)
+    stores: dict = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        stores.setdefault(name.id, []).append(node)
+        elif isinstance(node, (ast.AugAssign, ast.For)):
+            target = node.target
+            if isinstance(target, ast.Name):
+                stores.setdefault(target.id, []).append(node)
+    returns = [n for n in ast.walk(function) if isinstance(n, ast.Return)]
+    params = {a.arg for a in function.args.args}
+    for name, assigned in stores.items():
+        starts = [s for s in assigned if isinstance(s, ast.Assign)
+                  and isinstance(s.value, ast.Constant) and type(s.value.value) is float]
+        updates = [s for s in assigned if s not in starts]
+        if (name in params or len(starts) != 1 or starts[0] not in function.body or not updates
+                or not all(_is_accumulation(s, name) for s in updates)):
+            continue
+        added = [shapes.of(s.value.right) for s in updates]
+        if not added[0] or not all(shapes.equal(added[0], a) for a in added[1:]):
+            continue
+        allowed = {id(s.value.left) for s in updates}
+        allowed |= {id(n) for r in returns for n in ast.walk(r)}
+        reads = [n for n in ast.walk(function) if isinstance(n, ast.Name) and n.id == name
+                 and isinstance(n.ctx, ast.Load)]
+        if any(id(n) not in allowed for n in reads):
+            continue
+        for stmt in updates:
+            stmt.__class__ = ast.AugAssign
+            stmt.target, stmt.op, stmt.value = stmt.targets[0], ast.Add(), stmt.value.right
+            del stmt.targets
+
+
+def _is_accumulation(stmt, name: str) -> bool:
+    value = stmt.value if isinstance(stmt, ast.Assign) else None
+    return (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name
+            and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
+            and isinstance(value.left, ast.Name) and value.left.id == name)
+
+
 def _requires_scalar(stmt: ast.stmt) -> bool:
     return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
             and isinstance(stmt.value.func, ast.Attribute)
@@ -488,6 +537,8 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         _first_contributions(function)
         while _eliminate(function):
             pass
+    if argument_layouts:
+        _accumulate_in_place(function, argument_layouts)
     function.body = _tidy(function.body, primal)
     spelling.respell(function)
     return ast.fix_missing_locations(function)

@@ -231,6 +231,9 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
         f"({os.path.basename(src.filename)}, line {src.tree.lineno + src.line_offset})",
         f"Transform: {_describe(kind, names, as_tuple, has_aux)}",
     ]
+    if src.layouts:
+        header.append("For arguments shaped: " + ", ".join(
+            f"{name} {_spell_layout(layout)}" for name, layout in src.layouts.items()))
     entries = list(module.entries.values())
     functions = [(e.tree, e.docstring) for e in entries]
     text = emit.render_module(functions, header)
@@ -251,6 +254,14 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
         standalone_text=standalone,
         as_tuple=as_tuple,
     )
+
+
+def _spell_layout(layout: tuple) -> str:
+    """`(n, 1)` for a column, `()` for a number: n stands for any size but 1."""
+    if not layout:
+        return "()"
+    return "(" + ", ".join("1" if d == 1 else "n" for d in layout) + ("," if len(layout) == 1
+                                                                         else "") + ")"
 
 
 def _user_imports(entries) -> list[str]:

@@ -355,9 +355,10 @@ class Like:
 
 
 def like(xp, value):
-    """``value`` itself if it is a Python number, else a :class:`Like` of its shape and
+    """``value`` itself if it is a Python number or not an array (a tuple a call returned,
+    say: recording it keeps references, not copies), else a :class:`Like` of its shape and
     dtype: recorded instead of an array whose contents no adjoint reads."""
-    if value is None or isinstance(value, (int, float, complex)):
+    if value is None or isinstance(value, (int, float, complex)) or not hasattr(value, "dtype"):
         return value
     return Like(xp.shape(value), value.dtype)
 

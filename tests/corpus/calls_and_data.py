@@ -681,6 +681,13 @@ def _no_grad_around_call_vjp(args, v):
 # -- the table ---------------------------------------------------------------------------------
 
 # Functions above that programs call, rather than programs with rows of their own.
+def tuple_returning_call_in_loop(x):
+    """A callee returning a tuple, called on each trip of a loop: the tuple is recorded."""
+    for _ in range(3):
+        s, x = pair_stats(x * 0.5)
+    return s + np.sum(x)
+
+
 HELPERS = ("cube", "mul_add", "inner", "middle", "outer", "rms", "early_exit", "pair_stats",
            "make", "make_shift", "make_two_level", "power", "chain_of_sines", "even_odd_power",
            "cell", "weighted_sum", "pick", "one_hot_scale", "scale_keyword_only",
@@ -820,3 +827,4 @@ _rows(stop_gradient_through_call, lambda s: (Arg(s),), [(), (3,)],
 _rows(stop_gradient_in_callee, lambda s: (Arg(s),), [(), (3,)],
       expected=_stop_gradient_in_callee_vjp)
 _rows(no_grad_around_call, lambda s: (Arg(s),), [(), (3,)], expected=_no_grad_around_call_vjp)
+_rows(tuple_returning_call_in_loop, lambda s: (Arg(s),), [(3,), (2, 3)])

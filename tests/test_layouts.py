@@ -1,0 +1,126 @@
+"""Emitted code specialized to the layouts (rank, unit axes) of a call's arrays gives the
+same derivatives as the generic code, for every layout a function is called with; golden
+files pin the specialized gradients of an MLP and an RNN.
+
+Regenerate the golden files after an intended change with
+
+    SRCGRAD_UPDATE_GOLDEN=1 python -m pytest tests/test_layouts.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import srcgrad
+from corpus import calls_and_data, control_flow
+from rulespec import draw
+
+GOLDEN = Path(__file__).parent / "golden" / "specialized"
+UPDATE = os.environ.get("SRCGRAD_UPDATE_GOLDEN") == "1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import workloads  # noqa: E402
+
+
+def _leaves(value):
+    if isinstance(value, (tuple, list)):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+def _assert_same(actual, expected):
+    for got, want in zip(_leaves(actual), _leaves(expected), strict=True):
+        assert np.shape(got) == np.shape(want)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+# Every third row of both corpora: the specialized vjp against the generic one.
+ROWS = [c for c in (*control_flow.CASES, *calls_and_data.CASES)][::3]
+
+
+@pytest.mark.parametrize("case", ROWS, ids=[c.name for c in ROWS])
+def test_specialized_code_agrees_with_the_generic_code(case):
+    args = draw(case)
+    wrt = case.positions()
+    derivative = srcgrad.vjp(case.fn, wrt=wrt)
+    output = case.fn(*args)
+    cotangent = np.ones_like(output) if np.shape(output) else 1.0
+    specialized = derivative(*args, cotangent)
+    generic = derivative.generic_function()(*args, cotangent)
+    _assert_same(specialized, generic)
+
+
+def affine_loss(W, b, X):
+    return np.sum(np.tanh(X @ W + b) ** 2)
+
+
+def _sum_to(g, shape):
+    """g summed down to `shape` (undoing broadcasting), written out plainly."""
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and g.shape[axis] != 1:
+            g = g.sum(axis=axis, keepdims=True)
+    return g
+
+
+def _affine_gradients(W, b, X):
+    t = np.tanh(X @ W + b)
+    dz = 2.0 * t * (1.0 - t * t)
+    return X.T @ dz, _sum_to(dz, np.shape(b)) if np.ndim(b) else float(np.sum(dz))
+
+
+@pytest.mark.parametrize("b_shape,n", [((3,), 4), ((1, 3), 4), ((1,), 4), (None, 4),
+                                       ((3,), 1), ((1,), 1)])
+def test_one_derivative_called_with_many_layouts(b_shape, n):
+    """The same derivative object, called with bias and batch layouts that change which
+    axes are summed; each call gets code for its own layout."""
+    derivative = srcgrad.grad(affine_loss, wrt=(0, 1))
+    rng = np.random.default_rng(0)
+    for d in (2, 5):  # sizes change, layouts do not: the compiled code is reused
+        W, X = rng.standard_normal((d, 3)), rng.standard_normal((n, d))
+        b = 0.3 if b_shape is None else rng.standard_normal(b_shape)
+        dW, db = derivative(W, b, X)
+        want_W, want_b = _affine_gradients(W, b, X)
+        np.testing.assert_allclose(dW, want_W, rtol=1e-12)
+        np.testing.assert_allclose(db, want_b, rtol=1e-12)
+        assert np.shape(db) == np.shape(b)
+
+
+def test_specialized_code_is_what_a_person_writes():
+    rng = np.random.default_rng(1)
+    derivative = srcgrad.grad(workloads.mlp_loss, wrt=(0, 1, 2, 3))
+    generic = derivative.source
+    assert "xp.unbroadcast" in generic and "matmul_adjoint" in generic
+    derivative(*workloads.mlp_inputs(8, rng))
+    specialized = derivative.source
+    assert "xp.unbroadcast" not in specialized and "matmul_adjoint" not in specialized
+    assert "bW2 = h.T @ blogits" in specialized and "xp.sum(blogits, axis=0)" in specialized
+    assert "require_scalar" not in specialized  # a sum is a scalar: no check, no loss value
+
+
+GOLDEN_CASES = {
+    "mlp_grad": (workloads.mlp_loss, lambda: workloads.mlp_inputs(16, np.random.default_rng(2))),
+    "rnn_grad": (workloads.rnn_loss,
+                 lambda: next(c for c in workloads.cases(test=True)
+                              if c.workload.primal is workloads.rnn_loss).args),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_specialized_source_matches_golden_file(name):
+    function, arguments = GOLDEN_CASES[name]
+    args = arguments()
+    derivative = srcgrad.grad(function, wrt=(0, 1, 2, 3))
+    derivative(*args)
+    path = GOLDEN / f"{name}.py"
+    if UPDATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(derivative.source)
+    assert derivative.source == path.read_text(), f"specialized source of {name} changed"
+    _assert_same(derivative(*args), derivative.generic_function()(*args))
