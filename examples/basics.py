@@ -49,10 +49,9 @@ def linear_loss(input_tensor, weight, bias):
 
 def square(x):
     """Computing gradients: y = x^2 at x = [2.0], whose gradient PyTorch prints as
-    tensor([4.]). PyTorch's backward() takes any one-element y; srcgrad's grad takes a true
-    scalar, so the one element is summed."""
+    tensor([4.]). Like PyTorch's backward(), grad takes a one-element y as a scalar."""
     y = x**2
-    return y.sum()
+    return y
 
 
 def main() -> None:

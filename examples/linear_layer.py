@@ -19,8 +19,8 @@ srcgrad.nn.Linear(1, 1, rng=0) draws its own, seeded. For any weight w and bias 
 gradients are, with r = 2 (w x + b - 2): input r w, weight r x, bias r; the script prints
 them beside srcgrad's.
 
-PyTorch's backward() takes the 1x1 loss as a scalar; srcgrad's grad needs a true scalar,
-so the loss sums its one element.
+The loss is 1x1, as in the tutorial; like PyTorch's backward(), srcgrad.grad takes a
+one-element output as a scalar.
 
 Run it:  python examples/linear_layer.py
 """
@@ -33,7 +33,7 @@ from srcgrad import nn
 
 def loss(model, input_tensor):
     output = model(input_tensor)
-    return ((output - 2.0) ** 2).sum()
+    return (output - 2.0) ** 2
 
 
 def main() -> None:

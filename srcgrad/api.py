@@ -261,11 +261,26 @@ class Derivative:
                 "write `x = x op ...` to make a new array, or copy it first",
             ).with_traceback(None) from None
         except rt.NonScalarOutputError as exc:
+            shape = getattr(exc, "shape", None)
+            if (shape is not None and int(np.prod(shape)) == 1 and not self._has_aux
+                    and self._kind in ("grad", "value_and_grad")):
+                return self._one_element(args, kwargs, shape)
             raise errors.NonScalarOutputError(
                 str(exc).split(": ", 1)[-1], self._compiled.output_location,
                 f"use srcgrad.vjp({self._compiled.source.name}) with a cotangent of the "
                 "output's shape, or reduce the output (for example with .sum()) first",
             ).with_traceback(None) from None
+
+    def _one_element(self, args, kwargs, shape):
+        """The gradient of a one-element output (shape (1,), (1, 1), ...), as PyTorch's
+        `backward()` gives it: the vector-Jacobian product with a cotangent of one."""
+        pullback = self.__dict__.get("_pullback")
+        if pullback is None:
+            pullback = self._pullback = Derivative(self._function, "vjp", self._wrt)
+        gradient = pullback(*args, np.ones(shape), **kwargs)
+        if self._kind == "value_and_grad":
+            return self._function(*args, **kwargs), gradient
+        return gradient
 
     def _wrt_positions(self) -> frozenset:
         return frozenset(self._positions[name] for name in self._compiled.wrt)

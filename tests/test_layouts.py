@@ -124,3 +124,44 @@ def test_specialized_source_matches_golden_file(name):
         path.write_text(derivative.source)
     assert derivative.source == path.read_text(), f"specialized source of {name} changed"
     _assert_same(derivative(*args), derivative.generic_function()(*args))
+
+
+def test_spread_seeds_become_numbers_where_only_products_read_them():
+    x = np.linspace(-2.0, 2.0, 101)
+    derivative = srcgrad.grad(workloads.elementwise)
+    np.testing.assert_allclose(derivative(x), workloads.elementwise_grad(x), rtol=1e-12)
+    assert "unreduce" not in derivative.source and "times" not in derivative.source
+    rng = np.random.default_rng(3)
+    xor = srcgrad.grad(workloads.xor_loss, wrt=(0, 1, 2, 3))
+    args = workloads.xor_inputs(None, rng)
+    _assert_same(xor(*args), workloads.xor_loss_grad(*args))
+    assert "unmean" not in xor.source
+
+
+def test_a_spread_array_that_is_returned_stays_an_array():
+    def total(x):
+        return np.sum(x)
+
+    gradient = srcgrad.grad(total)(np.zeros((2, 3)))
+    assert isinstance(gradient, np.ndarray) and gradient.shape == (2, 3)
+    np.testing.assert_array_equal(gradient, np.ones((2, 3)))
+    gradient[0, 0] = 5.0  # a fresh, writable array
+
+
+def test_one_element_outputs_differentiate_like_pytorch_backward():
+    def square(x):
+        return x ** 2
+
+    def linear(W, b, x):
+        return x @ W.T + b
+
+    np.testing.assert_array_equal(srcgrad.grad(square)(np.array([2.0])), [4.0])
+    dW, db = srcgrad.grad(linear, wrt=(0, 1))(np.array([[0.5]]), np.array([0.1]),
+                                             np.array([[3.0]]))
+    np.testing.assert_array_equal(dW, [[3.0]])
+    np.testing.assert_array_equal(db, [1.0])
+    value, gradient = srcgrad.value_and_grad(square)(np.array([[3.0]]))
+    np.testing.assert_array_equal(value, [[9.0]])
+    np.testing.assert_array_equal(gradient, [[6.0]])
+    with pytest.raises(srcgrad.SrcgradError, match="shape"):
+        srcgrad.grad(square)(np.array([2.0, 1.0]))

@@ -315,6 +315,67 @@ def _specialize(function: ast.FunctionDef, argument_layouts: dict) -> None:
             continue  # the output is provably a scalar (so its computation may go too)
         body.append(_Specialize(shapes).visit(stmt))
     function.body = body
+    _scalar_seeds(function, shapes)
+
+
+def _scalar_seeds(function: ast.FunctionDef, shapes) -> None:
+    """`b = xp.unreduce(c, x)` / `xp.unmean(c, x)` spread c (a number, or with
+    `keepdims` an array with x's unit axes) over an array of x's shape only for it to be
+    multiplied into others of that shape: where every use of b is such a product (or
+    sum), b is c itself (`c / x.size` for the mean of a whole array)."""
+    uses: dict = {}
+    parents: dict = {}
+    for node in ast.walk(function):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
+                uses.setdefault(child.id, []).append(child)
+    for stmt in function.body:
+        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Call) and 2 <= len(stmt.value.args) <= 4
+                and not stmt.value.keywords and isinstance(stmt.value.func, ast.Attribute)
+                and stmt.value.func.attr in ("unreduce", "unmean")):
+            continue
+        extra = stmt.value.args[2:]
+        whole = all(isinstance(a, ast.Constant) and a.value in (None, False) for a in extra)
+        kept = (stmt.value.func.attr == "unreduce" and len(extra) == 2
+                and isinstance(extra[1], ast.Constant) and extra[1].value is True)
+        if not (whole or kept):  # reduced axes dropped: the seed would need a reshape
+            continue
+        name, (seed, like) = stmt.targets[0].id, stmt.value.args[:2]
+        shape = shapes.of(like)
+        seed_shape = shapes.of(seed)
+        if seed_shape is None or len(seed_shape) > len(shape or ()) or (
+                seed_shape and not shapes.equal(shapes.broadcast([seed_shape, shape]), shape)):
+            continue
+        if not shape or not all(
+                _keeps_shape(use, parents, shape, shapes) for use in uses.get(name, [])):
+            continue
+        if stmt.value.func.attr == "unmean":
+            size = ast.Attribute(value=like, attr="size", ctx=ast.Load())
+            stmt.value = ast.BinOp(left=seed, op=ast.Div(), right=size)
+        else:
+            stmt.value = seed
+
+
+def _keeps_shape(node: ast.expr, parents: dict, shape, shapes) -> bool:
+    """Does the value of `node` only ever meet, through products, quotients, sums and
+    differences with numbers, an elementwise operation with an operand of `shape` (so a
+    number in place of an array of that shape changes nothing)?"""
+    while True:
+        use = parents.get(id(node))
+        if not (isinstance(use, ast.BinOp) and isinstance(use.op, (ast.Mult, ast.Div, ast.Add,
+                                                                    ast.Sub))):
+            return False
+        other = use.right if use.left is node else use.left
+        if isinstance(use.op, ast.Div) and use.right is node:
+            return False  # a / b with b the spread array: keep it an array
+        found = shapes.of(other)
+        if shapes.equal(found, shape):
+            return True
+        if found != ():
+            return False
+        node = use
 
 
 def _accumulate_in_place(function: ast.FunctionDef, argument_layouts: dict) -> None:

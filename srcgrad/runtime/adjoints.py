@@ -182,11 +182,13 @@ def require_scalar(xp, value, function_name):
     """
     shape = xp.shape(value)
     if shape != ():
-        raise NonScalarOutputError(
+        error = NonScalarOutputError(
             f"grad of {function_name}: the output has shape {shape}, but grad needs a "
             f"scalar output; use srcgrad.vjp({function_name}) to pull back a cotangent of "
             f"that shape, or reduce the output (e.g. .sum()) first"
         )
+        error.shape = tuple(shape)
+        raise error
     return value
 
 

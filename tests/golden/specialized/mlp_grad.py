@@ -18,21 +18,16 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     shifted = logits - max_logits
     exp_shifted = xp.exp(shifted)
     sum_exp_shifted = xp.sum(exp_shifted, axis=1, keepdims=True)
-    log_norm = xp.log(sum_exp_shifted)
-    minus = shifted - log_norm
-    Y_times_minus = Y * minus
     X_shape = X.shape
     X_shape_0 = X_shape[0]
     # grad of line 68: return -np.sum(Y * (shifted - log_norm)) / X.shape[0]
     bneg = 1.0 / X_shape_0
     bsum_Y_times_minus = -bneg
-    bY_times_minus = xp.unreduce(bsum_Y_times_minus, Y_times_minus)
-    bminus = bY_times_minus * Y
+    bminus = bsum_Y_times_minus * Y
     blog_norm = xp.sum(-bminus, axis=1, keepdims=True)
     # grad of line 67: log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     bsum_exp_shifted = blog_norm / sum_exp_shifted
-    bexp_shifted = xp.unreduce(bsum_exp_shifted, exp_shifted, 1, True)
-    bshifted = bminus + bexp_shifted * exp_shifted
+    bshifted = bminus + bsum_exp_shifted * exp_shifted
     # grad of line 66: shifted = logits - np.max(logits, axis=1, keepdims=True)
     bmax_logits = xp.sum(-bshifted, axis=1, keepdims=True)
     blogits = bshifted + xp.unreduce(bmax_logits, logits, 1, True) * xp.extremum_partials(logits, max_logits, 1, True)

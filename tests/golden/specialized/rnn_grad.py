@@ -32,7 +32,7 @@ def rnn_loss_grad(Wx, Wh, b, Wo, xs, target):
     minus = h_matmul_Wo - target
     minus_pow_2 = minus ** 2
     # grad of line 106: return np.mean((h @ Wo - target) ** 2)
-    bminus_pow_2 = xp.unmean(1.0, minus_pow_2)
+    bminus_pow_2 = 1.0 / minus_pow_2.size
     bminus = bminus_pow_2 * 2 * minus
     bh = bminus @ Wo.T
     bWo = h.T @ bminus
