@@ -145,7 +145,9 @@ class SrcgradEmitted(Srcgrad):
             "wrapper): the wrapper's cost is the difference from `srcgrad`")
 
     def prepare(self, case):
-        return Prepared(case.srcgrad_derivative().emitted_function(), case.grad_args)
+        derivative = case.srcgrad_derivative()
+        derivative(*case.grad_args)  # compile for these arguments' layouts
+        return Prepared(derivative.emitted_function(), case.grad_args)
 
 
 class Autograd(Peer):

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import linecache
+import os
 import textwrap
 from dataclasses import dataclass
 
@@ -176,14 +178,45 @@ def _check_block(name: str, block, params, result, mode, location):
                     )
 
 
+_MODULE_TEMPLATES: dict = {}  # filename -> (lines, {first line: FunctionDef})
+
+
+def _module_template(fn):
+    """The FunctionDef of a template defined at the top of one of srcgrad's rule modules,
+    from that module parsed once (importing the rules parses each module once, not each
+    template through `inspect.getsource`); None for templates defined elsewhere."""
+    filename = fn.__code__.co_filename
+    if os.path.dirname(os.path.abspath(filename)) != _RULES_DIR:
+        return None
+    found = _MODULE_TEMPLATES.get(filename)
+    if found is None:
+        lines = linecache.getlines(filename)
+        tree = ast.parse("".join(lines), filename)
+        by_line = {min([node.lineno, *(d.lineno for d in node.decorator_list)]): node
+                   for node in tree.body if isinstance(node, ast.FunctionDef)}
+        found = _MODULE_TEMPLATES[filename] = (lines, by_line)
+    lines, by_line = found
+    node = by_line.get(fn.__code__.co_firstlineno)
+    return None if node is None else (node, [line.rstrip("\n") for line in lines])
+
+
+_RULES_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def parse_template(fn, key, kernel: str | None, differentiable: bool = True) -> Rule:
     """Parse a template function into a Rule, raising RuleError with its location."""
-    source = textwrap.dedent(inspect.getsource(fn))
-    tree = ast.parse(source).body[0]
     filename = fn.__code__.co_filename
-    first = fn.__code__.co_firstlineno - 1
-    origin = f"{filename}:{first + 1}"
-    lines = source.splitlines()
+    parsed = _module_template(fn)
+    if parsed is not None:  # line numbers are the file's own
+        tree, lines = parsed
+        first = 0
+        origin = f"{filename}:{fn.__code__.co_firstlineno}"
+    else:
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source).body[0]
+        first = fn.__code__.co_firstlineno - 1
+        origin = f"{filename}:{first + 1}"
+        lines = source.splitlines()
 
     def location(node):
         line = getattr(node, "lineno", 1)
