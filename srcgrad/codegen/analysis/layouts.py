@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 
+from srcgrad.codegen.analysis.shapes import all_statements, is_pop
 from srcgrad.rules import registry
 
 __all__ = ["Shapes", "analyze"]
@@ -196,24 +197,12 @@ def _is_index_like(index: ast.expr) -> bool:
                                            and type(index.value) is int)
 
 
-def _statements(body):
-    for stmt in body:
-        yield stmt
-        for field in ("body", "orelse"):
-            yield from _statements(getattr(stmt, field, []) or [])
-
-
-def _is_pop(value: ast.expr) -> bool:
-    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-            and value.func.attr == "pop")
-
-
 def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
     """The shapes of `function`'s names, given the layouts of (some of) its parameters."""
     shapes = Shapes()
     for name, layout in layouts.items():
         shapes.env[name] = tuple(1 if d == 1 else f"{name}.{i}" for i, d in enumerate(layout))
-    statements = list(_statements(function.body))
+    statements = list(all_statements(function.body))
     unknown = set()
     for stmt in statements:
         if isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
@@ -239,7 +228,7 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
                     and isinstance(stmt.targets[0], ast.Name)):
                 continue
             target, value = stmt.targets[0].id, stmt.value
-            if target in unknown or _is_pop(value) or (isinstance(value, ast.Constant)
+            if target in unknown or is_pop(value) or (isinstance(value, ast.Constant)
                                                        and value.value is None):
                 continue  # a restore gives back what the name held; None is never used
             if isinstance(value, ast.Attribute) and value.attr == "shape":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from srcgrad.codegen import primitives
 from srcgrad.rules import registry
 
-__all__ = ["ShapeClasses", "analyze", "SCALAR"]
+__all__ = ["ShapeClasses", "analyze", "SCALAR", "all_statements", "is_pop"]
 
 SCALAR = "<python number>"  # broadcasts against anything and has shape ()
 
@@ -91,15 +91,15 @@ def class_of(expr: ast.expr, env: dict):
     return None
 
 
-def _statements(body):
+def all_statements(body):
     """Every statement, nested ones included, in program order."""
     for stmt in body:
         yield stmt
         for field in ("body", "orelse"):
-            yield from _statements(getattr(stmt, field, []) or [])
+            yield from all_statements(getattr(stmt, field, []) or [])
 
 
-def _is_pop(value: ast.expr) -> bool:
+def is_pop(value: ast.expr) -> bool:
     return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
             and value.func.attr == "pop")
 
@@ -121,9 +121,9 @@ def _analyze_flow_insensitive(function: ast.FunctionDef) -> _FlowInsensitive:
     are widened before any rule reads them) do not change a name's class."""
     args = function.args
     env = {a.arg: a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-    statements = list(_statements(function.body))
+    statements = list(all_statements(function.body))
     assigned = [s for s in statements if isinstance(s, ast.Assign)
-                and isinstance(s.targets[0], ast.Name) and not _is_pop(s.value)]
+                and isinstance(s.targets[0], ast.Name) and not is_pop(s.value)]
     computed = {s.targets[0].id for s in assigned if not isinstance(s.value, ast.Constant)}
     for stmt in statements:
         if isinstance(stmt, ast.For):
