@@ -44,6 +44,7 @@ class Shapes:
         self.env: dict = {}  # name -> shape, or _CONFLICT
         self.shape_values: dict = {}  # name -> the shape it holds (`X_shape = X.shape`)
         self.dims: dict = {}  # name -> the dimension it holds (`n = X_shape[0]`)
+        self.counters: set = set()  # the targets of `for` loops (emitted loops run over ranges)
         self._parent: dict = {}
 
     # -- dimensions ----------------------------------------------------------------------
@@ -116,12 +117,19 @@ class Shapes:
             return () if expr.attr in ("ndim", "size") and base is not None else None
         if isinstance(expr, ast.Subscript):
             base = self.of(expr.value)
-            if base and self.of(expr.slice) == () and _is_index_like(expr.slice):
+            if base and self._is_integer(expr.slice):
                 return base[1:]  # one integer index: the first axis goes
             return None
         if isinstance(expr, ast.Call):
             return self._call(expr)
         return None
+
+    def _is_integer(self, index: ast.expr) -> bool:
+        """An integer constant or the counter of an emitted `for ... in range(...)` loop
+        (not any 0-d value: a boolean index would add an axis)."""
+        if isinstance(index, ast.Constant):
+            return type(index.value) is int
+        return isinstance(index, ast.Name) and index.id in self.counters
 
     def _matmul(self, a, b):
         if a is None or b is None or not a or not b:
@@ -192,11 +200,6 @@ class Shapes:
         return tuple(d for i, d in enumerate(base) if i not in axes)
 
 
-def _is_index_like(index: ast.expr) -> bool:
-    return isinstance(index, ast.Name) or (isinstance(index, ast.Constant)
-                                           and type(index.value) is int)
-
-
 def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
     """The shapes of `function`'s names, given the layouts of (some of) its parameters."""
     shapes = Shapes()
@@ -207,6 +210,7 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
     for stmt in statements:
         if isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
             shapes.env[stmt.target.id] = ()  # emitted loops run over ranges
+            shapes.counters.add(stmt.target.id)
         elif isinstance(stmt, ast.Assign):
             target = stmt.targets[0]
             if not isinstance(target, ast.Name) or len(stmt.targets) > 1:
@@ -215,6 +219,8 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
             elif isinstance(stmt.value, ast.Constant) and stmt.value.value is not None:
                 unknown.add(target.id)  # a 0.0 placeholder: the name has no single shape
     final = False
+    shapes.counters -= unknown | {s.targets[0].id for s in statements
+                                  if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
     for _ in range(2 * len(statements) + 4):
         before = (dict(shapes.env), dict(shapes.dims), dict(shapes.shape_values))
         for stmt in statements:
