@@ -165,3 +165,17 @@ def test_one_element_outputs_differentiate_like_pytorch_backward():
     np.testing.assert_array_equal(gradient, [[6.0]])
     with pytest.raises(srcgrad.SrcgradError, match="shape"):
         srcgrad.grad(square)(np.array([2.0, 1.0]))
+
+
+def test_negations_fold_into_factors_and_sums():
+    rng = np.random.default_rng(4)
+    xor = srcgrad.grad(workloads.xor_loss, wrt=(0, 1, 2, 3))
+    args = workloads.xor_inputs(None, rng)
+    _assert_same(xor(*args), workloads.xor_loss_grad(*args))
+    backward = [line for line in xor.source.split("# grad of line", 1)[1].splitlines()
+                if not line.strip().startswith("#")]
+    assert not [line for line in backward if " = -" in line or "(-" in line or " -b" in line]
+    mlp = srcgrad.grad(workloads.mlp_loss, wrt=(0, 1, 2, 3))
+    args = workloads.mlp_inputs(8, rng)
+    _assert_same(mlp(*args), workloads.mlp_loss_grad(*args))
+    assert "-xp.sum(bminus, axis=1, keepdims=True)" in mlp.source

@@ -253,7 +253,13 @@ class _Specialize(ast.NodeTransformer):
         self.generic_visit(node)
         func, args = node.func, node.args
         if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                and func.value.id == "xp") or node.keywords:
+                and func.value.id == "xp"):
+            return node
+        if (func.attr == "sum" and args and isinstance(args[0], ast.UnaryOp)
+                and isinstance(args[0].op, ast.USub)):  # negate the (smaller) sum instead
+            node.args = [args[0].operand, *args[1:]]
+            return ast.UnaryOp(op=ast.USub(), operand=node)
+        if node.keywords:
             return node
         of = self.shapes.of
         if func.attr in ("unbroadcast", "broadcast_like") and len(args) == 2:
@@ -268,6 +274,21 @@ class _Specialize(ast.NodeTransformer):
                 if func.attr == "matmul_adjoint_a":  # g @ b.T
                     return ast.BinOp(left=args[0], op=ast.MatMult(), right=_transposed(args[2]))
                 return ast.BinOp(left=_transposed(args[1]), op=ast.MatMult(), right=args[0])
+        return node
+
+    def visit_BinOp(self, node):
+        """`xp.unreduce(g, x, ...) * y` with y shaped like x: g broadcasts by itself."""
+        self.generic_visit(node)
+        if not isinstance(node.op, (ast.Mult, ast.Div, ast.Add, ast.Sub)):
+            return node
+        for side, other in (("left", node.right), ("right", node.left)):
+            if isinstance(node.op, ast.Div) and side == "right":
+                continue
+            spread = getattr(node, side)
+            seed = _seed_of(spread, self.shapes)
+            if seed is not None and self.shapes.equal(self.shapes.of(other),
+                                                      self.shapes.of(spread.args[1])):
+                setattr(node, side, seed)
         return node
 
     def summed(self, value, g, x):
@@ -331,31 +352,39 @@ def _scalar_seeds(function: ast.FunctionDef, shapes) -> None:
             if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
                 uses.setdefault(child.id, []).append(child)
     for stmt in function.body:
-        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
-                and isinstance(stmt.value, ast.Call) and 2 <= len(stmt.value.args) <= 4
-                and not stmt.value.keywords and isinstance(stmt.value.func, ast.Attribute)
-                and stmt.value.func.attr in ("unreduce", "unmean")):
+        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
             continue
-        extra = stmt.value.args[2:]
-        whole = all(isinstance(a, ast.Constant) and a.value in (None, False) for a in extra)
-        kept = (stmt.value.func.attr == "unreduce" and len(extra) == 2
-                and isinstance(extra[1], ast.Constant) and extra[1].value is True)
-        if not (whole or kept):  # reduced axes dropped: the seed would need a reshape
-            continue
-        name, (seed, like) = stmt.targets[0].id, stmt.value.args[:2]
-        shape = shapes.of(like)
-        seed_shape = shapes.of(seed)
-        if seed_shape is None or len(seed_shape) > len(shape or ()) or (
-                seed_shape and not shapes.equal(shapes.broadcast([seed_shape, shape]), shape)):
-            continue
-        if not shape or not all(
-                _keeps_shape(use, parents, shape, shapes) for use in uses.get(name, [])):
-            continue
-        if stmt.value.func.attr == "unmean":
-            size = ast.Attribute(value=like, attr="size", ctx=ast.Load())
-            stmt.value = ast.BinOp(left=seed, op=ast.Div(), right=size)
-        else:
+        seed = _seed_of(stmt.value, shapes)
+        shape = seed and shapes.of(stmt.value.args[1])
+        if seed is not None and all(_keeps_shape(use, parents, shape, shapes)
+                                    for use in uses.get(stmt.targets[0].id, [])):
             stmt.value = seed
+
+
+def _seed_of(call: ast.expr, shapes):
+    """For `xp.unreduce(c, x, ...)` / `xp.unmean(c, x)` that only spread c over x's shape
+    (the whole array with a number c, or keepdims): the expression that broadcasts the
+    same way (c, or c / x.size); None for anything else."""
+    if not (isinstance(call, ast.Call) and 2 <= len(call.args) <= 4 and not call.keywords
+            and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "xp" and call.func.attr in ("unreduce", "unmean")):
+        return None
+    extra = call.args[2:]
+    whole = all(isinstance(a, ast.Constant) and a.value in (None, False) for a in extra)
+    kept = (call.func.attr == "unreduce" and len(extra) == 2
+            and isinstance(extra[1], ast.Constant) and extra[1].value is True)
+    seed, like = call.args[:2]
+    shape, seed_shape = shapes.of(like), shapes.of(seed)
+    if not shape or seed_shape is None or len(seed_shape) > len(shape):
+        return None
+    if seed_shape and not shapes.equal(shapes.broadcast([seed_shape, shape]), shape):
+        return None
+    if whole and seed_shape == ():
+        if call.func.attr == "unmean":
+            return ast.BinOp(left=seed, op=ast.Div(),
+                             right=ast.Attribute(value=like, attr="size", ctx=ast.Load()))
+        return seed
+    return seed if kept else None
 
 
 def _keeps_shape(node: ast.expr, parents: dict, shape, shapes) -> bool:
@@ -376,6 +405,54 @@ def _keeps_shape(node: ast.expr, parents: dict, shape, shapes) -> bool:
         if found != ():
             return False
         node = use
+
+
+def _fold_negations(function: ast.FunctionDef, primal: frozenset) -> None:
+    """`y = -x` where x is a derivative temporary used only there, defined as a product or
+    quotient: the sign goes into x's definition, onto a factor that is already negated or
+    a number (`-(-a * b / c)` is `a * b / c`; `-(2 * a)` is `-2 * a`), so no pass over
+    the array flips it. Exact in floating point."""
+    stores, loads = {}, {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name):
+            counts = stores if isinstance(node.ctx, ast.Store) else loads
+            counts[node.id] = counts.get(node.id, 0) + 1
+    defined = {stmt.targets[0].id: stmt for stmt in function.body
+               if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+               and isinstance(stmt.targets[0], ast.Name)}
+
+    def movable(name):
+        return (name in defined and name not in primal and stores.get(name) == 1
+                and loads.get(name) == 1)
+
+    def negated(expr):
+        """`-expr` without a negation pass, or None."""
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+            return expr.operand
+        if isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
+            return ast.Constant(-expr.value)
+        if isinstance(expr, ast.Name) and movable(expr.id):
+            inner = negated(defined[expr.id].value)
+            if inner is not None:
+                defined[expr.id].value = inner
+                return expr
+            return None
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Mult, ast.Div)):
+            for side in ("left", "right"):
+                inner = negated(getattr(expr, side))
+                if inner is not None:
+                    return ast.BinOp(**{**vars(expr), side: inner})
+        return None
+
+    for stmt in function.body:
+        value = getattr(stmt, "value", None)
+        if (isinstance(stmt, ast.Assign) and isinstance(value, ast.UnaryOp)
+                and isinstance(value.op, ast.USub) and isinstance(value.operand, ast.Name)
+                and movable(value.operand.id)):
+            inner = negated(defined[value.operand.id].value)
+            if inner is not None:
+                defined[value.operand.id].value = inner
+                stmt.value = value.operand
 
 
 def _accumulate_in_place(function: ast.FunctionDef, argument_layouts: dict) -> None:
@@ -593,6 +670,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         function.body = _propagate(function.body, primal)
         if argument_layouts:
             _specialize(function, argument_layouts)
+            _fold_negations(function, primal)
         _drop_unbroadcasts(function)
         _drop_needless_widening(function)
         _first_contributions(function)

@@ -21,16 +21,15 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     X_shape = X.shape
     X_shape_0 = X_shape[0]
     # grad of line 68: return -np.sum(Y * (shifted - log_norm)) / X.shape[0]
-    bneg = 1.0 / X_shape_0
-    bsum_Y_times_minus = -bneg
-    bminus = bsum_Y_times_minus * Y
-    blog_norm = xp.sum(-bminus, axis=1, keepdims=True)
+    bneg = -1.0 / X_shape_0
+    bminus = bneg * Y
+    blog_norm = -xp.sum(bminus, axis=1, keepdims=True)
     # grad of line 67: log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     bsum_exp_shifted = blog_norm / sum_exp_shifted
     bshifted = bminus + bsum_exp_shifted * exp_shifted
     # grad of line 66: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    bmax_logits = xp.sum(-bshifted, axis=1, keepdims=True)
-    blogits = bshifted + xp.unreduce(bmax_logits, logits, 1, True) * xp.extremum_partials(logits, max_logits, 1, True)
+    bmax_logits = -xp.sum(bshifted, axis=1, keepdims=True)
+    blogits = bshifted + bmax_logits * xp.extremum_partials(logits, max_logits, 1, True)
     # grad of line 65: logits = h @ W2 + b2
     bb2 = xp.sum(blogits, axis=0)
     bh = blogits @ W2.T
