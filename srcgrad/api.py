@@ -197,8 +197,11 @@ class Derivative:
         """The layout (rank and unit axes) of each array and float this call passes."""
         names = self.__dict__.get("_parameter_names")
         if names is None:
-            names = self._parameter_names = list(
-                inspect.signature(self._function).parameters)
+            try:
+                names = list(inspect.signature(self._function).parameters)
+            except (TypeError, ValueError):  # a builtin: compiling it reports the problem
+                names = []
+            self._parameter_names = names
         found = {}
         for name, value in (*zip(names, args), *kwargs.items()):
             layout = _layout(value)
