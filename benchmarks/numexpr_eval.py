@@ -26,11 +26,12 @@ def main() -> int:
     ne.set_num_threads(1)
 
     def fused_all(x):  # the whole gradient as one numexpr expression
-        return ne.evaluate("exp(-x) * tanh(x) * (2.0 * (1.0 - tanh(x) * tanh(x)) - tanh(x))")
+        return ne.evaluate("exp(-x) * tanh(x) * (2.0 * (1.0 - tanh(x) * tanh(x)) - tanh(x))",
+                           local_dict={"x": x})
 
     def fused_arithmetic(x):  # transcendental functions by NumPy, the arithmetic fused
         t, e = np.tanh(x), np.exp(-x)
-        return ne.evaluate("e * t * (2.0 * (1.0 - t * t) - t)")
+        return ne.evaluate("e * t * (2.0 * (1.0 - t * t) - t)", local_dict={"t": t, "e": e})
 
     print(f"numexpr {ne.__version__}, NumPy {np.__version__}, one thread")
     for n in (10**6, 10**7):
