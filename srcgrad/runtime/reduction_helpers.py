@@ -80,9 +80,10 @@ def extremum_partials(xp, a, y, axis=None, keepdims=False):
     """
     a = _floating(xp, a)
     axes = _normalize_axes(axis, a.ndim)
-    hits = a == _kept(xp, y, a.shape, axes, keepdims)
+    hits = a == (y if keepdims else _kept(xp, y, a.shape, axes, keepdims))
     count = xp.sum(hits, axis=axes, keepdims=True)
-    return (hits / xp.maximum(count, 1)).astype(a.dtype)  # a NaN slice has no hit
+    weights = hits / xp.maximum(count, 1)  # a NaN slice has no hit
+    return weights if weights.dtype == a.dtype else weights.astype(a.dtype)
 
 
 def _centered(xp, a, axes):
