@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import srcgrad
-import srcgrad.runtime as rt
 from programs import annotated_model as am
 
 
@@ -54,9 +53,8 @@ def test_command_line_compiles_an_annotated_model_loss(tmp_path):
     finally:
         sys.path.remove(str(programs))
     model, x = am.TwoLayer(rng=3), np.random.default_rng(1).standard_normal((4, 3))
-    # the standalone module returns the object's gradient as per-attribute cotangents;
-    # as_gradient gives it the model's structure (what srcgrad.grad does for you)
-    grads = rt.NUMPY.as_gradient(namespace["loss_grad"](model, x), model)
+    grads = namespace["loss_grad"](model, x)  # a TwoLayer holding the gradients
+    assert type(grads) is am.TwoLayer and type(grads.fc1) is type(model.fc1)
     expected = srcgrad.grad(am.loss)(model, x)
     for name in ("fc1", "fc2"):
         np.testing.assert_allclose(getattr(grads, name).weight,

@@ -193,7 +193,10 @@ def _label(function, src: source.Source) -> str:
     """How emitted names call a function: `MLP.__call__` -> `MLP_call`, `f` -> `f`."""
     parts = getattr(function, "__qualname__", "").split(".")
     if len(parts) >= 2 and not parts[-2].startswith("<"):  # a method: Class.method
-        return f"{parts[-2]}_{parts[-1].strip('_')}"
+        params = src.tree.args.posonlyargs + src.tree.args.args
+        receiver = src.specimens.get(params[0].arg) if params else None
+        owner = type(receiver).__name__ if receiver is not None else parts[-2]
+        return f"{owner}_{parts[-1].strip('_')}"  # named for the receiver's own class
     return src.name
 
 

@@ -336,6 +336,9 @@ class _Reverse(Adjoints):
                 value: ast.expr = name(adjoint)
                 if adjoint in state.maybe_zero:
                     value = call("xp.broadcast_like", [value, name(param)])
+                if not self.internal and param in self.source.specimens:
+                    # an object's gradient: a copy of the object holding the gradients
+                    value = call("xp.as_gradient", [value, name(param)])
                 grads.append(value)
             else:
                 grads.append(call("xp.zeros_tree", [name(param)]))

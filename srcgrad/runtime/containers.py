@@ -211,9 +211,12 @@ def attribute_tangent(xp, t, name):
 
 def _object_gradient(xp, gradient, like):
     """A gradient shaped like the object `like`: a copy of it whose array attributes hold
-    their gradients (zeros where nothing flowed back)."""
+    their gradients (zeros where nothing flowed back); one already shaped so stays."""
     import copy
     import dataclasses
+
+    if type(gradient) is type(like):
+        return gradient
 
     entries = {} if _is_zero(gradient) else dict(gradient.entries if isinstance(
         gradient, Cotangents) else gradient)
