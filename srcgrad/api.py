@@ -89,9 +89,11 @@ class Derivative:
         """The compiled derivative and its emitted function (compiled on first request,
         then cached) for calls passing these objects and arrays of these layouts."""
         specimens = specimens or {}
-        layouts = layouts or {}
+        layouts = dict(layouts or {})
+        floats = layouts.pop(_FLOAT64, frozenset())
         key = (self._kind, self._wrt if not isinstance(self._wrt, list) else tuple(self._wrt),
-               self._has_aux, source_module.signature(specimens), tuple(sorted(layouts.items())))
+               self._has_aux, source_module.signature(specimens), tuple(sorted(layouts.items())),
+               tuple(sorted(floats)))
         with _LOCK:
             try:
                 per_function = _CACHE.setdefault(self._function, {})
@@ -102,7 +104,7 @@ class Derivative:
                 try:
                     compiled = pipeline.compile_derivative(
                         self._function, self._wrt, self._kind, self._has_aux, specimens,
-                        layouts)
+                        layouts, floats)
                 except errors.SrcgradError as exc:
                     raise exc.with_traceback(None) from None
                 call = _load(compiled, f"{self._kind} of {compiled.source.name}")
@@ -203,10 +205,15 @@ class Derivative:
                 names = []
             self._parameter_names = names
         found = {}
+        floats = []
         for name, value in (*zip(names, args), *kwargs.items()):
             layout = _layout(value)
             if layout is not None:
                 found[name] = layout
+                if type(value) is float or value.dtype == np.float64:
+                    floats.append(name)
+        if found:
+            found[_FLOAT64] = frozenset(floats)
         return found
 
     def _specimens(self, args, kwargs) -> dict:
@@ -468,6 +475,9 @@ def show(derivative) -> None:
     except (AttributeError, ValueError):  # replaced or closed streams
         terminal = False
     _print_source(derivative.source, highlight=terminal)
+
+
+_FLOAT64 = "*float64"  # the key under which `_layouts` lists float64 arguments
 
 
 def _layout(value):

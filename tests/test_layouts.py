@@ -179,3 +179,17 @@ def test_negations_fold_into_factors_and_sums():
     args = workloads.mlp_inputs(8, rng)
     _assert_same(mlp(*args), workloads.mlp_loss_grad(*args))
     assert "-xp.sum(bminus, axis=1, keepdims=True)" in mlp.source
+
+
+def test_dead_temporaries_are_updated_in_place_only_for_float64():
+    x = np.linspace(-2.0, 2.0, 1001)
+    derivative = srcgrad.grad(workloads.elementwise)
+    np.testing.assert_allclose(derivative(x), workloads.elementwise_grad(x), rtol=1e-12)
+    assert "bx += " in derivative.source and "*= " in derivative.source
+    before = x.copy()
+    derivative(x)
+    np.testing.assert_array_equal(x, before)  # the argument itself is never updated
+    single = srcgrad.grad(workloads.elementwise)
+    result = single(x.astype(np.float32))
+    assert result.dtype == np.float32
+    assert "*= " not in single.source and "+= " not in single.source

@@ -496,6 +496,161 @@ def _accumulate_in_place(function: ast.FunctionDef, argument_layouts: dict) -> N
             del stmt.targets
 
 
+_FLOAT_KERNELS = frozenset({"tanh", "exp", "log", "sqrt", "square", "absolute", "sin", "cos",
+                            "tan", "sinh", "cosh", "arctan", "expm1", "log1p", "exp2", "log2",
+                            "log10", "cbrt"})
+_IN_PLACE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+
+
+def _update_dead_in_place(function: ast.FunctionDef, argument_layouts: dict,
+                          floats: frozenset, primal: frozenset = frozenset()) -> None:
+    """Reuse the memory of float64 arrays the code made itself (arithmetic results and
+    transcendental kernels' results: never a parameter, view, restore or record) at their
+    last read, when the result has their shape: `y = a * b * c` becomes `y = a`,
+    `y *= b`, `y *= c`; `y = -a` becomes `y = a`, `y *= -1.0`; `y = y + e` becomes
+    `y += e`. Straight-line statements of the function body only, and only when every
+    array argument is float64, so that no update changes a dtype. The user's own
+    statements keep their form (derivative statements reuse their arrays)."""
+    shapes = layouts.analyze(function, argument_layouts)
+    body = function.body
+    later: list[set] = [set() for _ in body]  # names read after statement i
+    seen: set = set()
+    for i in range(len(body) - 1, -1, -1):
+        later[i] = set(seen)
+        seen |= _reads(body[i])
+    made: dict = {}  # name -> True while it holds a fresh float64 array nobody else read
+    floating = set(floats)
+
+    def is_float(expr) -> bool:
+        if isinstance(expr, ast.Constant):
+            return type(expr.value) is float
+        if isinstance(expr, ast.Name):
+            return expr.id in floating
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, (*_IN_PLACE_OPS, ast.Pow,
+                                                                ast.MatMult)):
+            sides = (expr.left, expr.right)
+            return any(is_float(e) for e in sides) and all(
+                is_float(e) or _is_number(e) or _is_size(e) for e in sides)
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+            return is_float(expr.operand)
+        kernel = _xp_kernel(expr)
+        if kernel in _FRESH_REDUCTIONS:  # sum/mean/max/min/prod of floats, any axis
+            return bool(expr.args) and is_float(expr.args[0])
+        return (kernel in _FLOAT_KERNELS and len(expr.args) == 1
+                and not expr.keywords and is_float(expr.args[0]))
+
+    def _is_size(expr) -> bool:  # a name holding one of the arguments' sizes (an int)
+        return isinstance(expr, ast.Name) and expr.id in shapes.dims
+
+    out = []
+    for i, stmt in enumerate(body):
+        reads = _read_counts(stmt)
+        simple = (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                  and isinstance(stmt.targets[0], ast.Name))
+        steps = None
+        if simple and stmt.targets[0].id not in primal:
+            steps = _in_place_steps(stmt.value, made, reads, later[i], shapes, is_float,
+                                    stmt.targets[0].id)
+        if steps is not None:
+            target, (first, updates) = stmt.targets[0].id, steps
+            if first.id != target:
+                out.append(ast.copy_location(ast.Assign(
+                    targets=[ast.Name(target, ast.Store())], value=first), stmt))
+            for op, other in updates:
+                out.append(ast.copy_location(ast.AugAssign(
+                    target=ast.Name(target, ast.Store()), op=op, value=other), stmt))
+            made.pop(first.id, None)
+            made[target] = True
+            floating.add(target)
+            continue
+        for name in _aliasing_reads(stmt):  # a reference may be kept: no longer ours alone
+            made.pop(name, None)
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                made.pop(node.id, None)
+                floating.discard(node.id)
+        if simple and is_float(stmt.value):
+            target = stmt.targets[0].id
+            floating.add(target)
+            fresh = isinstance(stmt.value, (ast.BinOp, ast.UnaryOp)) or _xp_kernel(stmt.value)
+            if fresh and shapes.of(ast.Name(target, ast.Load())):
+                made[target] = True
+        out.append(stmt)
+    function.body = out
+
+
+def _in_place_steps(value, made, reads, read_later, shapes, is_float, target):
+    """(a, [(op, operand), ...]) when `value` is a left-leaning chain of + - * / (or a
+    negation) starting at a name a that holds our own float64 array of the result's
+    shape, read only here (or `target` itself: its old value dies here), the operands
+    float64 values or numbers; None otherwise."""
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+        leaf, updates = value.operand, [(ast.Mult(), ast.Constant(-1.0))]
+    else:
+        updates = []
+        leaf = value
+        while isinstance(leaf, ast.BinOp) and isinstance(leaf.op, _IN_PLACE_OPS):
+            updates.insert(0, (leaf.op, leaf.right))
+            leaf = leaf.left
+        if not updates:
+            return None
+    if not (isinstance(leaf, ast.Name) and made.get(leaf.id) and reads.get(leaf.id) == 1
+            and (leaf.id == target or leaf.id not in read_later)
+            and shapes.equal(shapes.of(leaf), shapes.of(value))
+            and all(is_float(o) or _is_number(o) for _, o in updates)):
+        return None
+    if leaf.id != target and any(target in _reads(o) for _, o in updates):
+        return None  # `y = a * y`: the operand means y's old value, which `y = a` would lose
+    return leaf, updates
+
+
+_FRESH_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "prod"})
+
+
+def _aliasing_reads(stmt) -> set:
+    """Names `stmt` reads where the value could be kept or viewed (assigned, stored,
+    passed to a helper, indexed, transposed), as opposed to read by an operator or a
+    kernel that makes a new array of it."""
+    parents = {}
+    for node in ast.walk(stmt):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    kept = set()
+    for node in ast.walk(stmt):
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+            continue
+        parent = parents.get(id(node))
+        fresh = isinstance(parent, (ast.BinOp, ast.UnaryOp, ast.Compare)) or (
+            isinstance(parent, ast.Call) and node in parent.args[:1]
+            and _xp_kernel(parent) in _FLOAT_KERNELS | _FRESH_REDUCTIONS)
+        if not fresh:
+            kept.add(node.id)
+    return kept
+
+
+def _reads(stmt) -> set:
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _read_counts(stmt) -> dict:
+    counts: dict = {}
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
+def _xp_kernel(expr) -> str | None:
+    if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
+            and isinstance(expr.func.value, ast.Name) and expr.func.value.id == "xp"):
+        return expr.func.attr
+    return None
+
+
+def _is_number(expr) -> bool:
+    return isinstance(expr, ast.Constant) and type(expr.value) in (int, float)
+
+
 def _is_accumulation(stmt, name: str) -> bool:
     value = stmt.value if isinstance(stmt, ast.Assign) else None
     return (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
@@ -658,7 +813,7 @@ def _tidy(body: list[ast.stmt], primal: frozenset = frozenset()) -> list[ast.stm
 
 
 def optimize(function: ast.FunctionDef, primal=frozenset(),
-             argument_layouts=None) -> ast.FunctionDef:
+             argument_layouts=None, floats=frozenset()) -> ast.FunctionDef:
     """Return an optimized copy of an emitted function; `primal` names the user's own
     values, whose statements keep their exact operations; `argument_layouts` (parameter
     name -> rank and unit axes) specializes the code to arguments of those layouts."""
@@ -678,6 +833,8 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
             pass
     if argument_layouts:
         _accumulate_in_place(function, argument_layouts)
+        if floats and floats >= set(argument_layouts):
+            _update_dead_in_place(function, argument_layouts, floats, primal)
     function.body = _tidy(function.body, primal)
     spelling.respell(function)
     return ast.fix_missing_locations(function)

@@ -164,7 +164,8 @@ class Module:
             options = reverse.ReverseOptions(wrt=entry.wrt, kind=entry.kind, has_aux=has_aux,
                                              name=src.name, tuple_result=as_tuple)
             tree = reverse.reverse(src, normalized, options, self, entry.name, internal)
-        entry.tree = optimize.optimize(tree, normalize.local_names(normalized), src.layouts)
+        entry.tree = optimize.optimize(tree, normalize.local_names(normalized), src.layouts,
+                                       src.floats)
         entry.docstring = f"{_WHAT[entry.kind]} of {src.name} with respect to {', '.join(entry.wrt)}."
         self.last_return = normalized.body[-1]
         return entry.tree
@@ -210,14 +211,17 @@ def _front(fn, specimens=None) -> source.Source:
 
 
 def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
-                       specimens=None, layouts=None) -> Compiled:
+                       specimens=None, layouts=None, floats=frozenset()) -> Compiled:
     """Run the pipeline on `fn`; raises a located SrcgradError on bad input. `specimens`
     maps parameters to the objects a call passes, to resolve method calls on them;
     `layouts` maps parameters to the rank and unit axes of the arrays a call passes
-    (`(None, 1)`: a column), to specialize the emitted code to them."""
+    (`(None, 1)`: a column), to specialize the emitted code to them; `floats` names those
+    that are float64 (arrays or Python floats), whose dead temporaries may be updated in
+    place."""
     src = source.parse_function(fn)
     src.specimens = dict(specimens or source.annotated_specimens(fn))
     src.layouts = dict(layouts or {})
+    src.floats = frozenset(floats)
     src = lift.lift_nested(src)
     names, as_tuple = resolve_wrt(src, wrt)
     _check_reserved(src)

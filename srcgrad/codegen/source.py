@@ -85,6 +85,7 @@ class Source:
     # calls on them (`model(x)`, `layer.forward(h)`) resolve from their types.
     specimens: dict = field(default_factory=dict)
     layouts: dict = field(default_factory=dict)  # parameter -> rank and unit axes
+    floats: frozenset = frozenset()  # parameters holding float64 values
 
     @property
     def name(self) -> str:

@@ -25,8 +25,10 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     bminus = bneg * Y
     blog_norm = -xp.sum(bminus, axis=1, keepdims=True)
     # grad of line 67: log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    bsum_exp_shifted = blog_norm / sum_exp_shifted
-    bshifted = bminus + bsum_exp_shifted * exp_shifted
+    bsum_exp_shifted = blog_norm
+    bsum_exp_shifted /= sum_exp_shifted
+    bshifted = bminus
+    bshifted += bsum_exp_shifted * exp_shifted
     # grad of line 66: shifted = logits - np.max(logits, axis=1, keepdims=True)
     bmax_logits = -xp.sum(bshifted, axis=1, keepdims=True)
     blogits = bshifted + bmax_logits * xp.extremum_partials(logits, max_logits, 1, True)
