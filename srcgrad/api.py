@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from srcgrad import errors
+from srcgrad import arguments, errors
 from srcgrad import runtime as rt
 from srcgrad.codegen import emit, pipeline
 from srcgrad.codegen import source as source_module
@@ -61,13 +61,6 @@ def _load(compiled, label: str):
     return functions[compiled.function_name]
 
 
-def _is_integer_like(value) -> bool:
-    if isinstance(value, (bool, int, np.bool_, np.integer)):
-        return True
-    dtype = getattr(value, "dtype", None)
-    return dtype is not None and getattr(dtype, "kind", "f") in "biu"
-
-
 class Derivative:
     """A derivative of a Python function, compiled to source on first use."""
 
@@ -80,17 +73,21 @@ class Derivative:
         self._has_aux = has_aux
         self._compiled = None
         self._call = None
-        self._fast = None  # (emitted function, wrt positions) once plain arguments worked
+        self._fast = None  # (fast_keys, emitted function) of the last plain call
+        self._has_objects = False  # has any call passed an object (its methods resolve)?
+        self._last_specimens = None
+        self._parameter_names = None
+        self._pullback = None  # the vjp behind gradients of one-element outputs
         functools.update_wrapper(self, function, updated=())
 
     # -- compilation --------------------------------------------------------------------
 
-    def _entry(self, specimens=None, layouts=None):
+    def _entry(self, specimens=None, layouts=None, floats=frozenset()):
         """The compiled derivative and its emitted function (compiled on first request,
-        then cached) for calls passing these objects and arrays of these layouts."""
+        then cached) for calls passing these objects and arrays of these layouts, `floats`
+        naming the float64 ones."""
         specimens = specimens or {}
-        layouts = dict(layouts or {})
-        floats = layouts.pop(_FLOAT64, frozenset())
+        layouts = layouts or {}
         key = (self._kind, self._wrt if not isinstance(self._wrt, list) else tuple(self._wrt),
                self._has_aux, source_module.signature(specimens), tuple(sorted(layouts.items())),
                tuple(sorted(floats)))
@@ -114,12 +111,12 @@ class Derivative:
                 per_function[key] = entry
         return entry
 
-    def _compile(self, specimens=None, layouts=None):
+    def _compile(self, specimens=None, layouts=None, floats=frozenset()):
         """Compile (or fetch) the derivative; `specimens` are the objects the call passes
         (by parameter name): methods called on them resolve from their types, so code is
         compiled once per type signature; `layouts` are the ranks and unit axes of its
         arrays, to which the code is specialized."""
-        entry = self._entry(specimens, layouts)
+        entry = self._entry(specimens, layouts, floats)
         self._compiled, self._call = entry
         self._positions = {name: compiled_index for compiled_index, name in
                            enumerate(self._compiled.parameters)}
@@ -128,10 +125,9 @@ class Derivative:
     def generic_function(self):
         """The emitted entry function for arguments of any layout: what transforming this
         derivative again reads."""
-        specimens = getattr(self, "_last_specimens", None)
         if self._compiled is None:
-            self._compile(specimens)
-        return self._entry(specimens)[1]
+            self._compile(self._last_specimens)
+        return self._entry(self._last_specimens)[1]
 
     @property
     def extra_parameters(self) -> tuple[str, ...]:
@@ -153,7 +149,7 @@ class Derivative:
         """The emitted module text (for the argument types of the latest call, when it
         received objects whose methods it calls)."""
         if self._compiled is None:
-            self._compile(getattr(self, "_last_specimens", None))
+            self._compile(self._last_specimens)
         return self._compiled.text
 
     @property
@@ -184,79 +180,70 @@ class Derivative:
                 value = kwargs[name]
             else:
                 continue
-            if _is_integer_like(value):
-                arg = next(a for a in compiled.source.tree.args.args + compiled.source.tree.args.kwonlyargs
-                           + compiled.source.tree.args.posonlyargs if a.arg == name)
+            if arguments.is_integer_like(value):
+                params = compiled.source.tree.args
+                arg = next(a for a in params.args + params.kwonlyargs + params.posonlyargs
+                           if a.arg == name)
                 raise errors.NonFloatWrtError(
                     f"{self._kind} of {compiled.source.name}: argument `{name}` is "
-                    f"{_describe(value)}, but derivatives need floating-point inputs",
+                    f"{arguments.describe(value)}, but derivatives need floating-point inputs",
                     compiled.source.locate(arg),
                     f"pass a float (for example {name}=float(...) or "
                     f"np.asarray(..., dtype=float)), or leave `{name}` out of wrt",
                 )
 
-    def _layouts(self, args, kwargs) -> dict:
-        """The layout (rank and unit axes) of each array and float this call passes."""
-        names = self.__dict__.get("_parameter_names")
-        if names is None:
+    def _names(self) -> list:
+        """The function's parameter names (none for a builtin: compiling it reports it)."""
+        if self._parameter_names is None:
             try:
-                names = list(inspect.signature(self._function).parameters)
-            except (TypeError, ValueError):  # a builtin: compiling it reports the problem
-                names = []
-            self._parameter_names = names
-        found = {}
-        floats = []
-        for name, value in (*zip(names, args), *kwargs.items()):
-            layout = _layout(value)
+                self._parameter_names = list(inspect.signature(self._function).parameters)
+            except (TypeError, ValueError):
+                self._parameter_names = []
+        return self._parameter_names
+
+    def _layouts(self, args, kwargs):
+        """The layout (rank and unit axes) of each array and float this call passes, by
+        name, and the names of the float64 ones."""
+        found, floats = {}, set()
+        for name, value in (*zip(self._names(), args), *kwargs.items()):
+            layout = arguments.layout(value)
             if layout is not None:
                 found[name] = layout
-                if type(value) is float or value.dtype == np.float64:
-                    floats.append(name)
-        if found:
-            found[_FLOAT64] = frozenset(floats)
-        return found
+                if arguments.is_float64(value):
+                    floats.add(name)
+        return found, frozenset(floats)
 
     def _specimens(self, args, kwargs) -> dict:
         """The objects (not arrays, numbers or containers) this call passes, by name."""
         if not self._has_objects:
             return {}
-        names = list(inspect.signature(self._function).parameters)
-        found = {n: a for n, a in zip(names, args) if source_module.object_like(a)}
+        found = {n: a for n, a in zip(self._names(), args) if source_module.object_like(a)}
         found.update({n: a for n, a in kwargs.items() if source_module.object_like(a)})
         return found
 
     def __call__(self, *args, **kwargs):
         fast = self._fast
-        if fast is not None and not kwargs and len(args) == len(fast) - 1:
-            # Floats and arrays of the same types, shapes and dtypes as the last plain
-            # call: its emitted function takes them as they are.
-            for value, key in zip(args, fast):
-                kind = type(value)
-                if kind is np.ndarray:
-                    if type(key) is not tuple or value.shape != key[0] or value.dtype is not key[1]:
-                        break
-                elif kind is not key:
-                    break
-            else:
-                try:
-                    return fast[-1](*args)
-                except (rt.SharedMemoryError, rt.NonScalarOutputError):
-                    pass  # the full path below reports it with its location
+        if fast is not None and not kwargs and arguments.matches(args, fast[0]):
+            # the types, shapes and dtypes of the last plain call: its code takes them as
+            # they are
+            try:
+                return fast[1](*args)
+            except (rt.SharedMemoryError, rt.NonScalarOutputError):
+                pass  # the full path below reports it with its location
         return self._full_call(args, kwargs)
 
     def _full_call(self, args, kwargs):
-        self._has_objects = getattr(self, "_has_objects", False) or any(
+        self._has_objects = self._has_objects or any(
             source_module.object_like(a) for a in (*args, *kwargs.values()))
         specimens = self._specimens(args, kwargs)
-        layouts = self._layouts(args, kwargs)
-        self._compile(specimens, layouts)
+        self._compile(specimens, *self._layouts(args, kwargs))
         self._last_specimens = specimens
         self._check_wrt(args, kwargs)
         try:
             result = self._call(*args, **kwargs)
             if (not specimens and not kwargs and len(args) == len(self._compiled.parameters)
-                    and _plain(args, self._wrt_positions())):
-                self._fast = (*_keys(args), self._call)
+                    and arguments.plain(args, self._wrt_positions())):
+                self._fast = (arguments.fast_keys(args), self._call)
             if self._kind != "jvp" and self._containers(args, kwargs):
                 result = self._as_gradients(result, args, kwargs)
             inner = self._function
@@ -284,10 +271,9 @@ class Derivative:
     def _one_element(self, args, kwargs, shape):
         """The gradient of a one-element output (shape (1,), (1, 1), ...), as PyTorch's
         `backward()` gives it: the vector-Jacobian product with a cotangent of one."""
-        pullback = self.__dict__.get("_pullback")
-        if pullback is None:
-            pullback = self._pullback = Derivative(self._function, "vjp", self._wrt)
-        gradient = pullback(*args, np.ones(shape), **kwargs)
+        if self._pullback is None:
+            self._pullback = Derivative(self._function, "vjp", self._wrt)
+        gradient = self._pullback(*args, np.ones(shape), **kwargs)
         if self._kind == "value_and_grad":
             return self._function(*args, **kwargs), gradient
         return gradient
@@ -319,7 +305,8 @@ class Derivative:
         return (value, converted) if self._kind == "value_and_grad" else converted
 
     def __repr__(self) -> str:
-        return f"<srcgrad {self._kind} of {getattr(self._function, '__qualname__', self._function)}>"
+        function = getattr(self._function, "__qualname__", self._function)
+        return f"<srcgrad {self._kind} of {function}>"
 
     def _repr_markdown_(self) -> str:
         return f"```python\n{self.source}```\n"
@@ -328,13 +315,6 @@ class Derivative:
         import html
 
         return f'<pre><code class="language-python">{html.escape(self.source)}</code></pre>'
-
-
-def _describe(value) -> str:
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and not isinstance(value, (np.generic,)):
-        return f"an array of dtype {dtype}"
-    return f"{type(value).__name__} {value!r}"
 
 
 def _transform(kind: str):
@@ -469,50 +449,13 @@ def show(derivative) -> None:
     """Print a derivative's emitted source: highlighted (with rich, where it is installed)
     on a terminal, plain otherwise."""
     if not isinstance(derivative, Derivative):
-        raise TypeError("show expects a function returned by srcgrad.grad, value_and_grad, vjp or jvp")
+        raise TypeError("show expects a function returned by srcgrad.grad, value_and_grad, "
+                        "vjp or jvp")
     try:
         terminal = sys.stdout.isatty()
     except (AttributeError, ValueError):  # replaced or closed streams
         terminal = False
     _print_source(derivative.source, highlight=terminal)
-
-
-_FLOAT64 = "*float64"  # the key under which `_layouts` lists float64 arguments
-
-
-def _layout(value):
-    """`(None, 1)` for an array of shape (n, 1) with n != 1, `()` for a float; None for
-    values of other kinds."""
-    kind = type(value)
-    if (kind is np.ndarray or kind is rt.StrictArray) and value.ndim:  # not 0-d: only a
-        # Python number has the scalar layout, which may leave out the backend's choice
-        return tuple(1 if n == 1 else None for n in value.shape)
-    if kind is float or kind is np.float64:
-        return ()
-    return None
-
-
-def _keys(args) -> list:
-    """What the fast path of a call compares: (shape, dtype) of arrays, else the type."""
-    return [(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args]
-
-
-_NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32})
-
-
-def _plain(args, wrt_positions) -> bool:
-    """Arguments the emitted function takes as they are: floats and float arrays where a
-    derivative is taken, those or integers, strings and None elsewhere (no objects or
-    containers, whose gradients need restructuring, and no integer wrt arguments)."""
-    for i, value in enumerate(args):
-        kind = type(value)
-        if kind is np.ndarray:
-            if i in wrt_positions and value.dtype.kind not in "fc":
-                return False
-        elif kind not in _NEUTRAL or (i in wrt_positions and kind is not float
-                                      and kind is not np.float64 and kind is not np.float32):
-            return False
-    return True
 
 
 _PROVENANCE = ("# grad of line ", "# tangent of line ")

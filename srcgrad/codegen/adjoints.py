@@ -148,12 +148,8 @@ class Adjoints:
         template.check_embedded(binding, stmt, self.activity, self.source.locate)
         derivs = {rule.result: badjoint}
         for param in template.differentiable_params(rule):
-            names = [n if n and self.activity.varied_operand(stmt, n) else None
-                     for n in binding.names(param)]
-            adjoints = [self.adjoint_name(n) if n else None for n in names]
-            sequence = rule.param(param).sequence and not isinstance(
-                binding.values.get(param), ast.Name)  # a list variable: one container adjoint
-            derivs[param] = adjoints if sequence else adjoints[0]
+            derivs[param] = binding.derivatives(
+                param, lambda n: self.activity.varied_operand(stmt, n), self.adjoint_name)
         spliced = template.instantiate(rule.adjoint, binding, name(target), derivs, self.namer,
                                        "adjoint", stmt)
         for piece in spliced:  # per-item adjoints of a list variable add up item by item

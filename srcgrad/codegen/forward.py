@@ -113,12 +113,8 @@ class _Forward:
         template.check_embedded(binding, stmt, self.activity, self.source.locate)
         derivs = {}
         for param in template.mentions(rule.tangent) - {rule.result}:
-            names = [n if n and self.activity.varied_operand(stmt, n) else None
-                     for n in binding.names(param)]
-            tangents = [self.tangent_name(n) if n else None for n in names]
-            sequence = rule.param(param).sequence and not isinstance(
-                binding.values.get(param), ast.Name)  # a list variable: one container tangent
-            derivs[param] = tangents if sequence else tangents[0]
+            derivs[param] = binding.derivatives(
+                param, lambda n: self.activity.varied_operand(stmt, n), self.tangent_name)
         derivs[rule.result] = dtarget
         zeros = []
 

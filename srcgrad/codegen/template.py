@@ -34,6 +34,16 @@ class Binding:
             param).sequence else [value]
         return [e.id if isinstance(e, ast.Name) else None for e in elements]
 
+    def derivatives(self, param: str, varied, derivative_name):
+        """The derivative names of `param`: one per element (None where it carries no
+        derivative) for a sequence parameter bound to a list or tuple display, else one
+        name or None (a list variable has one container derivative)."""
+        found = [derivative_name(n) if n and varied(n) else None for n in self.names(param)]
+        value = self.values.get(param)
+        if self.rule.param(param).sequence and isinstance(value, (ast.Tuple, ast.List)):
+            return found
+        return found[0]
+
     def embedded(self, param: str) -> list[str]:
         """Names nested inside a list or tuple literal bound to a non-sequence `param`
         (`np.dot([a, b], w)`): values a gradient cannot be routed back to."""

@@ -178,6 +178,7 @@ def _check_block(name: str, block, params, result, mode, location):
                     )
 
 
+_RULES_DIR = os.path.dirname(os.path.abspath(__file__))
 _MODULE_TEMPLATES: dict = {}  # filename -> (lines, {first line: FunctionDef})
 
 
@@ -190,17 +191,14 @@ def _module_template(fn):
         return None
     found = _MODULE_TEMPLATES.get(filename)
     if found is None:
-        lines = linecache.getlines(filename)
-        tree = ast.parse("".join(lines), filename)
+        text = "".join(linecache.getlines(filename))
+        tree = ast.parse(text, filename)
         by_line = {min([node.lineno, *(d.lineno for d in node.decorator_list)]): node
                    for node in tree.body if isinstance(node, ast.FunctionDef)}
-        found = _MODULE_TEMPLATES[filename] = (lines, by_line)
+        found = _MODULE_TEMPLATES[filename] = (text.splitlines(), by_line)
     lines, by_line = found
     node = by_line.get(fn.__code__.co_firstlineno)
-    return None if node is None else (node, [line.rstrip("\n") for line in lines])
-
-
-_RULES_DIR = os.path.dirname(os.path.abspath(__file__))
+    return None if node is None else (node, lines)
 
 
 def parse_template(fn, key, kernel: str | None, differentiable: bool = True) -> Rule:

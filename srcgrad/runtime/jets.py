@@ -123,13 +123,10 @@ def jet_set_positions(xp, sets, factors):
 # -- tuples of terms (linear in their entries) --------------------------------------------
 
 def _entries(terms, count):
-    """The entries of a tuple of terms, a container adjoint, or a zero placeholder (also
-    as the one-entry tuple that forward mode makes of a placeholder argument)."""
+    """The entries of a tuple of terms, a container adjoint, or a zero placeholder."""
     if _zero(terms):
         return [None] * count
     entries = list(terms)
-    if all(_zero(e) for e in entries):
-        return [None] * count
     if len(entries) != count:
         raise ValueError(f"expected {count} terms, got {len(entries)}")
     return entries
