@@ -241,7 +241,9 @@ class Derivative:
         self._check_wrt(args, kwargs)
         try:
             result = self._call(*args, **kwargs)
-            if (not specimens and not kwargs and len(args) == len(self._compiled.parameters)
+            compiled = self._compiled
+            if (not specimens and not kwargs
+                    and len(args) == len(compiled.parameters) + len(compiled.extra_parameters)
                     and arguments.plain(args, self._wrt_positions())):
                 self._fast = (arguments.fast_keys(args), self._call)
             if self._kind != "jvp" and self._containers(args, kwargs):

@@ -14,7 +14,7 @@ import copy
 import operator
 from numbers import Number
 
-from srcgrad.codegen import specialize, spelling
+from srcgrad.codegen import closed_forms, specialize, spelling
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
@@ -395,6 +395,8 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     name -> rank and unit axes) specializes the code to arguments of those layouts."""
     function = copy.deepcopy(function)
     primal = frozenset(primal)
+    namespace = next((s for s in function.body[:1] if isinstance(s, ast.Assign)
+                      and getattr(s.targets[0], "id", None) == "xp"), None)
     before = None
     while before != (after := ast.dump(ast.Module(body=function.body, type_ignores=[]))):
         before = after
@@ -406,6 +408,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         _first_contributions(function)
         while _eliminate(function):
             pass
+        closed_forms.close_scaling_loops(function, namespace, primal)
     if argument_layouts:
         specialize.update_in_place(function, argument_layouts, floats, primal)
     function.body = _tidy(function.body, primal)

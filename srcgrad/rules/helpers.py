@@ -49,6 +49,15 @@ def broadcast_like(out, t, y):
         d[out] = xp.broadcast_like(d[t], y)
 
 
+@rule(adjoints.repeated_product, kernel="repeated_product")
+def repeated_product(out, g, factor, count):
+    """g * factor ** count for numbers factor and count: linear in g."""
+    with adjoint:
+        d[g] = xp.repeated_product(d[out], factor, count)
+    with tangent:
+        d[out] = xp.repeated_product(d[g], factor, count)
+
+
 @rule(adjoints.unreduce, kernel="unreduce")
 def unreduce(out, g, x, axis=None, keepdims=False):
     """Spreads a reduced g back over x's shape: linear in g; its adjoint is the reduction."""

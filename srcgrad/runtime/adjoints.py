@@ -27,6 +27,7 @@ __all__ = [
     "stop_gradient",
     "require_same_shape",
     "broadcast_like",
+    "repeated_product",
     "slot_adjoint",
     "slot_adjoint_transpose",
     "zero_slot",
@@ -263,6 +264,20 @@ def broadcast_like(xp, t, y):
     if xp.shape(t) == shape:
         return t
     return _spread(xp, t, y, shape)
+
+
+def repeated_product(xp, g, factor, count):
+    """``g`` multiplied ``count`` times by the number ``factor``, in one multiplication:
+    ``g * factor ** count`` (a loop whose only work is scaling a cotangent, in closed
+    form). A negative count multiplies none, as ``range(count)`` runs no steps; a power
+    too large for a float is infinite, as the repeated products would be.
+    """
+    count = max(count, 0)
+    try:
+        power = float(factor) ** count
+    except OverflowError:
+        power = -math.inf if factor < 0 and count % 2 else math.inf
+    return g * power
 
 
 def _is_basic_key(key) -> bool:

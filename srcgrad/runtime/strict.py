@@ -143,6 +143,19 @@ class StrictArray:
     def __len__(self):
         return len(self._data)
 
+    # Reductions as methods (CuPy and Dask arrays have them; specialized code calls them).
+    def sum(self, axis=None, keepdims=False):
+        return _wrap(self._data.sum(axis=axis, keepdims=keepdims))
+
+    def mean(self, axis=None, keepdims=False):
+        return _wrap(self._data.mean(axis=axis, keepdims=keepdims))
+
+    def max(self, axis=None, keepdims=False):
+        return _wrap(self._data.max(axis=axis, keepdims=keepdims))
+
+    def min(self, axis=None, keepdims=False):
+        return _wrap(self._data.min(axis=axis, keepdims=keepdims))
+
     def __iter__(self):
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d array")

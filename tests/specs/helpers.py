@@ -36,6 +36,11 @@ def broadcast_like(t, y):
     return xp.broadcast_like(t, y)
 
 
+def repeated_product(g, factor, count):
+    xp = rt.namespace(g=g)
+    return xp.repeated_product(g, factor, count)
+
+
 def unreduce(g, x, axis, keepdims):
     xp = rt.namespace(g=g, x=x)
     return xp.unreduce(g, x, axis, keepdims)
@@ -170,6 +175,10 @@ for g_shape, x_shape in [((3, 4), (1, 4)), ((3, 4), (4,)), ((2, 3, 4), (3, 1)), 
 for t_shape, y_shape in [((4,), (3, 4)), ((), (3,)), ((1, 4), (3, 4)), ((3,), (3,))]:
     CASES.append(Case(broadcast_like, (Arg(t_shape), Arg(y_shape)), (adjoints.broadcast_like,),
                       id=f"broadcast_like{t_shape}-{y_shape}", wrt=(0,)))
+for g_shape, factor, count in [((3, 4), 2, 5), ((), -0.5, 3), (None, 3.0, 0), ((2,), 1.5, 7)]:
+    CASES.append(Case(repeated_product, (Arg(g_shape), factor, count),
+                      (adjoints.repeated_product,),
+                      id=f"repeated_product{g_shape}-{factor}-{count}", wrt=(0,)))
 
 # Reductions: (g shape, x shape, axis, keepdims); also used for unmean.
 REDUCED = [((3,), (3, 4), 1, False), ((), (3, 4), None, False), ((1, 4), (3, 4), 0, True),

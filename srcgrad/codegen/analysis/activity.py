@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import cfg as cfg_module
+from srcgrad.codegen.analysis import shift
 from srcgrad.codegen.analysis.dataflow import BACKWARD, FORWARD, solve
 
 __all__ = ["Activity", "analyze", "differentiable_operands", "assigned_name", "is_slot_update",
@@ -106,12 +107,19 @@ class Activity:
 
 
 def analyze(function: ast.FunctionDef, wrt, has_aux: bool = False) -> Activity:
-    """Activity of every assignment in a normalized function, for parameters `wrt`."""
+    """Activity of every assignment in a normalized function, for parameters `wrt`.
+
+    A reduction that the output provably does not depend on (a softmax's max shift, see
+    :mod:`shift`) is a constant: no derivative flows through it.
+    """
     graph = cfg_module.build(function)
+    constants = shift.invariant_reductions(function)
     operands = {}
     for node in graph.nodes:
         name = assigned_name(node.ast_node)
-        if name is not None and is_append(node.ast_node):
+        if name is not None and node.ast_node in constants:
+            operands[node] = (name, frozenset())
+        elif name is not None and is_append(node.ast_node):
             appended = node.ast_node.value.args[0]
             extra = {appended.id} if isinstance(appended, ast.Name) else set()
             operands[node] = (name, frozenset({name}) | extra)

@@ -14,30 +14,27 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     h = xp.tanh(X_matmul_W1_plus_b1)
     h_matmul_W2 = h @ W2
     logits = h_matmul_W2 + b2
-    max_logits = xp.max(logits, axis=1, keepdims=True)
+    max_logits = logits.max(axis=1, keepdims=True)
     shifted = logits - max_logits
     exp_shifted = xp.exp(shifted)
-    sum_exp_shifted = xp.sum(exp_shifted, axis=1, keepdims=True)
+    sum_exp_shifted = exp_shifted.sum(axis=1, keepdims=True)
     X_shape = X.shape
     X_shape_0 = X_shape[0]
     # grad of line 68: return -np.sum(Y * (shifted - log_norm)) / X.shape[0]
     bneg = -1.0 / X_shape_0
     bminus = bneg * Y
-    blog_norm = -xp.sum(bminus, axis=1, keepdims=True)
+    blog_norm = -bminus.sum(axis=1, keepdims=True)
     # grad of line 67: log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     bsum_exp_shifted = blog_norm
     bsum_exp_shifted /= sum_exp_shifted
     bshifted = bminus
     bshifted += bsum_exp_shifted * exp_shifted
-    # grad of line 66: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    bmax_logits = -xp.sum(bshifted, axis=1, keepdims=True)
-    blogits = bshifted + bmax_logits * xp.extremum_partials(logits, max_logits, 1, True)
     # grad of line 65: logits = h @ W2 + b2
-    bb2 = xp.sum(blogits, axis=0)
-    bh = blogits @ W2.T
-    bW2 = h.T @ blogits
+    bb2 = bshifted.sum(axis=0)
+    bh = bshifted @ W2.T
+    bW2 = h.T @ bshifted
     # grad of line 64: h = np.tanh(X @ W1 + b1)
     bX_matmul_W1_plus_b1 = bh * (1.0 - h * h)
-    bb1 = xp.sum(bX_matmul_W1_plus_b1, axis=0)
+    bb1 = bX_matmul_W1_plus_b1.sum(axis=0)
     bW1 = X.T @ bX_matmul_W1_plus_b1
     return (bW1, bb1, bW2, bb2)

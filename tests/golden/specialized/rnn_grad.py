@@ -43,7 +43,7 @@ def rnn_loss_grad(Wx, Wh, b, Wo, xs, target):
         # grad of line 105: h = np.tanh(xs[t] @ Wx + h @ Wh + b)
         bplus_plus_b = bh * (1.0 - h * h)
         h = stack.pop()
-        bb += xp.sum(bplus_plus_b, axis=0)
+        bb += bplus_plus_b.sum(axis=0)
         bh = bplus_plus_b @ Wh.T
         bWh += h.T @ bplus_plus_b
         bWx += xs_t.T @ bplus_plus_b

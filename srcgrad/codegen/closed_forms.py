@@ -1,0 +1,124 @@
+"""Loops in closed form: a loop whose only work is scaling one value by a number,
+
+    for _ in range(trips):
+        by = by * 2
+
+is `by = xp.repeated_product(by, 2, trips)`: one multiplication instead of `trips`. The
+adjoint of a loop that scales its state by a constant (the seeds' doubling loop,
+`while norm(y) < 1000: y = y * 2`) is such a loop, and on small arrays each of its
+multiplications costs a kernel call.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from numbers import Number
+
+from srcgrad.codegen.syntax import Comment, call, name
+
+__all__ = ["close_scaling_loops"]
+
+
+def close_scaling_loops(function: ast.FunctionDef, namespace: ast.stmt | None,
+                        primal: frozenset) -> bool:
+    """Rewrite every scaling loop of `function` in closed form; `namespace` is the
+    function's original `xp = rt.namespace(...)` statement, put back when the optimizer
+    had dropped it as unused. Loops over the user's own values (`primal`) keep their
+    exact operations. Returns whether anything changed."""
+    if namespace is None:
+        return False
+    read = {n.id for n in ast.walk(function)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if not _close(function.body, read, primal):
+        return False
+    if not any(_binds_xp(stmt) for stmt in function.body):
+        function.body.insert(0, copy.deepcopy(namespace))
+    return True
+
+
+def _binds_xp(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == "xp")
+
+
+def _close(body: list[ast.stmt], read: set[str], primal: frozenset) -> bool:
+    changed = False
+    for index, stmt in enumerate(body):
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner:
+                changed |= _close(inner, read, primal)
+        closed = _closed_form(stmt, read, primal)
+        if closed is not None:
+            body[index:index + 1] = closed
+            changed = True
+    return changed
+
+
+def _closed_form(stmt: ast.stmt, read: set[str], primal: frozenset) -> list[ast.stmt] | None:
+    """The comments and the one assignment that replace `stmt`, if it is a scaling loop
+    `for i in range(n): v = v * c` (or `c * v`, or `-v`) with `c` a number and `i` read
+    nowhere."""
+    if not (isinstance(stmt, ast.For) and not stmt.orelse
+            and isinstance(stmt.target, ast.Name) and stmt.target.id not in read):
+        return None
+    count = _trip_count(stmt.iter)
+    if count is None:
+        return None
+    comments = [s for s in stmt.body if isinstance(s, Comment)]
+    work = [s for s in stmt.body if not isinstance(s, Comment)]
+    if len(work) != 1 or not isinstance(work[0], ast.Assign) or len(work[0].targets) != 1:
+        return None
+    target, value = work[0].targets[0], work[0].value
+    if not isinstance(target, ast.Name) or target.id in primal:
+        return None
+    factor = _factor(value, target.id)
+    if factor is None:
+        return None
+    scaled = call("xp.repeated_product",
+                  [name(target.id), ast.Constant(factor), count])
+    assign = ast.copy_location(ast.Assign(targets=[name(target.id, store=True)],
+                                          value=scaled), work[0])
+    return [*comments, assign]
+
+
+def _trip_count(iterable: ast.expr) -> ast.expr | None:
+    """How many times a loop over `iterable` runs: `n` for `range(n)` or
+    `reversed(range(n))` (the helper counts a negative n as none), `len(range(...))` for
+    other ranges; None for anything else."""
+    if (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name)
+            and iterable.func.id == "reversed" and len(iterable.args) == 1
+            and not iterable.keywords):
+        iterable = iterable.args[0]
+    if not (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name)
+            and iterable.func.id == "range" and 1 <= len(iterable.args) <= 3
+            and not iterable.keywords):
+        return None
+    if len(iterable.args) == 1:
+        return iterable.args[0]
+    return call("len", [iterable])
+
+
+def _factor(value: ast.expr, variable: str) -> Number | None:
+    """c when `value` is `variable * c`, `c * variable` or `-variable` (c = -1)."""
+    def is_variable(node):
+        return isinstance(node, ast.Name) and node.id == variable
+
+    def number(node):
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            inner = number(node.operand)
+            return None if inner is None else -inner
+        if (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
+            return node.value
+        return None
+
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub) and is_variable(
+            value.operand):
+        return -1
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult):
+        if is_variable(value.left):
+            return number(value.right)
+        if is_variable(value.right):
+            return number(value.left)
+    return None
