@@ -9,14 +9,13 @@ analyses and bookkeeping these methods read: `source`, `function`, `module`, `ac
 from __future__ import annotations
 
 import ast
-import copy
 import types
 from dataclasses import dataclass, field
 
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.calls import active_arguments, call_specimens, user_call
-from srcgrad.codegen.syntax import Comment, assign, call, name
+from srcgrad.codegen.syntax import Comment, assign, call, clone, name
 from srcgrad.errors import NonDifferentiableError, UnknownCalleeError
 
 __all__ = ["Adjoints", "State"]
@@ -119,7 +118,7 @@ class Adjoints:
             adds = []
             for key, part in zip(keys, parts, strict=True):
                 if isinstance(part, ast.Name) and self.activity.varied_operand(stmt, part.id):
-                    entry = call("xp.item_adjoint", [name(badjoint), copy.deepcopy(key),
+                    entry = call("xp.item_adjoint", [name(badjoint), clone(key),
                                                      name(part.id)])
                     adds.append(ast.copy_location(ast.AugAssign(
                         target=name(self.adjoint_name(part.id), True), op=ast.Add(),
@@ -169,8 +168,8 @@ class Adjoints:
                                     call_specimens(self.source, arguments))
         pullback = ast.Call(func=name(entry.name),
                             args=[name(self.adjoint_name(stmt.targets[0].id)),
-                                  *copy.deepcopy(value.args)],
-                            keywords=copy.deepcopy(value.keywords))
+                                  *clone(value.args)],
+                            keywords=clone(value.keywords))
         if len(active) == 1:
             add = ast.AugAssign(target=name(self.adjoint_name(active[0][1]), True), op=ast.Add(),
                                 value=pullback)
@@ -241,18 +240,18 @@ class Adjoints:
             out.append(self.comment(stmt))
             key = template.index_value(target.slice)
             if isinstance(value, ast.Name) and self.activity.varied_operand(stmt, value.id):
-                part = call("xp.slot_adjoint", [name(badjoint), key, copy.deepcopy(value)])
+                part = call("xp.slot_adjoint", [name(badjoint), key, clone(value)])
                 add = ast.AugAssign(target=name(self.adjoint_name(value.id), True), op=ast.Add(),
                                     value=part)
                 out += self.accumulate([ast.copy_location(add, stmt)], state)
-            rest = assign(badjoint, call("xp.zero_slot", [name(badjoint), copy.deepcopy(key)]))
+            rest = assign(badjoint, call("xp.zero_slot", [name(badjoint), clone(key)]))
             out.append(ast.copy_location(rest, stmt))
         if array in self.containers:  # a list or dict entry, possibly a new key
             key = template.index_value(target.slice)
             stack = self.stack_for(stmt, array)
             restore = ast.Expr(call("xp.item_restore", [name(array), key, call(f"{stack}.pop")]))
         else:
-            restore = ast.Assign(targets=[copy.deepcopy(target)],
+            restore = ast.Assign(targets=[clone(target)],
                                  value=call(f"{self.stack_for(stmt, array)}.pop"))
         out.append(ast.copy_location(restore, stmt))
         self.records.add(stmt)

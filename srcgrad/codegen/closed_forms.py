@@ -12,10 +12,9 @@ multiplications costs a kernel call.
 from __future__ import annotations
 
 import ast
-import copy
 from numbers import Number
 
-from srcgrad.codegen.syntax import Comment, call, name
+from srcgrad.codegen.syntax import Comment, call, clone, name
 
 __all__ = ["close_scaling_loops"]
 
@@ -33,7 +32,7 @@ def close_scaling_loops(function: ast.FunctionDef, namespace: ast.stmt | None,
     if not _close(function.body, read, primal):
         return False
     if not any(_binds_xp(stmt) for stmt in function.body):
-        function.body.insert(0, copy.deepcopy(namespace))
+        function.body.insert(0, clone(namespace))
     return True
 
 

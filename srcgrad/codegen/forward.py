@@ -21,7 +21,7 @@ from srcgrad.codegen.calls import active_arguments, call_specimens, primal_call,
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import Comment, assign, call, name, parameter_names
+from srcgrad.codegen.syntax import Comment, assign, call, clone, name, parameter_names
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
 
 __all__ = ["forward"]
@@ -61,7 +61,7 @@ class _Forward:
         """The tangent of an atom operand: its tangent name, or zeros of its shape."""
         if isinstance(node, ast.Name) and self.activity.varied_operand(stmt, node.id):
             return name(self.tangent_name(node.id))
-        return call("xp.zeros_tree", [copy.deepcopy(node)])
+        return call("xp.zeros_tree", [clone(node)])
 
     def tangent_of(self, stmt: ast.Assign) -> list[ast.stmt]:
         if activity_module.is_append(stmt):
@@ -71,7 +71,7 @@ class _Forward:
         if isinstance(stmt.value, (ast.List, ast.Tuple, ast.Dict)):
             value = stmt.value
             if isinstance(value, ast.Dict):
-                packed = ast.Dict(keys=copy.deepcopy(value.keys),
+                packed = ast.Dict(keys=clone(value.keys),
                                   values=[self.tangent_value(stmt, v) for v in value.values])
             else:
                 packed = ast.List(elts=[self.tangent_value(stmt, e) for e in value.elts],
@@ -141,8 +141,8 @@ class _Forward:
                                     call_specimens(self.source, arguments))
         push = ast.Call(func=name(entry.name),
                         args=[*(name(self.tangent_name(o)) for _, o in active),
-                              *copy.deepcopy(value.args)],
-                        keywords=copy.deepcopy(value.keywords))
+                              *clone(value.args)],
+                        keywords=clone(value.keywords))
         target = stmt.targets[0].id
         both = ast.Tuple(elts=[name(target, True), name(self.tangent_name(target), True)],
                          ctx=ast.Store())
@@ -168,7 +168,7 @@ class _Forward:
                     out.append(self.comment(stmt))
                     out += [ast.copy_location(s, stmt) for s in block]
                 elif target in self.carriers and activity_module.is_append(stmt):
-                    dvalue = call("xp.zeros_tree", [copy.deepcopy(stmt.value.args[0])])
+                    dvalue = call("xp.zeros_tree", [clone(stmt.value.args[0])])
                     append = ast.Expr(call(f"{self.tangent_name(target)}.append", [dvalue]))
                     out.append(ast.copy_location(append, stmt))
                 elif target in self.carriers and activity_module.is_slot_update(stmt):
@@ -217,7 +217,7 @@ class _Forward:
         new_body.append(ast.copy_location(ast.Return(value=result), ret))
         function = copy.copy(self.function)
         function.name = self.emitted_name or self.namer.fresh(f"{self.function.name}_jvp")
-        function.args = copy.deepcopy(self.function.args)
+        function.args = clone(self.function.args)
         if self.internal:  # called positionally by emitted code: tangents first
             function.args.posonlyargs = [ast.arg(arg=t) for t in tangent_params] + (
                 function.args.posonlyargs)

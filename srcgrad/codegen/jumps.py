@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.source import Source, object_like
+from srcgrad.codegen.syntax import clone
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["structure"]
@@ -118,7 +118,7 @@ class _Structurer:
         before: list[ast.stmt] = []
         index = self.namer.fresh("index")
         count, element = self.view(loop.iter, before)
-        header = ast.copy_location(_assign(copy.deepcopy(loop.target), element(_name(index))),
+        header = ast.copy_location(_assign(clone(loop.target), element(_name(index))),
                                    loop.target)
         _store(header.targets[0])
         new = ast.For(target=_name(index, True), iter=_call("range", count),
@@ -140,15 +140,15 @@ class _Structurer:
 
             def element(k):
                 counter = k if start is None else ast.BinOp(left=k, op=ast.Add(),
-                                                            right=copy.deepcopy(start))
-                return ast.Tuple(elts=[counter, inner(copy.deepcopy(k))], ctx=ast.Load())
+                                                            right=clone(start))
+                return ast.Tuple(elts=[counter, inner(clone(k))], ctx=ast.Load())
 
             return count, element
         if self.builtin(iterable, "zip") and iterable.args:
             views = [self.view(a, before) for a in iterable.args]
             counts = [c for c, _ in views]
             count = counts[0] if len(counts) == 1 else _call("min", *counts)
-            return count, lambda k: ast.Tuple(elts=[f(copy.deepcopy(k)) for _, f in views],
+            return count, lambda k: ast.Tuple(elts=[f(clone(k)) for _, f in views],
                                               ctx=ast.Load())
         if self.builtin(iterable, "reversed") and len(iterable.args) == 1:
             count, inner = self.view(iterable.args[0], before)
@@ -192,13 +192,13 @@ class _Structurer:
         `layer = items[k]` with a constant k (the list's length is fixed by the objects
         the derivative is compiled for)."""
         items = self.namer.fresh("items")
-        out = [ast.copy_location(_assign(items, copy.deepcopy(loop.iter)), loop)]
+        out = [ast.copy_location(_assign(items, clone(loop.iter)), loop)]
         for k in range(len(self.modules(loop.iter))):
-            read = _assign(copy.deepcopy(loop.target),
+            read = _assign(clone(loop.target),
                            ast.Subscript(value=_name(items), slice=ast.Constant(k),
                                          ctx=ast.Load()))
             _store(read.targets[0])
-            out += [ast.copy_location(read, loop.target), *copy.deepcopy(loop.body)]
+            out += [ast.copy_location(read, loop.target), *clone(loop.body)]
         return out + loop.orelse
 
     def while_from_for(self, loop: ast.For) -> list[ast.stmt]:
@@ -207,12 +207,12 @@ class _Structurer:
         position = self.namer.fresh("step")
         count = self.namer.fresh("step_count")
         setup = [
-            _assign(items, copy.deepcopy(loop.iter)),
+            _assign(items, clone(loop.iter)),
             _assign(position, ast.Constant(0)),
             _assign(count, _call("len", _name(items))),
         ]
         test = ast.Compare(left=_name(position), ops=[ast.Lt()], comparators=[_name(count)])
-        read = _assign(copy.deepcopy(loop.target),
+        read = _assign(clone(loop.target),
                        ast.Subscript(value=_name(items), slice=_name(position), ctx=ast.Load()))
         _store(read.targets[0])
         advance = _assign(position, ast.BinOp(left=_name(position), op=ast.Add(),
@@ -318,7 +318,7 @@ def _replace_jumps(body, broke, skipped):
 
 def structure(source: Source, tree: ast.FunctionDef, namer: Namer) -> ast.FunctionDef:
     """Return a copy of `tree` with canonical loops and no jumps (see the module docstring)."""
-    tree = copy.deepcopy(tree)
+    tree = clone(tree)
     body = tree.body
     early = any(
         isinstance(node, ast.Return)

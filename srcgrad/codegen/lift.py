@@ -22,6 +22,7 @@ import linecache
 import types
 
 from srcgrad.codegen.source import Resolver, Source
+from srcgrad.codegen.syntax import clone
 
 __all__ = ["lift_nested"]
 
@@ -83,13 +84,13 @@ def lift_nested(source: Source) -> Source:
     namespace = _Extra(source.resolver.globals, {})  # the lifted functions see each other
     for definition in nested:
         new_name, free = lifted[definition.name]
-        new = _Calls(lifted).visit(copy.deepcopy(definition))
+        new = _Calls(lifted).visit(clone(definition))
         new.name = new_name
         new.decorator_list = []
         new.args.kwonlyargs += [ast.arg(arg=v) for v in free]
         new.args.kw_defaults += [None] * len(free)
         namespace[new_name] = _function_object(ast.fix_missing_locations(new), namespace)
-    body = [_Calls(lifted).visit(copy.deepcopy(s)) for s in tree.body
+    body = [_Calls(lifted).visit(clone(s)) for s in tree.body
             if not isinstance(s, ast.FunctionDef)]
     new_tree = copy.copy(tree)
     new_tree.body = [ast.fix_missing_locations(s) for s in body]

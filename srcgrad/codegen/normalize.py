@@ -26,8 +26,9 @@ import copy
 
 from srcgrad.codegen import jumps, primitives
 from srcgrad.codegen.naming import RESERVED, Namer, expression_name
-from srcgrad.codegen.normalize_expressions import _xp, Expressions, kernel_of
+from srcgrad.codegen.normalize_expressions import Expressions, _xp, kernel_of
 from srcgrad.codegen.source import Source
+from srcgrad.codegen.syntax import clone
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["normalize", "local_names"]
@@ -158,7 +159,7 @@ class _Normalizer(Expressions):
         for stmt in tree.body:
             self.statement(stmt)
         new = copy.copy(tree)
-        new.args = copy.deepcopy(tree.args)
+        new.args = clone(tree.args)
         new.body = self.body
         new.decorator_list = []
         new.returns = None
@@ -210,7 +211,7 @@ class _Normalizer(Expressions):
             base, key = self.slot(stmt.target)
             old = self.temporary(ast.Subscript(value=base, slice=key, ctx=ast.Load()), stmt)
             new = self.temporary(ast.BinOp(left=old, op=stmt.op, right=self.atom(stmt.value)), stmt)
-            self.update_slot(base, copy.deepcopy(key), new, stmt)
+            self.update_slot(base, clone(key), new, stmt)
             return
         if isinstance(stmt, ast.AugAssign):
             before = self.current.get(stmt.target.id, stmt.target.id)
@@ -360,7 +361,7 @@ class _Normalizer(Expressions):
 
 
 def _load(target: ast.expr) -> ast.expr:
-    new = copy.deepcopy(target)
+    new = clone(target)
     for node in ast.walk(new):
         if hasattr(node, "ctx"):
             node.ctx = ast.Load()

@@ -21,9 +21,10 @@ import types
 import numpy as np
 
 from srcgrad.codegen import primitives
-from srcgrad.codegen.naming import RESERVED
 from srcgrad.codegen.lift import _Extra
+from srcgrad.codegen.naming import RESERVED
 from srcgrad.codegen.source import UNRESOLVED, object_like
+from srcgrad.codegen.syntax import clone
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
 from srcgrad.rules import registry
 
@@ -87,7 +88,7 @@ class Expressions:
             return self.located(ast.Constant(value), node)
         if isinstance(node, ast.Name):
             return self.located(ast.Name(node.id, ast.Load()), node)
-        return copy.deepcopy(node)
+        return clone(node)
 
     def simple(self, node: ast.expr) -> ast.expr:
         """`node` as one primitive over atoms (emitting statements for its operands)."""
@@ -297,7 +298,7 @@ class Expressions:
             # A user function: containers it is given are values like any other.
             args = [a for arg in node.args for a in self.spread(arg)]
             keywords = [ast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
-            return self.located(ast.Call(func=copy.deepcopy(func), args=args, keywords=keywords),
+            return self.located(ast.Call(func=clone(func), args=args, keywords=keywords),
                                 node)
         found = primitives.lookup(target)
         if found is not None and found.key in _ARRAY_CONSTRUCTORS and node.args and isinstance(
@@ -309,7 +310,7 @@ class Expressions:
         keywords = [(k.arg, self.argument(k.value)) for k in node.keywords]
         if found is not None:
             return self.primitive(found, args, keywords, node)
-        opaque = ast.Call(func=copy.deepcopy(func), args=args,
+        opaque = ast.Call(func=clone(func), args=args,
                           keywords=[ast.keyword(arg=k, value=v) for k, v in keywords])
         return self.located(opaque, node)
 

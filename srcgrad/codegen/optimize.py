@@ -10,7 +10,6 @@ statements such as `xp.require_scalar(...)`) are always kept.
 from __future__ import annotations
 
 import ast
-import copy
 import operator
 from numbers import Number
 
@@ -18,7 +17,7 @@ from srcgrad.codegen import closed_forms, specialize, spelling
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
-from srcgrad.codegen.syntax import STACKS, Comment
+from srcgrad.codegen.syntax import STACKS, Comment, clone
 
 __all__ = ["optimize", "fold"]
 
@@ -126,7 +125,7 @@ class _Substitute(ast.NodeTransformer):
 
     def visit_Name(self, node):
         if isinstance(node.ctx, ast.Load) and node.id in self.env:
-            return ast.copy_location(copy.deepcopy(self.env[node.id]), node)
+            return ast.copy_location(clone(self.env[node.id]), node)
         return node
 
 
@@ -393,7 +392,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     """Return an optimized copy of an emitted function; `primal` names the user's own
     values, whose statements keep their exact operations; `argument_layouts` (parameter
     name -> rank and unit axes) specializes the code to arguments of those layouts."""
-    function = copy.deepcopy(function)
+    function = clone(function)
     primal = frozenset(primal)
     namespace = next((s for s in function.body[:1] if isinstance(s, ast.Assign)
                       and getattr(s.targets[0], "id", None) == "xp"), None)

@@ -27,7 +27,7 @@ from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.records import drop_needless_records, unset_records
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import (CONSTANTS, STACK, STACKS, assign, call, name,
+from srcgrad.codegen.syntax import (CONSTANTS, STACK, STACKS, assign, call, clone, name,
                                     parameter_names, pop, push)
 from srcgrad.errors import UnsupportedSyntaxError
 
@@ -111,7 +111,7 @@ class _Reverse(Adjoints):
                 state.defined = then_state.defined & else_state.defined
                 state.maybe_zero = then_state.maybe_zero | else_state.maybe_zero
                 if body or orelse:
-                    new = ast.If(test=copy.deepcopy(stmt.test), body=body or [ast.Pass()],
+                    new = ast.If(test=clone(stmt.test), body=body or [ast.Pass()],
                                  orelse=orelse)
                     out.append(ast.copy_location(new, stmt))
             elif isinstance(stmt, (ast.For, ast.While)):
@@ -125,8 +125,8 @@ class _Reverse(Adjoints):
         body = self.backward(loop.body, inner, depth + 1)
         state.maybe_zero |= inner.maybe_zero
         if isinstance(loop, ast.For):
-            header = call("reversed", [copy.deepcopy(loop.iter)])
-            new = ast.For(target=copy.deepcopy(loop.target), iter=header, body=body or [ast.Pass()],
+            header = call("reversed", [clone(loop.iter)])
+            new = ast.For(target=clone(loop.target), iter=header, body=body or [ast.Pass()],
                           orelse=[], type_comment=None)
             out.append(ast.copy_location(new, loop))
             if loop in self.records:
@@ -191,7 +191,7 @@ class _Reverse(Adjoints):
                                                        template.index_value(target.slice)])
                     else:
                         kept = call("xp.copy", [ast.Subscript(
-                            value=name(target.value.id), slice=copy.deepcopy(target.slice),
+                            value=name(target.value.id), slice=clone(target.slice),
                             ctx=ast.Load())])
                     stack = self.stack_for(stmt, target.value.id)
                     record = ast.Expr(call(f"{stack}.append", [kept]))
@@ -352,7 +352,7 @@ class _Reverse(Adjoints):
 def _with_extra(args: ast.arguments, extra: list[str], first: bool = False) -> ast.arguments:
     """`args` plus the derivative inputs: first (internal functions, called positionally by
     emitted code) or last (keyword-only after defaulted parameters)."""
-    new = copy.deepcopy(args)
+    new = clone(args)
     if first:
         new.posonlyargs = [ast.arg(arg=n) for n in extra] + new.posonlyargs
         return new

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import layouts
-from srcgrad.codegen.syntax import call
+from srcgrad.codegen.syntax import Comment, call
 
 __all__ = ["specialize", "update_in_place"]
 
@@ -23,8 +23,23 @@ class _Specialize(ast.NodeTransformer):
     that change nothing go, an `unbroadcast` whose summed axes are known becomes `xp.sum`,
     and the matmul adjoints of matrices become products with a transpose."""
 
-    def __init__(self, shapes: layouts.Shapes):
+    def __init__(self, shapes: layouts.Shapes, parameters=()):
         self.shapes = shapes
+        self.parameters = [ast.Name(p, ast.Load()) for p in parameters]
+
+    def visit_Attribute(self, node):
+        """`t.size` of a temporary shaped like a parameter p is `p.size`: the temporary
+        may then go (`mean((p - y) ** 2)` needs the square only for its size)."""
+        self.generic_visit(node)
+        if node.attr == "size" and isinstance(node.value, ast.Name) and isinstance(
+                node.ctx, ast.Load):
+            shape = self.shapes.of(node.value)
+            if shape and not any(p.id == node.value.id for p in self.parameters):
+                for parameter in self.parameters:
+                    if self.shapes.equal(self.shapes.of(parameter), shape):
+                        node.value = ast.Name(parameter.id, ast.Load())
+                        break
+        return node
 
     def visit_Call(self, node):
         self.generic_visit(node)
@@ -109,7 +124,7 @@ def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozen
     for stmt in function.body:
         if _requires_scalar(stmt) and shapes.of(stmt.value.args[0]) == ():
             continue  # the output is provably a scalar (so its computation may go too)
-        body.append(_Specialize(shapes).visit(stmt))
+        body.append(_Specialize(shapes, argument_layouts).visit(stmt))
     function.body = body
     _scalar_seeds(function, shapes)
     _fold_negations(function, primal)
@@ -229,6 +244,46 @@ def _fold_negations(function: ast.FunctionDef, primal: frozenset) -> None:
             if inner is not None:
                 defined[value.operand.id].value = inner
                 stmt.value = value.operand
+    _subtract_negated_starts(function, primal)
+
+
+def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> None:
+    """`y = -a` whose next use is `y = y + c` is `y = c - a`: one pass over the array
+    instead of a negation and an addition (an adjoint whose first contribution came
+    through a subtraction or negation, the next from elsewhere)."""
+    body = function.body
+    index = 0
+    while index < len(body):
+        stmt = body[index]
+        index += 1
+        value = getattr(stmt, "value", None)
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id not in primal
+                and isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)):
+            continue
+        target, negated = stmt.targets[0].id, value.operand
+        operands = {n.id for n in ast.walk(negated) if isinstance(n, ast.Name)}
+        for later in body[index:]:
+            names = {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}
+            if isinstance(later, Comment):
+                continue
+            if not isinstance(later, ast.Assign) or target in names or names & operands:
+                update = getattr(later, "value", None)
+                if (isinstance(later, ast.Assign) and len(later.targets) == 1
+                        and isinstance(later.targets[0], ast.Name)
+                        and later.targets[0].id == target and isinstance(update, ast.BinOp)
+                        and isinstance(update.op, ast.Add) and isinstance(update.left, ast.Name)
+                        and update.left.id == target
+                        and target not in _read_counts(ast.Expr(update.right))
+                        and not _stores(later) & operands):
+                    later.value = ast.BinOp(left=update.right, op=ast.Sub(), right=negated)
+                    index -= 1
+                    del body[index]
+                break
+
+
+def _stores(stmt) -> set:
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _accumulate_in_place(function: ast.FunctionDef, shapes: layouts.Shapes) -> None:

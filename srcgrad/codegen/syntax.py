@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["Comment", "assign", "name", "call", "parameter_names", "push", "pop", "STACK",
-           "CONSTANTS", "STACKS"]
+__all__ = ["Comment", "assign", "name", "call", "clone", "parameter_names", "push", "pop",
+           "STACK", "CONSTANTS", "STACKS"]
 
 STACK = "stack"  # the list emitted code records values on, for the backward sweep
 CONSTANTS = "constants"  # the same for values that carry no derivative (counters, flags)
@@ -20,6 +20,19 @@ class Comment(ast.Pass):
     def __init__(self, text: str = "", **kwargs):
         super().__init__(**kwargs)
         self.text = text
+
+
+def clone(node):
+    """A deep copy of a syntax tree (a node, or a list of them): `copy.deepcopy` for ASTs,
+    several times faster because it knows nodes hold only nodes, lists and constants."""
+    if isinstance(node, list):
+        return [clone(item) for item in node]
+    if not isinstance(node, ast.AST):
+        return node  # identifiers, constants' values, None: immutable
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__.update({key: clone(value) if isinstance(value, (ast.AST, list)) else value
+                         for key, value in node.__dict__.items()})
+    return new
 
 
 def name(identifier: str, store: bool = False) -> ast.Name:

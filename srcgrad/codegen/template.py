@@ -10,10 +10,10 @@ into an assignment or an addition); contributions to inactive inputs are dropped
 from __future__ import annotations
 
 import ast
-import copy
 from dataclasses import dataclass
 
 from srcgrad.codegen.naming import Namer
+from srcgrad.codegen.syntax import clone
 from srcgrad.errors import UnsupportedSyntaxError
 from srcgrad.rules.registry import Rule
 
@@ -71,7 +71,7 @@ def index_value(node: ast.expr) -> ast.expr:
     """An index as an ordinary expression: `1:3, None` -> `(slice(1, 3, None), None)`."""
     if isinstance(node, ast.Slice):
         parts = [node.lower, node.upper, node.step]
-        args = [copy.deepcopy(p) if p is not None else ast.Constant(None) for p in parts]
+        args = [clone(p) if p is not None else ast.Constant(None) for p in parts]
         while len(args) > 1 and isinstance(args[-1], ast.Constant) and args[-1].value is None:
             args.pop()
         if len(args) == 1:  # slice(stop) would be wrong for `a:`; keep start explicit
@@ -79,7 +79,7 @@ def index_value(node: ast.expr) -> ast.expr:
         return ast.Call(func=ast.Name("slice", ast.Load()), args=args, keywords=[])
     if isinstance(node, ast.Tuple):
         return ast.Tuple(elts=[index_value(e) for e in node.elts], ctx=ast.Load())
-    return copy.deepcopy(node)
+    return clone(node)
 
 
 def _error(message: str, node: ast.AST, locate) -> UnsupportedSyntaxError:
@@ -124,7 +124,7 @@ def bind(rule: Rule, value: ast.expr, locate=None) -> Binding:
             if param.default is None and not param.variadic:
                 raise _error(f"{rule.name} is missing its argument `{param.name}`", value, locate)
             if param.default is not None:
-                values[param.name] = copy.deepcopy(param.default)
+                values[param.name] = clone(param.default)
     return Binding(rule, values)
 
 
@@ -182,7 +182,7 @@ class _Splicer(ast.NodeTransformer):
         if node.id == self.result:
             return ast.Name(self.binding.values[self.result].id, ast.Load())
         if node.id in self.binding.values:
-            return copy.deepcopy(self.binding.values[node.id])
+            return clone(self.binding.values[node.id])
         return node
 
 
@@ -216,7 +216,7 @@ def instantiate(
     splicer = _Splicer(binding, rule.result, derivs, temps, zero or (lambda p, i: ast.Constant(0.0)))
     out: list[ast.stmt] = []
     for stmt in block:
-        stmt = copy.deepcopy(stmt)
+        stmt = clone(stmt)
         if mode == "adjoint" and isinstance(stmt, ast.Assign) and _is_d(stmt.targets[0]):
             param = stmt.targets[0].slice.id
             value = splicer.visit(stmt.value)

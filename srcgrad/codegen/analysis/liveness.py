@@ -47,20 +47,23 @@ def uses(stmt: ast.AST) -> frozenset[str]:
 @dataclass(frozen=True)
 class Liveness:
     live_after: MappingProxyType  # statement -> names read later
+    defined: MappingProxyType  # statement -> names it binds
 
     def is_dead(self, stmt: ast.stmt) -> bool:
-        targets = defines(stmt)
+        targets = self.defined[stmt]
         return bool(targets) and not (targets & self.live_after[stmt])
 
 
 def analyze(function: ast.FunctionDef) -> Liveness:
     graph = cfg_module.build(function)
+    # what each statement binds and reads, found once (the solver visits nodes repeatedly)
+    effects = {node: (defines(node.ast_node), uses(node.ast_node)) for node in graph.nodes}
 
     def transfer(node, live):
-        stmt = node.ast_node
-        return (live - defines(stmt)) | uses(stmt)
+        killed, read = effects[node]
+        return (live - killed) | read
 
     facts = solve(graph, BACKWARD, transfer)
-    return Liveness(
-        MappingProxyType({n.ast_node: facts.after[n] for n in graph.nodes if n.ast_node is not None})
-    )
+    statements = [n for n in graph.nodes if n.ast_node is not None]
+    return Liveness(MappingProxyType({n.ast_node: facts.after[n] for n in statements}),
+                    MappingProxyType({n.ast_node: effects[n][0] for n in statements}))

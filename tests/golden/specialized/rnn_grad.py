@@ -30,9 +30,8 @@ def rnn_loss_grad(Wx, Wh, b, Wo, xs, target):
         h = xp.tanh(plus_plus_b)
     h_matmul_Wo = h @ Wo
     minus = h_matmul_Wo - target
-    minus_pow_2 = minus ** 2
     # grad of line 106: return np.mean((h @ Wo - target) ** 2)
-    bminus_pow_2 = 1.0 / minus_pow_2.size
+    bminus_pow_2 = 1.0 / target.size
     bminus = bminus_pow_2 * 2 * minus
     bh = bminus @ Wo.T
     bWo = h.T @ bminus

@@ -1,0 +1,76 @@
+"""Rewrites of specialized code (codegen/specialize.py) beyond those of test_layouts.py:
+each keeps the derivative (checked against the generic code and finite differences) and
+leaves the emitted source in the form asserted."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import srcgrad
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import workloads  # noqa: E402
+
+
+def _same_as_generic(derivative, *args):
+    result = derivative(*args)
+    generic = derivative.generic_function()(*args)
+    for a, b in zip(np.atleast_1d(result) if not isinstance(result, tuple) else result,
+                    np.atleast_1d(generic) if not isinstance(generic, tuple) else generic,
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    return result
+
+
+def negated_then_added(x, y):
+    return np.sum(np.exp(-x) * y + np.sin(x))
+
+
+def negated_then_read(x, y):
+    z = y - x  # bx starts as -bz; bz is read again below before bx gets more
+    return np.sum(z * z) + np.sum(np.cos(x) * z)
+
+
+def test_a_negated_first_contribution_becomes_a_subtraction():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(2, 50))
+    gradient = srcgrad.grad(negated_then_added, wrt=(0, 1))
+    _same_as_generic(gradient, x, y)
+    backward = gradient.source.split("# grad of line", 1)[1]
+    assert "-1.0" not in backward and "= -" not in backward
+    srcgrad.check_grad(negated_then_added, x, y, wrt=(0, 1))
+    elementwise = srcgrad.grad(workloads.elementwise)
+    z = np.linspace(-2.0, 2.0, 101)
+    np.testing.assert_allclose(elementwise(z), workloads.elementwise_grad(z), rtol=1e-12)
+    assert "bx -= bneg_x" in elementwise.source and "*= -1.0" not in elementwise.source
+
+
+def test_a_negation_whose_operand_is_read_again_stays_correct():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(2, 7))
+    gradient = srcgrad.grad(negated_then_read, wrt=(0, 1))
+    _same_as_generic(gradient, x, y)
+    srcgrad.check_grad(negated_then_read, x, y, wrt=(0, 1))
+
+
+def mean_square(p, y, scale):
+    return np.mean((p * scale - y) ** 2)
+
+
+def test_the_size_of_a_temporary_is_taken_from_a_parameter_of_its_shape():
+    rng = np.random.default_rng(2)
+    xor = srcgrad.grad(workloads.xor_loss, wrt=(0, 1, 2, 3))
+    args = workloads.xor_inputs(None, rng)
+    for mine, hand in zip(_same_as_generic(xor, *args), workloads.xor_loss_grad(*args),
+                          strict=True):
+        np.testing.assert_allclose(mine, hand, rtol=1e-12)
+    code = [line for line in xor.source.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in code if "** 2" in line] and "1.0 / Y.size" in xor.source
+    p, y = rng.normal(size=(2, 4, 3))
+    gradient = srcgrad.grad(mean_square, wrt=(0, 2))
+    _same_as_generic(gradient, p, y, 1.5)  # a float parameter is never asked its size
+    srcgrad.check_grad(mean_square, p, y, 1.5, wrt=(0, 2))
+    row = rng.normal(size=3)  # broadcast: the temporary is shaped like p, not like y
+    dp, _ = _same_as_generic(gradient, p, row, 0.5)
+    np.testing.assert_allclose(dp, 2 * (p * 0.5 - row) * 0.5 / p.size, rtol=1e-13)
