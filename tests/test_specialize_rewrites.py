@@ -1,6 +1,6 @@
-"""Rewrites of specialized code (codegen/specialize.py) beyond those of test_layouts.py:
-each keeps the derivative (checked against the generic code and finite differences) and
-leaves the emitted source in the form asserted."""
+"""Rewrites of specialized code (codegen/specialize.py, in_place.py) beyond those of
+test_layouts.py: each keeps the derivative (checked against the generic code and finite
+differences) and leaves the emitted source in the form asserted."""
 
 import sys
 from pathlib import Path

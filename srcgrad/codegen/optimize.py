@@ -13,7 +13,7 @@ import ast
 import operator
 from numbers import Number
 
-from srcgrad.codegen import closed_forms, specialize, spelling
+from srcgrad.codegen import closed_forms, in_place, specialize, spelling
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
@@ -409,7 +409,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
             pass
         closed_forms.close_scaling_loops(function, namespace, primal)
     if argument_layouts:
-        specialize.update_in_place(function, argument_layouts, floats, primal)
+        in_place.update_in_place(function, argument_layouts, floats, primal)
     function.body = _tidy(function.body, primal)
     spelling.respell(function)
     return ast.fix_missing_locations(function)

@@ -4,8 +4,8 @@ see `analysis.layouts`): what a careful person writes once shapes are known.
 `specialize` runs with the optimizer's other passes until nothing changes: `unbroadcast`
 that changes nothing goes or becomes `xp.sum`, matrix matmul adjoints become `g @ W.T`,
 scalar checks of provably scalar outputs go, spread seeds become numbers, negations fold
-into factors. `update_in_place` runs last: accumulators the code owns and float64
-temporaries it made are updated in place at their last read.
+into factors or subtractions, sizes come from parameters. `in_place.update_in_place` runs
+last.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import ast
 from srcgrad.codegen.analysis import layouts
 from srcgrad.codegen.syntax import Comment, call
 
-__all__ = ["specialize", "update_in_place"]
+__all__ = ["specialize"]
 
 
 class _Specialize(ast.NodeTransformer):
@@ -274,7 +274,7 @@ def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> No
                         and later.targets[0].id == target and isinstance(update, ast.BinOp)
                         and isinstance(update.op, ast.Add) and isinstance(update.left, ast.Name)
                         and update.left.id == target
-                        and target not in _read_counts(ast.Expr(update.right))
+                        and target not in _names(update.right)
                         and not _stores(later) & operands):
                     later.value = ast.BinOp(left=update.right, op=ast.Sub(), right=negated)
                     index -= 1
@@ -282,243 +282,13 @@ def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> No
                 break
 
 
+def _names(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
 def _stores(stmt) -> set:
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-
-
-def _accumulate_in_place(function: ast.FunctionDef, shapes: layouts.Shapes) -> None:
-    """`acc = acc + e` as `acc += e` for an accumulator the emitted code owns: it starts
-    as a number placeholder (the first `+=` makes a fresh array of it), every update
-    adds a value of one known shape, and it is read nowhere else but in the return (so
-    no other name can see the array change)."""
-    stores: dict = {}
-    for node in ast.walk(function):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                for name in ast.walk(target):
-                    if isinstance(name, ast.Name):
-                        stores.setdefault(name.id, []).append(node)
-        elif isinstance(node, (ast.AugAssign, ast.For)):
-            target = node.target
-            if isinstance(target, ast.Name):
-                stores.setdefault(target.id, []).append(node)
-    returns = [n for n in ast.walk(function) if isinstance(n, ast.Return)]
-    params = {a.arg for a in function.args.args}
-    for name, assigned in stores.items():
-        starts = [s for s in assigned if isinstance(s, ast.Assign)
-                  and isinstance(s.value, ast.Constant) and type(s.value.value) is float]
-        updates = [s for s in assigned if s not in starts]
-        if (name in params or len(starts) != 1 or starts[0] not in function.body or not updates
-                or not all(_is_accumulation(s, name) for s in updates)):
-            continue
-        added = [shapes.of(s.value.right) for s in updates]
-        if not added[0] or not all(shapes.equal(added[0], a) for a in added[1:]):
-            continue
-        allowed = {id(s.value.left) for s in updates}
-        allowed |= {id(n) for r in returns for n in ast.walk(r)}
-        reads = [n for n in ast.walk(function) if isinstance(n, ast.Name) and n.id == name
-                 and isinstance(n.ctx, ast.Load)]
-        if any(id(n) not in allowed for n in reads):
-            continue
-        for stmt in updates:
-            stmt.__class__ = ast.AugAssign
-            stmt.target, stmt.op, stmt.value = stmt.targets[0], ast.Add(), stmt.value.right
-            del stmt.targets
-
-
-_FLOAT_KERNELS = frozenset({"tanh", "exp", "log", "sqrt", "square", "absolute", "sin", "cos",
-                            "tan", "sinh", "cosh", "arctan", "expm1", "log1p", "exp2", "log2",
-                            "log10", "cbrt"})
-_IN_PLACE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
-
-
-def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, floats: frozenset,
-                          primal: frozenset) -> None:
-    """Reuse the memory of float64 arrays the code made itself (arithmetic results and
-    transcendental kernels' results: never a parameter, view, restore or record) at their
-    last read, when the result has their shape: `y = a * b * c` becomes `y = a`,
-    `y *= b`, `y *= c`; `y = -a` becomes `y = a`, `y *= -1.0`; `y = y + e` becomes
-    `y += e`. Straight-line statements of the function body only, and only when every
-    array argument is float64, so that no update changes a dtype. The user's own
-    statements keep their form (derivative statements reuse their arrays)."""
-    body = function.body
-    later: list[set] = [set() for _ in body]  # names read after statement i
-    seen: set = set()
-    for i in range(len(body) - 1, -1, -1):
-        later[i] = set(seen)
-        seen |= set(_read_counts(body[i]))
-    made: set = set()  # names holding a fresh float64 array nobody else has read
-    floating = set(floats)
-
-    def is_float(expr) -> bool:
-        if isinstance(expr, ast.Constant):
-            return type(expr.value) is float
-        if isinstance(expr, ast.Name):
-            return expr.id in floating
-        if isinstance(expr, ast.BinOp) and isinstance(expr.op, (*_IN_PLACE_OPS, ast.Pow,
-                                                                ast.MatMult)):
-            sides = (expr.left, expr.right)
-            return any(is_float(e) for e in sides) and all(
-                is_float(e) or _is_number(e) or _is_size(e) for e in sides)
-        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
-            return is_float(expr.operand)
-        kernel = _xp_kernel(expr)
-        if kernel in _FRESH_REDUCTIONS:  # sum/mean/max/min/prod of floats, any axis
-            return bool(expr.args) and is_float(expr.args[0])
-        return (kernel in _FLOAT_KERNELS and len(expr.args) == 1
-                and not expr.keywords and is_float(expr.args[0]))
-
-    def _is_size(expr) -> bool:  # a name holding one of the arguments' sizes (an int)
-        return isinstance(expr, ast.Name) and expr.id in shapes.dims
-
-    out = []
-    for i, stmt in enumerate(body):
-        reads = _read_counts(stmt)
-        simple = (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                  and isinstance(stmt.targets[0], ast.Name))
-        steps = None
-        if simple and stmt.targets[0].id not in primal:
-            steps = _in_place_steps(stmt.value, made, reads, later[i], shapes, is_float,
-                                    stmt.targets[0].id)
-        if steps is not None:
-            target, (first, updates) = stmt.targets[0].id, steps
-            if first.id != target:
-                out.append(ast.copy_location(ast.Assign(
-                    targets=[ast.Name(target, ast.Store())], value=first), stmt))
-            for op, other in updates:
-                out.append(ast.copy_location(ast.AugAssign(
-                    target=ast.Name(target, ast.Store()), op=op, value=other), stmt))
-            made.discard(first.id)
-            made.add(target)
-            floating.add(target)
-            continue
-        for name in _aliasing_reads(stmt):  # a reference may be kept: no longer ours alone
-            made.discard(name)
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                made.discard(node.id)
-                floating.discard(node.id)
-        if simple and is_float(stmt.value):
-            target = stmt.targets[0].id
-            floating.add(target)
-            fresh = isinstance(stmt.value, (ast.BinOp, ast.UnaryOp)) or _xp_kernel(stmt.value)
-            if fresh and shapes.of(ast.Name(target, ast.Load())):
-                made.add(target)
-        out.append(stmt)
-    function.body = out
-
-
-def _in_place_steps(value, made, reads, read_later, shapes, is_float, target):
-    """(a, [(op, operand), ...]) when `value` is a left-leaning chain of + - * / (or a
-    negation) starting at a name a that holds our own float64 array of the result's
-    shape, read only here (or `target` itself: its old value dies here), the operands
-    float64 values or numbers; None otherwise."""
-    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
-        leaf, updates = value.operand, [(ast.Mult(), ast.Constant(-1.0))]
-    else:
-        updates = []
-        leaf = value
-        while isinstance(leaf, ast.BinOp) and isinstance(leaf.op, _IN_PLACE_OPS):
-            updates.insert(0, (leaf.op, leaf.right))
-            leaf = leaf.left
-        if not updates:
-            return None
-    if not (isinstance(leaf, ast.Name) and leaf.id in made and reads.get(leaf.id) == 1
-            and (leaf.id == target or leaf.id not in read_later)
-            and shapes.equal(shapes.of(leaf), shapes.of(value))
-            and all(is_float(o) or _is_number(o) for _, o in updates)):
-        return None
-    if leaf.id != target and any(target in _read_counts(o) for _, o in updates):
-        return None  # `y = a * y`: the operand means y's old value, which `y = a` would lose
-    return leaf, updates
-
-
-_FRESH_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "prod"})
-
-
-def _aliasing_reads(stmt) -> set:
-    """Names `stmt` reads where the value could be kept or viewed (assigned, stored,
-    passed to a helper, indexed, transposed), as opposed to read by an operator or a
-    kernel that makes a new array of it."""
-    parents = {}
-    for node in ast.walk(stmt):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-    kept = set()
-    for node in ast.walk(stmt):
-        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
-            continue
-        parent = parents.get(id(node))
-        fresh = isinstance(parent, (ast.BinOp, ast.UnaryOp, ast.Compare)) or (
-            isinstance(parent, ast.Call) and node in parent.args[:1]
-            and _xp_kernel(parent) in _FLOAT_KERNELS | _FRESH_REDUCTIONS)
-        if not fresh:
-            kept.add(node.id)
-    return kept
-
-
-def _read_counts(stmt) -> dict:
-    counts: dict = {}
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            counts[node.id] = counts.get(node.id, 0) + 1
-    return counts
-
-
-def _xp_kernel(expr) -> str | None:
-    if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
-            and isinstance(expr.func.value, ast.Name) and expr.func.value.id == "xp"):
-        return expr.func.attr
-    return None
-
-
-def _is_number(expr) -> bool:
-    return isinstance(expr, ast.Constant) and type(expr.value) in (int, float)
-
-
-def _is_accumulation(stmt, name: str) -> bool:
-    value = stmt.value if isinstance(stmt, ast.Assign) else None
-    return (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name
-            and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
-            and isinstance(value.left, ast.Name) and value.left.id == name)
-
-
-def update_in_place(function: ast.FunctionDef, argument_layouts: dict, floats: frozenset,
-                    primal: frozenset) -> None:
-    """The last step for specialized code: accumulators and dead temporaries updated in
-    place (the latter only when every array argument is float64, `floats`), and
-    reductions of arrays called as their methods."""
-    shapes = layouts.analyze(function, argument_layouts)
-    _accumulate_in_place(function, shapes)
-    if floats and floats >= set(argument_layouts):
-        _update_dead_in_place(function, shapes, floats, primal)
-    _ReductionMethods(shapes).visit(function)
-
-
-class _ReductionMethods(ast.NodeTransformer):
-    """`xp.sum(a, axis=0)` as `a.sum(axis=0)` where `a` is provably an array (rank one or
-    more): the method skips NumPy's dispatch through `np.sum`, a few microseconds per call
-    that small arrays notice. NumPy, CuPy and Dask arrays, and the strict stand-in, all
-    have these methods."""
-
-    KERNELS = frozenset({"sum", "mean", "max", "min"})
-
-    def __init__(self, shapes: layouts.Shapes):
-        self.shapes = shapes
-
-    def visit_Call(self, node):
-        self.generic_visit(node)
-        func = node.func
-        if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                and func.value.id == "xp" and func.attr in self.KERNELS
-                and 1 <= len(node.args) <= 2
-                and all(k.arg in ("axis", "keepdims") for k in node.keywords)):
-            shape = self.shapes.of(node.args[0])
-            if shape:  # known, and not a scalar
-                method = ast.Attribute(value=node.args[0], attr=func.attr, ctx=ast.Load())
-                return ast.Call(func=method, args=node.args[1:], keywords=node.keywords)
-        return node
+    return {n.id for n in ast.walk(stmt)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _requires_scalar(stmt: ast.stmt) -> bool:
