@@ -74,3 +74,33 @@ def test_the_size_of_a_temporary_is_taken_from_a_parameter_of_its_shape():
     row = rng.normal(size=3)  # broadcast: the temporary is shaped like p, not like y
     dp, _ = _same_as_generic(gradient, p, row, 0.5)
     np.testing.assert_allclose(dp, 2 * (p * 0.5 - row) * 0.5 / p.size, rtol=1e-13)
+
+
+def reused_twice(x):
+    t = np.tanh(x)
+    return np.sum(np.exp(t) * t) + np.sum(np.sin(-x) * 2.0)
+
+
+def test_elementwise_kernels_write_into_temporaries_at_their_last_read():
+    x = np.linspace(-2.0, 2.0, 1001)
+    before = x.copy()
+    gradient = srcgrad.grad(workloads.elementwise)
+    np.testing.assert_allclose(gradient(x), workloads.elementwise_grad(x), rtol=1e-12)
+    np.testing.assert_array_equal(x, before)  # the argument is never written
+    assert "exp_neg_x = xp.exp(neg_x, out=neg_x)" in gradient.source
+    assert "xp.subtract(1.0, xp.square(tanh_x, out=tanh_x), out=tanh_x)" in gradient.source
+    value_and_grad = srcgrad.value_and_grad(workloads.elementwise)
+    value, dx = value_and_grad(x)
+    assert value == workloads.elementwise(x)  # the value the user's statements computed
+    np.testing.assert_allclose(dx, workloads.elementwise_grad(x), rtol=1e-12)
+    single = srcgrad.grad(workloads.elementwise)
+    assert single(x.astype(np.float32)).dtype == np.float32
+    assert "out=" not in single.source  # float32 arguments: nothing is reused
+
+
+def test_a_temporary_read_again_later_is_not_written_into():
+    x = np.random.default_rng(5).normal(size=(4, 6))
+    gradient = srcgrad.grad(reused_twice)
+    _same_as_generic(gradient, x)
+    srcgrad.check_grad(reused_twice, x, wrt=0)
+    assert "xp.exp(t, out=t)" not in gradient.source  # t is read by the product after it

@@ -14,7 +14,7 @@ import inspect
 import types
 
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import assign, call, name, parameter_names
+from srcgrad.codegen.syntax import assign, call, name, parameter_names, walk
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["active_arguments", "primal", "primal_call", "user_call"]
@@ -91,7 +91,7 @@ def active_arguments(source: Source, activity, stmt: ast.Assign, arguments: dict
         if isinstance(node, ast.Name) and activity.varied_operand(stmt, node.id):
             active.append((parameter, node.id))
         elif any(isinstance(n, ast.Name) and activity.varied_operand(stmt, n.id)
-                 for n in ast.walk(node)):
+                 for n in walk(node)):
             raise UnsupportedSyntaxError(
                 f"a value that carries a derivative is passed to "
                 f"`{ast.unparse(stmt.value.func)}` inside a literal", source.locate(stmt),

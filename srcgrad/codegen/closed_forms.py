@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from numbers import Number
 
-from srcgrad.codegen.syntax import Comment, call, clone, name
+from srcgrad.codegen.syntax import Comment, call, clone, name, walk
 
 __all__ = ["close_scaling_loops"]
 
@@ -27,7 +27,7 @@ def close_scaling_loops(function: ast.FunctionDef, namespace: ast.stmt | None,
     exact operations. Returns whether anything changed."""
     if namespace is None:
         return False
-    read = {n.id for n in ast.walk(function)
+    read = {n.id for n in walk(function)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     if not _close(function.body, read, primal):
         return False

@@ -11,6 +11,7 @@ import ast
 
 from srcgrad.codegen.source import Source
 from srcgrad.errors import UnsupportedSyntaxError
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["check"]
 
@@ -157,7 +158,7 @@ def _check_body(source: Source, body: list[ast.stmt]) -> None:
             _reject(source, body[index + 1], "statements after `return`",
                     "remove the unreachable code")
         _check_statement(source, stmt)
-    returns = [n for n in ast.walk(source.tree) if isinstance(n, ast.Return)]
+    returns = [n for n in walk(source.tree) if isinstance(n, ast.Return)]
     if not returns or all(r.value is None for r in returns):
         _reject(source, body[-1] if body else source.tree, "a function without a returned value",
                 "end the function with `return <value>`")
@@ -202,7 +203,7 @@ def check(source: Source) -> None:
     tree = source.tree
     _check_signature(source, tree.args)
     nodes = sorted(
-        ast.walk(tree), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
+        walk(tree), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
     )
     starred_arguments = {id(a) for n in nodes if isinstance(n, ast.Call) for a in n.args
                          if isinstance(a, ast.Starred)}

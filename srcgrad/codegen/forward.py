@@ -21,7 +21,7 @@ from srcgrad.codegen.calls import active_arguments, call_specimens, primal_call,
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import Comment, assign, call, clone, name, parameter_names
+from srcgrad.codegen.syntax import Comment, assign, call, clone, name, parameter_names, walk
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
 
 __all__ = ["forward"]
@@ -44,7 +44,7 @@ class _Forward:
         self.namer = Namer(local_names(function))
         self.tangents: dict[str, str] = {}
         self.carriers = set(self.wrt) | {
-            activity_module.assigned_name(s) for s in ast.walk(function)
+            activity_module.assigned_name(s) for s in walk(function)
             if (isinstance(s, ast.Assign) or activity_module.is_append(s)) and self.varied_after(s)
         }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import layouts
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["update_in_place"]
 
@@ -21,17 +22,17 @@ def _accumulate_in_place(function: ast.FunctionDef, shapes: layouts.Shapes) -> N
     adds a value of one known shape, and it is read nowhere else but in the return (so
     no other name can see the array change)."""
     stores: dict = {}
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                for name in ast.walk(target):
+                for name in walk(target):
                     if isinstance(name, ast.Name):
                         stores.setdefault(name.id, []).append(node)
         elif isinstance(node, (ast.AugAssign, ast.For)):
             target = node.target
             if isinstance(target, ast.Name):
                 stores.setdefault(target.id, []).append(node)
-    returns = [n for n in ast.walk(function) if isinstance(n, ast.Return)]
+    returns = [n for n in walk(function) if isinstance(n, ast.Return)]
     params = {a.arg for a in function.args.args}
     for name, assigned in stores.items():
         starts = [s for s in assigned if isinstance(s, ast.Assign)
@@ -44,8 +45,8 @@ def _accumulate_in_place(function: ast.FunctionDef, shapes: layouts.Shapes) -> N
         if not added[0] or not all(shapes.equal(added[0], a) for a in added[1:]):
             continue
         allowed = {id(s.value.left) for s in updates}
-        allowed |= {id(n) for r in returns for n in ast.walk(r)}
-        reads = [n for n in ast.walk(function) if isinstance(n, ast.Name) and n.id == name
+        allowed |= {id(n) for r in returns for n in walk(r)}
+        reads = [n for n in walk(function) if isinstance(n, ast.Name) and n.id == name
                  and isinstance(n.ctx, ast.Load)]
         if any(id(n) not in allowed for n in reads):
             continue
@@ -67,9 +68,11 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
     transcendental kernels' results: never a parameter, view, restore or record) at their
     last read, when the result has their shape: `y = a * b * c` becomes `y = a`,
     `y *= b`, `y *= c`; `y = -a` becomes `y = a`, `y *= -1.0`; `y = y + e` becomes
-    `y += e`. Straight-line statements of the function body only, and only when every
-    array argument is float64, so that no update changes a dtype. The user's own
-    statements keep their form (derivative statements reuse their arrays)."""
+    `y += e`; elementwise operations on such an array at its last read write into it
+    (`xp.exp(a, out=a)`, `xp.subtract(1.0, xp.square(t, out=t), out=t)`). Straight-line
+    statements of the function body only, and only when every array argument is float64,
+    so that no update changes a dtype. The user's own statements keep their operations
+    (only derivative statements become chains of updates).""" 
     body = function.body
     later: list[set] = [set() for _ in body]  # names read after statement i
     seen: set = set()
@@ -94,11 +97,16 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
         kernel = _xp_kernel(expr)
         if kernel in _FRESH_REDUCTIONS:  # sum/mean/max/min/prod of floats, any axis
             return bool(expr.args) and is_float(expr.args[0])
+        if _writes_into(expr) is not None:  # xp.subtract(1.0, a, out=a) and the like
+            return all(is_float(a) or _is_number(a) for a in expr.args)
         return (kernel in _FLOAT_KERNELS and len(expr.args) == 1
                 and not expr.keywords and is_float(expr.args[0]))
 
     def _is_size(expr) -> bool:  # a name holding one of the arguments' sizes (an int)
         return isinstance(expr, ast.Name) and expr.id in shapes.dims
+
+    buffers = _DeadBuffers(made, shapes, is_float, available=any(
+        isinstance(s, ast.Assign) and getattr(s.targets[0], "id", None) == "xp" for s in body))
 
     out = []
     for i, stmt in enumerate(body):
@@ -115,15 +123,21 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
                 out.append(ast.copy_location(ast.Assign(
                     targets=[ast.Name(target, ast.Store())], value=first), stmt))
             for op, other in updates:
+                other, _ = buffers.into(other, reads, later[i])
                 out.append(ast.copy_location(ast.AugAssign(
                     target=ast.Name(target, ast.Store()), op=op, value=other), stmt))
             made.discard(first.id)
             made.add(target)
             floating.add(target)
             continue
+        if isinstance(stmt, (ast.Assign, ast.AugAssign)):
+            # the user's `z = a + b`, `z = -a` stay operators (operands may still be reused)
+            keep = simple and stmt.targets[0].id in primal and isinstance(
+                stmt.value, (ast.BinOp, ast.UnaryOp))
+            stmt.value, _ = buffers.into(stmt.value, reads, later[i], keep)
         for name in _aliasing_reads(stmt):  # a reference may be kept: no longer ours alone
             made.discard(name)
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 made.discard(node.id)
                 floating.discard(node.id)
@@ -137,6 +151,95 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
     function.body = out
 
 
+_UFUNCS = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
+
+
+def _writes_into(expr) -> str | None:
+    """b for `xp.<elementwise kernel>(..., out=b)`."""
+    kernel = _xp_kernel(expr)
+    if kernel in _FLOAT_KERNELS or kernel in _UFUNCS.values() or kernel == "negative":
+        for keyword in expr.keywords:
+            if keyword.arg == "out" and isinstance(keyword.value, ast.Name):
+                return keyword.value.id
+    return None
+
+
+class _DeadBuffers:
+    """Elementwise operations write into an operand that is our own float64 array
+    (`made`) at its last read, instead of allocating their result."""
+
+    def __init__(self, made: set, shapes: layouts.Shapes, is_float, available: bool):
+        self.made, self.shapes, self.is_float = made, shapes, is_float
+        self.available = available  # `xp` is bound (code that calls no kernel has none)
+
+    def into(self, node, reads: dict, read_later: set, keep: bool = False):
+        """(node rewritten, the buffer its result lives in or None); `keep` leaves the
+        outermost operator as it is."""
+        def free(expr, times=1):
+            return (isinstance(expr, ast.Name) and expr.id in self.made
+                    and reads.get(expr.id) == times and expr.id not in read_later)
+
+        def scalar(expr):
+            return _is_number(expr) or (self.is_float(expr) and self.shapes.of(expr) == ())
+
+        def visit(expr):
+            if isinstance(expr, ast.Name):
+                return expr, (expr.id if free(expr) else None)
+            if isinstance(expr, ast.BinOp) and type(expr.op) in _UFUNCS:
+                if (isinstance(expr.op, ast.Mult) and isinstance(expr.left, ast.Name)
+                        and isinstance(expr.right, ast.Name) and expr.left.id == expr.right.id
+                        and free(expr.left, times=2)):
+                    return _into("square", [expr.left], expr.left.id), expr.left.id
+                shaped = self.shapes.of(expr)
+                # a buffer shaped like the result takes any float64 operand (broadcast
+                # into it); judged before the operands are rewritten
+                fits = [scalar(side) or self.is_float(side) for side in (expr.left, expr.right)]
+                left, into_left = visit(expr.left)
+                right, into_right = visit(expr.right)
+                expr.left, expr.right = left, right
+                for buffer, other_fits in ((into_left, fits[1]), (into_right, fits[0])):
+                    if buffer is not None and other_fits and self.shapes.equal(
+                            self.shapes.of(ast.Name(buffer, ast.Load())), shaped):
+                        return _into(_UFUNCS[type(expr.op)], [left, right], buffer), buffer
+                return expr, None
+            if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+                operand, buffer = visit(expr.operand)
+                if buffer is not None:
+                    return _into("negative", [operand], buffer), buffer
+                expr.operand = operand
+                return expr, None
+            kernel = _xp_kernel(expr)
+            if kernel in _FLOAT_KERNELS and len(expr.args) == 1 and not expr.keywords:
+                operand, buffer = visit(expr.args[0])
+                if buffer is not None:
+                    return _into(kernel, [operand], buffer), buffer
+                expr.args = [operand]
+                return expr, None
+            for field, value in ast.iter_fields(expr):  # rewrite inside other expressions
+                if isinstance(value, ast.expr) and not isinstance(value, ast.Name):
+                    setattr(expr, field, visit(value)[0])
+                elif isinstance(value, list):
+                    setattr(expr, field, [visit(v)[0] if isinstance(v, ast.expr)
+                                          and not isinstance(v, ast.Name) else v
+                                          for v in value])
+            return expr, None
+
+        if not self.available:
+            return node, None
+        if keep:
+            for field in ("left", "right", "operand"):
+                if hasattr(node, field):
+                    setattr(node, field, visit(getattr(node, field))[0])
+            return node, None
+        return visit(node)
+
+
+def _into(kernel: str, args: list, buffer: str) -> ast.Call:
+    out = ast.keyword(arg="out", value=ast.Name(buffer, ast.Load()))
+    return ast.Call(func=ast.Attribute(value=ast.Name("xp", ast.Load()), attr=kernel,
+                                       ctx=ast.Load()), args=args, keywords=[out])
+
+
 def _in_place_steps(value, made, reads, read_later, shapes, is_float, target):
     """(a, [(op, operand), ...]) when `value` is a left-leaning chain of + - * / (or a
     negation) starting at a name a that holds our own float64 array of the result's
@@ -148,6 +251,9 @@ def _in_place_steps(value, made, reads, read_later, shapes, is_float, target):
         updates = []
         leaf = value
         while isinstance(leaf, ast.BinOp) and isinstance(leaf.op, _IN_PLACE_OPS):
+            if (isinstance(leaf.op, (ast.Add, ast.Mult)) and isinstance(leaf.right, ast.Name)
+                    and not isinstance(leaf.left, (ast.Name, ast.BinOp))):
+                leaf = ast.BinOp(left=leaf.right, op=leaf.op, right=leaf.left)  # `2.0 * a`
             updates.insert(0, (leaf.op, leaf.right))
             leaf = leaf.left
         if not updates:
@@ -170,11 +276,11 @@ def _aliasing_reads(stmt) -> set:
     passed to a helper, indexed, transposed), as opposed to read by an operator or a
     kernel that makes a new array of it."""
     parents = {}
-    for node in ast.walk(stmt):
+    for node in walk(stmt):
         for child in ast.iter_child_nodes(node):
             parents[id(child)] = node
     kept = set()
-    for node in ast.walk(stmt):
+    for node in walk(stmt):
         if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
             continue
         parent = parents.get(id(node))
@@ -188,7 +294,7 @@ def _aliasing_reads(stmt) -> set:
 
 def _read_counts(stmt) -> dict:
     counts: dict = {}
-    for node in ast.walk(stmt):
+    for node in walk(stmt):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             counts[node.id] = counts.get(node.id, 0) + 1
     return counts

@@ -21,7 +21,7 @@ import builtins
 
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.source import Source, object_like
-from srcgrad.codegen.syntax import clone
+from srcgrad.codegen.syntax import clone, walk
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["structure"]
@@ -65,7 +65,7 @@ def _contains(body, kinds, stop_at_loops: bool) -> bool:
 
 def _sets(stmt: ast.stmt, flags: set[str]) -> bool:
     """May executing `stmt` raise one of `flags` (assign it True)?"""
-    for node in ast.walk(stmt):
+    for node in walk(stmt):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and (
                 node.value.value is True):
             for target in node.targets:
@@ -291,7 +291,7 @@ class _Structurer:
 
 
 def _store(target: ast.expr) -> None:
-    for node in ast.walk(target):
+    for node in walk(target):
         if hasattr(node, "ctx"):
             node.ctx = ast.Store() if isinstance(node, (ast.Name, ast.Tuple, ast.List)) else node.ctx
 
@@ -322,7 +322,7 @@ def structure(source: Source, tree: ast.FunctionDef, namer: Namer) -> ast.Functi
     body = tree.body
     early = any(
         isinstance(node, ast.Return)
-        for stmt in body[:-1] for node in ast.walk(stmt)
+        for stmt in body[:-1] for node in walk(stmt)
     ) or (body and not isinstance(body[-1], ast.Return) and _contains(body, (ast.Return,), False))
     if not early:
         tree.body = _Structurer(source, namer).body(body, None)
@@ -342,7 +342,7 @@ def structure(source: Source, tree: ast.FunctionDef, namer: Namer) -> ast.Functi
         tree.body = new + [ast.Return(value=_name(result))]
         for stmt in tree.body:
             ast.copy_location(stmt, final or tree)
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, (ast.Break, ast.Continue)):
             raise UnsupportedSyntaxError(
                 f"`{type(node).__name__.lower()}` outside a loop", source.locate(node),

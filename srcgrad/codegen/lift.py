@@ -22,7 +22,7 @@ import linecache
 import types
 
 from srcgrad.codegen.source import Resolver, Source
-from srcgrad.codegen.syntax import clone
+from srcgrad.codegen.syntax import clone, walk
 
 __all__ = ["lift_nested"]
 
@@ -30,11 +30,11 @@ _counter = itertools.count(1)
 
 
 def _loaded(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _stored(node: ast.AST) -> set[str]:
-    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names = {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     if isinstance(node, ast.FunctionDef):
         args = node.args
         names |= {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}

@@ -28,14 +28,14 @@ from srcgrad.codegen import jumps, primitives
 from srcgrad.codegen.naming import RESERVED, Namer, expression_name
 from srcgrad.codegen.normalize_expressions import Expressions, _xp, kernel_of
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import clone
+from srcgrad.codegen.syntax import clone, walk
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["normalize", "local_names"]
 def local_names(tree: ast.FunctionDef) -> set[str]:
     """Parameters and every name the body assigns."""
     names = {a.arg for a in [*tree.args.posonlyargs, *tree.args.args, *tree.args.kwonlyargs]}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
     return names
@@ -67,13 +67,13 @@ def _assigned_in_compound(tree: ast.FunctionDef):
     """Names assigned anywhere inside an if, for or while (including loop targets)."""
     for stmt in tree.body:
         if isinstance(stmt, (ast.If, ast.For, ast.While)):
-            for node in ast.walk(stmt):
+            for node in walk(stmt):
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     yield node.id
 
 
 def _all_names(tree: ast.FunctionDef) -> set[str]:
-    return local_names(tree) | {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return local_names(tree) | {n.id for n in walk(tree) if isinstance(n, ast.Name)}
 
 
 class _Normalizer(Expressions):
@@ -231,7 +231,7 @@ class _Normalizer(Expressions):
         if isinstance(stmt, ast.If):
             test = self.atom(stmt.test)
             if isinstance(test, ast.Name) and test.id in {
-                n.id for part in (stmt.body, stmt.orelse) for s in part for n in ast.walk(s)
+                n.id for part in (stmt.body, stmt.orelse) for s in part for n in walk(s)
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
             }:  # the branch reassigns its own test: replaying it needs the value tested
                 test = self.snapshot(test, stmt.test)
@@ -251,7 +251,7 @@ class _Normalizer(Expressions):
             assigned = []
             for inner in stmt.body:
                 self.statement(inner)
-                assigned += [n.id for n in ast.walk(inner)
+                assigned += [n.id for n in walk(inner)
                              if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
                              and n.id not in assigned]
             for user_name in assigned:
@@ -295,7 +295,7 @@ class _Normalizer(Expressions):
             simple = self.simple(value)
             name = targets[0].id
             if name in self.multi and not isinstance(simple, ast.Name) and any(
-                isinstance(n, ast.Name) and n.id == name for n in ast.walk(simple)
+                isinstance(n, ast.Name) and n.id == name for n in walk(simple)
             ):
                 # `h = h * 2` where h has one name throughout: compute into a temporary
                 # first, so no statement reads the variable it overwrites.
@@ -362,7 +362,7 @@ class _Normalizer(Expressions):
 
 def _load(target: ast.expr) -> ast.expr:
     new = clone(target)
-    for node in ast.walk(new):
+    for node in walk(new):
         if hasattr(node, "ctx"):
             node.ctx = ast.Load()
     return new

@@ -13,11 +13,11 @@ import ast
 import operator
 from numbers import Number
 
-from srcgrad.codegen import closed_forms, in_place, specialize, spelling
+from srcgrad.codegen import closed_forms, gathers, in_place, specialize, spelling
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
-from srcgrad.codegen.syntax import STACKS, Comment, clone
+from srcgrad.codegen.syntax import Comment, STACKS, clone, walk
 
 __all__ = ["optimize", "fold"]
 
@@ -133,7 +133,7 @@ _COMPOUND = (ast.If, ast.For, ast.While)
 
 
 def _assigned_within(stmt: ast.stmt) -> set[str]:
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _kill(env: dict, names) -> None:
@@ -188,7 +188,7 @@ def _is_restore(stmt: ast.stmt) -> bool:
 def _first_contributions(function: ast.FunctionDef) -> None:
     """`b = b + e` where b certainly holds the literal 0.0 becomes `b = e`."""
     graph = cfg_module.build(function)
-    everything = frozenset(n.id for n in ast.walk(function) if isinstance(n, ast.Name))
+    everything = frozenset(n.id for n in walk(function) if isinstance(n, ast.Name))
 
     def zeros(node, facts):
         stmt = node.ast_node
@@ -201,7 +201,7 @@ def _first_contributions(function: ast.FunctionDef) -> None:
 
     facts = solve(graph, FORWARD, zeros, join=frozenset.intersection, top=everything)
     known = {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
-    for stmt in ast.walk(function):
+    for stmt in walk(function):
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
             continue
         value, target = stmt.value, stmt.targets[0].id
@@ -307,10 +307,20 @@ def _record_name(stmt: ast.stmt) -> str | None:
     return arg.id if isinstance(arg, ast.Name) else None
 
 
+def _statements(body: list[ast.stmt]):
+    """Every statement in `body`, nested ones included (no expressions)."""
+    for stmt in body:
+        yield stmt
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+
+
 def _dead_records(function: ast.FunctionDef, live) -> set[str]:
     """Names whose every restore (`x = stack.pop()`) is dead: their records can go."""
     restores: dict[str, bool] = {}
-    for stmt in ast.walk(function):
+    for stmt in _statements(function.body):
         if _is_restore(stmt) and isinstance(stmt.targets[0], ast.Name):
             name = stmt.targets[0].id
             restores[name] = restores.get(name, True) and live.is_dead(stmt)
@@ -387,6 +397,16 @@ def _tidy(body: list[ast.stmt], primal: frozenset = frozenset()) -> list[ast.stm
     return tidy
 
 
+def _restore_namespace(function: ast.FunctionDef, namespace: ast.stmt | None) -> None:
+    """Put back `xp = rt.namespace(...)`, dropped while unused, when a later rewrite made
+    code that calls `xp` (an elementwise kernel writing into a temporary)."""
+    bound = any(isinstance(s, ast.Assign) and getattr(s.targets[0], "id", None) == "xp"
+                for s in function.body)
+    if namespace is not None and not bound and any(
+            isinstance(n, ast.Name) and n.id == "xp" for n in walk(function)):
+        function.body.insert(0, clone(namespace))
+
+
 def optimize(function: ast.FunctionDef, primal=frozenset(),
              argument_layouts=None, floats=frozenset()) -> ast.FunctionDef:
     """Return an optimized copy of an emitted function; `primal` names the user's own
@@ -408,8 +428,10 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         while _eliminate(function):
             pass
         closed_forms.close_scaling_loops(function, namespace, primal)
+        gathers.gather_in_buffers(function, namespace)
     if argument_layouts:
         in_place.update_in_place(function, argument_layouts, floats, primal)
+        _restore_namespace(function, namespace)
     function.body = _tidy(function.body, primal)
     spelling.respell(function)
     return ast.fix_missing_locations(function)

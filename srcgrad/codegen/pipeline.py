@@ -15,6 +15,7 @@ from srcgrad.codegen.analysis import mutation
 from srcgrad.codegen import emit, fence, forward, lift, normalize, optimize, reverse, source
 from srcgrad.codegen.naming import RESERVED, Namer
 from srcgrad.errors import SrcgradError, UnknownWrtError, UnsupportedSyntaxError
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["Compiled", "compile_derivative", "resolve_wrt", "VERSION"]
 
@@ -182,7 +183,7 @@ def _guard(function: ast.FunctionDef, guards) -> None:
                   ast.Constant(message), ast.Constant(where.filename),
                   ast.Constant(where.line), ast.Constant(where.col)], keywords=[]))
         ast.copy_location(check, stmt)
-        for node in ast.walk(function):
+        for node in walk(function):
             for field_name in ("body", "orelse"):
                 body = getattr(node, field_name, None)
                 if isinstance(body, list) and any(s is stmt for s in body):
@@ -279,9 +280,9 @@ def _user_imports(entries) -> list[str]:
     for entry in entries:
         tree = entry.tree
         bound = set(reverse.parameter_names(tree)) | {
-            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            n.id for n in walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         module = getattr(entry.function, "__module__", None) or "__main__"
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
                     and node.id not in bound | emitted | {"rt", "xp"}
                     and not hasattr(builtins, node.id)):

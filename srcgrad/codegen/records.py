@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import activity as activity_module
-from srcgrad.codegen.syntax import STACKS
+from srcgrad.codegen.syntax import STACKS, walk
 
 __all__ = ["drop_needless_records", "unset_records"]
 
@@ -36,7 +36,7 @@ def drop_needless_records(backward: list[ast.stmt],
         if isinstance(node, ast.stmt) and popped(node):
             target = node.targets[0]
             if isinstance(target, ast.Subscript):  # restoring y[k] reads k, not y
-                read.update(n.id for n in ast.walk(target.slice) if isinstance(n, ast.Name))
+                read.update(n.id for n in walk(target.slice) if isinstance(n, ast.Name))
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             read.add(node.id)

@@ -28,7 +28,7 @@ from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.records import drop_needless_records, unset_records
 from srcgrad.codegen.source import Source
 from srcgrad.codegen.syntax import (CONSTANTS, STACK, STACKS, assign, call, clone, name,
-                                    parameter_names, pop, push)
+                                    parameter_names, pop, push, walk)
 from srcgrad.errors import UnsupportedSyntaxError
 
 # The user-call helpers live in calls.py; they stay importable from here.
@@ -77,7 +77,7 @@ class _Reverse(Adjoints):
         """Adjoints that the backward sweep of `stmts` may assign (in first-seen order)."""
         found: dict[str, None] = {}
         for stmt in stmts:
-            for node in ast.walk(stmt):
+            for node in walk(stmt):
                 if (isinstance(node, ast.Assign) or activity_module.is_append(node)) and (
                         self.activity.active_target(node)):
                     target = activity_module.assigned_name(node)
@@ -142,7 +142,7 @@ class _Reverse(Adjoints):
 
     def resets(self, stmts) -> list[str]:
         """Primal names assigned in `stmts` whose adjoints are reset there."""
-        return [n.targets[0].id for s in stmts for n in ast.walk(s)
+        return [n.targets[0].id for s in stmts for n in walk(s)
                 if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
                 and self.assignments.is_multi(n.targets[0].id)
                 and n.targets[0].id in self.adjoint_names]
@@ -231,7 +231,7 @@ class _Reverse(Adjoints):
     def loop_records(self, stmts) -> None:
         """Loop targets overwritten while an older value may still be needed."""
         for stmt in stmts:
-            for node in ast.walk(stmt):
+            for node in walk(stmt):
                 if isinstance(node, ast.For) and self.assignments.may_be_assigned_before(
                         node, node.target.id):
                     self.records.add(node)
@@ -311,7 +311,7 @@ class _Reverse(Adjoints):
         for stack in STACKS:
             if any(isinstance(n, ast.Attribute) and n.attr in ("append", "pop")
                    and isinstance(n.value, ast.Name) and n.value.id == stack
-                   for s in forward + backward for n in ast.walk(s)):
+                   for s in forward + backward for n in walk(s)):
                 new_body.append(assign(stack, ast.List(elts=[], ctx=ast.Load())))
         unset = unset_records(self.records, self.assignments)
         new_body += [assign(n, ast.Constant(None)) for n in unset]

@@ -18,6 +18,7 @@ import typing
 from dataclasses import dataclass, field
 
 from srcgrad.errors import Location, SourceUnavailableError, UnsupportedSyntaxError
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["Source", "Resolver", "UNRESOLVED", "parse_function", "object_like", "signature"]
 
@@ -119,7 +120,7 @@ def _function_location(fn) -> Location | None:
 def _lambda_as_def(fn, module: ast.Module, col_offset: int) -> ast.FunctionDef:
     """`sq = lambda t: t * t` as `def sq(t): return t * t` (the lambda must be the only one
     on its lines, so that it is certain which lambda `fn` is)."""
-    lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)]
+    lambdas = [n for n in walk(module) if isinstance(n, ast.Lambda)]
     if len(lambdas) != 1:
         raise UnsupportedSyntaxError(
             "cannot tell which lambda on this line is being differentiated",

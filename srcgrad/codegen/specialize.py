@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import layouts
-from srcgrad.codegen.syntax import Comment, call
+from srcgrad.codegen.syntax import Comment, call, walk
 
 __all__ = ["specialize"]
 
@@ -137,7 +137,7 @@ def _scalar_seeds(function: ast.FunctionDef, shapes) -> None:
     sum), b is c itself (`c / x.size` for the mean of a whole array)."""
     uses: dict = {}
     parents: dict = {}
-    for node in ast.walk(function):
+    for node in walk(function):
         for child in ast.iter_child_nodes(node):
             parents[id(child)] = node
             if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
@@ -204,7 +204,7 @@ def _fold_negations(function: ast.FunctionDef, primal: frozenset) -> None:
     a number (`-(-a * b / c)` is `a * b / c`; `-(2 * a)` is `-2 * a`), so no pass over
     the array flips it. Exact in floating point."""
     stores, loads = {}, {}
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name):
             counts = stores if isinstance(node.ctx, ast.Store) else loads
             counts[node.id] = counts.get(node.id, 0) + 1
@@ -262,9 +262,9 @@ def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> No
                 and isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)):
             continue
         target, negated = stmt.targets[0].id, value.operand
-        operands = {n.id for n in ast.walk(negated) if isinstance(n, ast.Name)}
+        operands = {n.id for n in walk(negated) if isinstance(n, ast.Name)}
         for later in body[index:]:
-            names = {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}
+            names = {n.id for n in walk(later) if isinstance(n, ast.Name)}
             if isinstance(later, Comment):
                 continue
             if not isinstance(later, ast.Assign) or target in names or names & operands:
@@ -283,11 +283,11 @@ def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> No
 
 
 def _names(node) -> set:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
 
 
 def _stores(stmt) -> set:
-    return {n.id for n in ast.walk(stmt)
+    return {n.id for n in walk(stmt)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 

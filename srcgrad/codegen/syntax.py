@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ast
+from collections import deque
 
-__all__ = ["Comment", "assign", "name", "call", "clone", "parameter_names", "push", "pop",
-           "STACK", "CONSTANTS", "STACKS"]
+__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "parameter_names", "push",
+           "pop", "STACK", "CONSTANTS", "STACKS"]
 
 STACK = "stack"  # the list emitted code records values on, for the backward sweep
 CONSTANTS = "constants"  # the same for values that carry no derivative (counters, flags)
@@ -33,6 +34,24 @@ def clone(node):
     new.__dict__.update({key: clone(value) if isinstance(value, (ast.AST, list)) else value
                          for key, value in node.__dict__.items()})
     return new
+
+
+def walk(node):
+    """Every node of a tree, in `ast.walk`'s order (breadth first), about twice as fast:
+    the compiler walks statements thousands of times per derivative."""
+    todo = deque([node])
+    pop, push = todo.popleft, todo.append
+    while todo:
+        node = pop()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        push(item)
+            elif isinstance(value, ast.AST):
+                push(value)
+        yield node
 
 
 def name(identifier: str, store: bool = False) -> ast.Name:

@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 
 from srcgrad.codegen.naming import Namer
-from srcgrad.codegen.syntax import clone
+from srcgrad.codegen.syntax import clone, walk
 from srcgrad.errors import UnsupportedSyntaxError
 from srcgrad.rules.registry import Rule
 
@@ -52,8 +52,8 @@ class Binding:
             return []
         if self.rule.param(param).sequence:  # only names nested deeper than one level
             nested = [e for e in value.elts if not isinstance(e, ast.Name)]
-            return sorted({n.id for e in nested for n in ast.walk(e) if isinstance(n, ast.Name)})
-        return sorted({n.id for n in ast.walk(value) if isinstance(n, ast.Name)})
+            return sorted({n.id for e in nested for n in walk(e) if isinstance(n, ast.Name)})
+        return sorted({n.id for n in walk(value) if isinstance(n, ast.Name)})
 
 
 def check_embedded(binding: Binding, stmt: ast.stmt, activity, locate) -> None:
@@ -132,7 +132,7 @@ def mentions(block) -> set[str]:
     """Names p with `d[p]` anywhere in a template block."""
     found = set()
     for stmt in block:
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if _is_d(node):
                 found.add(node.slice.id)
     return found
@@ -210,7 +210,7 @@ def instantiate(
     binding = Binding(rule, values)
     temps = {}
     for stmt in block:
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 temps.setdefault(node.id, namer.fresh(f"{node.id}_{result.id}"))
     splicer = _Splicer(binding, rule.result, derivs, temps, zero or (lambda p, i: ast.Constant(0.0)))
@@ -243,7 +243,7 @@ def instantiate(
             continue
         out.append(splicer.visit(stmt))
     for stmt in out:
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if "lineno" in node._attributes:
                 ast.copy_location(node, origin)
     return out

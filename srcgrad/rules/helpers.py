@@ -80,6 +80,16 @@ def unindex(out, g, x, key):
         d[out] = xp.unindex(d[g], x, key)
 
 
+@rule(adjoints.accumulate_at, kernel="accumulate_at")
+def accumulate_at(out, acc, g, x, key):
+    """acc + unindex(g, x, key), in place: linear in acc and g."""
+    with adjoint:
+        d[acc] = xp.unbroadcast(d[out], acc)
+        d[g] = xp.unbroadcast(xp.item_adjoint(d[out], key, g), g)
+    with tangent:
+        d[out] = xp.accumulate_at(d[acc], d[g], x, key)
+
+
 @rule(adjoints.slot_adjoint, kernel="slot_adjoint")
 def slot_adjoint(out, g, key, v):
     """The written slots of g, summed down to v's shape: linear in g."""

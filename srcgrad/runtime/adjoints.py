@@ -28,6 +28,7 @@ __all__ = [
     "require_same_shape",
     "broadcast_like",
     "repeated_product",
+    "accumulate_at",
     "slot_adjoint",
     "slot_adjoint_transpose",
     "zero_slot",
@@ -173,6 +174,33 @@ def unindex(xp, g, x, key):
     else:
         xp.add_at(out, key, g)
     return out
+
+
+def accumulate_at(xp, acc, g, x, key):
+    """``acc + unindex(g, x, key)``, adding ``g`` into ``acc`` in place.
+
+    Emitted code calls it in a backward loop that gathers the adjoint of ``x[key]`` one
+    slot per trip, with an accumulator only this call ever assigns: the number ``0.0``
+    before the first trip, then the array returned here. Without it, each trip would
+    make a zero array of ``x``'s shape (O(n) work per trip, O(n^2) in all). Containers,
+    lazy (Dask) arrays, and a ``g`` whose dtype would widen ``acc`` take the plain sum.
+    """
+    if type(acc) in (int, float) or _is_container_adjoint(acc) or isinstance(
+            x, (list, tuple, dict)) or getattr(acc, "chunks", None) is not None:
+        part = unindex(xp, g, x, key)
+        return part if type(acc) in (int, float) and acc == 0 else acc + part
+    if xp.result_type(acc, g) != acc.dtype:
+        return acc + unindex(xp, g, x, key)
+    parts = key if isinstance(key, tuple) else (key,)
+    lazy = any(getattr(part, "chunks", None) is not None for part in parts)
+    if not lazy and all(_is_basic_index_part(part) for part in parts):
+        if any(part is None for part in parts):  # as in unindex
+            key = tuple(part for part in parts if part is not None)
+            g = xp.reshape(g, xp.shape(acc[key]))
+        acc[key] = acc[key] + g
+    else:
+        xp.add_at(acc, key, g)
+    return acc
 
 
 def require_scalar(xp, value, function_name):

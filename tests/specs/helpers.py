@@ -36,6 +36,12 @@ def broadcast_like(t, y):
     return xp.broadcast_like(t, y)
 
 
+def accumulate_at(acc, g, x, key):
+    xp = rt.namespace(acc=acc, g=g, x=x)
+    owned = acc * 1.0  # accumulate_at updates its first argument in place
+    return xp.accumulate_at(owned, g, x, key)
+
+
 def repeated_product(g, factor, count):
     xp = rt.namespace(g=g)
     return xp.repeated_product(g, factor, count)
@@ -175,6 +181,12 @@ for g_shape, x_shape in [((3, 4), (1, 4)), ((3, 4), (4,)), ((2, 3, 4), (3, 1)), 
 for t_shape, y_shape in [((4,), (3, 4)), ((), (3,)), ((1, 4), (3, 4)), ((3,), (3,))]:
     CASES.append(Case(broadcast_like, (Arg(t_shape), Arg(y_shape)), (adjoints.broadcast_like,),
                       id=f"broadcast_like{t_shape}-{y_shape}", wrt=(0,)))
+for acc_shape, g_shape, x_shape, key in [
+        ((5,), (), (5,), 2), ((4, 3), (3,), (4, 3), 1), ((4, 3), (2, 3), (4, 3), slice(1, 3)),
+        (None, (3,), (4, 3), 0), ((5,), (3,), (5,), REPEATED), ((4, 3), (1, 3), (4, 3), (1, None))]:
+    CASES.append(Case(accumulate_at, (Arg(acc_shape), Arg(g_shape), Arg(x_shape), key),
+                      (adjoints.accumulate_at,), id=f"accumulate_at{acc_shape}-{g_shape}-{key}",
+                      wrt=(0, 1)))
 for g_shape, factor, count in [((3, 4), 2, 5), ((), -0.5, 3), (None, 3.0, 0), ((2,), 1.5, 7)]:
     CASES.append(Case(repeated_product, (Arg(g_shape), factor, count),
                       (adjoints.repeated_product,),

@@ -19,6 +19,7 @@ from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis import shift
 from srcgrad.codegen.analysis.dataflow import BACKWARD, FORWARD, solve
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["Activity", "analyze", "differentiable_operands", "assigned_name", "is_slot_update",
            "is_append", "output_names"]
@@ -51,7 +52,7 @@ def is_slot_update(stmt: ast.AST) -> bool:
 
 
 def _names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != "xp"}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name) and n.id != "xp"}
 
 
 def differentiable_operands(value: ast.expr) -> frozenset[str]:
@@ -80,7 +81,7 @@ def differentiable_operands(value: ast.expr) -> frozenset[str]:
 def output_names(function: ast.FunctionDef, has_aux: bool = False) -> frozenset[str]:
     """Names whose value the function returns as its (differentiated) output."""
     names = set()
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Return) and node.value is not None:
             value = node.value
             if has_aux and isinstance(value, ast.Tuple):

@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["Assignments", "analyze", "targets"]
 
@@ -31,7 +32,7 @@ def targets(stmt: ast.AST) -> frozenset[str]:
         nodes = [stmt.target]
     else:
         return frozenset()
-    return frozenset(n.id for t in nodes for n in ast.walk(t) if isinstance(n, ast.Name))
+    return frozenset(n.id for t in nodes for n in walk(t) if isinstance(n, ast.Name))
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Assignments:
 
 
 def _inside(node: ast.AST, loop: ast.AST) -> bool:
-    return any(node is inner for inner in ast.walk(loop)) and node is not loop
+    return any(node is inner for inner in walk(loop)) and node is not loop
 
 
 def analyze(function: ast.FunctionDef) -> Assignments:
@@ -60,11 +61,11 @@ def analyze(function: ast.FunctionDef) -> Assignments:
     params = frozenset(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs])
     sites: Counter = Counter()
     in_loop: set[str] = set()
-    for node in ast.walk(function):
+    for node in walk(function):
         for target in targets(node):
             sites[target] += 1
         if isinstance(node, (ast.For, ast.While)):
-            for inner in ast.walk(node):
+            for inner in walk(node):
                 if inner is not node or isinstance(node, ast.For):
                     in_loop |= targets(inner)
     multi = frozenset(n for n, count in sites.items() if count > 1 or n in params) | in_loop

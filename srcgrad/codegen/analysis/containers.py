@@ -7,6 +7,8 @@ container when it is assigned a list, tuple or dict display, or a copy of a cont
 
 from __future__ import annotations
 
+from srcgrad.codegen.syntax import walk
+
 import ast
 
 __all__ = ["containers"]
@@ -17,7 +19,7 @@ def containers(function: ast.FunctionDef) -> frozenset[str]:
     changed = True
     while changed:
         changed = False
-        for node in ast.walk(function):
+        for node in walk(function):
             if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
                 continue
             value, target = node.value, node.targets[0].id

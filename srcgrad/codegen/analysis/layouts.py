@@ -24,6 +24,7 @@ import ast
 
 from srcgrad.codegen.analysis.shapes import all_statements, is_pop
 from srcgrad.rules import registry
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["Shapes", "analyze"]
 
@@ -214,7 +215,7 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
         elif isinstance(stmt, ast.Assign):
             target = stmt.targets[0]
             if not isinstance(target, ast.Name) or len(stmt.targets) > 1:
-                unknown |= {n.id for t in stmt.targets for n in ast.walk(t)
+                unknown |= {n.id for t in stmt.targets for n in walk(t)
                             if isinstance(n, ast.Name)}
             elif isinstance(stmt.value, ast.Constant) and stmt.value.value is not None:
                 unknown.add(target.id)  # a 0.0 placeholder: the name has no single shape

@@ -8,17 +8,18 @@ from types import MappingProxyType
 
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import BACKWARD, solve
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["Liveness", "analyze", "uses", "defines"]
 
 
 def defines(stmt: ast.AST) -> frozenset[str]:
     if isinstance(stmt, ast.For):
-        return frozenset(n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name))
+        return frozenset(n.id for n in walk(stmt.target) if isinstance(n, ast.Name))
     if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         return frozenset(
-            n.id for t in targets for n in ast.walk(t)
+            n.id for t in targets for n in walk(t)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
         )
     return frozenset()
@@ -38,7 +39,7 @@ def uses(stmt: ast.AST) -> frozenset[str]:
     for part in parts:
         if part is None:
             continue
-        for node in ast.walk(part):
+        for node in walk(part):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 found.add(node.id)
     return frozenset(found)

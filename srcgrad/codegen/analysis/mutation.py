@@ -14,6 +14,7 @@ import ast
 from srcgrad.codegen.analysis import activity, liveness
 from srcgrad.codegen.source import Source
 from srcgrad.errors import UnsupportedSyntaxError
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["check"]
 
@@ -44,7 +45,7 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
     appends. `x op= v` (`inplace`: (statement, name) pairs) updates arrays in place but
     rebinds numbers, which only the run time can tell apart: for those, return
     (statement, name, sharing names, message) guards to check then."""
-    updates = [s for s in ast.walk(function)
+    updates = [s for s in walk(function)
                if activity.is_slot_update(s) or activity.is_append(s)]
     names_of = {id(stmt): name for stmt, name in inplace}
     updates += [stmt for stmt, _ in inplace]
@@ -59,7 +60,7 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
         return name
 
     holds: dict[str, set[str]] = {}  # container name -> names of the values it holds
-    for stmt in ast.walk(function):
+    for stmt in walk(function):
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             target = stmt.targets[0].id
             if isinstance(stmt.value, (ast.List, ast.Tuple, ast.Dict)):
@@ -77,7 +78,7 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
     args = function.args
     params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     live = liveness.analyze(function)
-    names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    names = {n.id for n in walk(function) if isinstance(n, ast.Name)}
     def holders(group: set[str]) -> set[str]:
         """Containers that (directly or through other containers) hold a value of `group`."""
         found: set[str] = set()

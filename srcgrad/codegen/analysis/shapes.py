@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from srcgrad.codegen import primitives
 from srcgrad.rules import registry
+from srcgrad.codegen.syntax import walk
 
 __all__ = ["ShapeClasses", "analyze", "SCALAR", "all_statements", "is_pop"]
 
@@ -176,7 +177,7 @@ def analyze(function: ast.FunctionDef):
             found = class_of(stmt.value, env)
             env[target] = found if found is not None else f"{target}#{index}"
         elif isinstance(stmt, ast.Assign):
-            for node in ast.walk(stmt.targets[0]):
+            for node in walk(stmt.targets[0]):
                 if isinstance(node, ast.Name):
                     env[node.id] = f"{node.id}#{index}"
     zero_d = set()

@@ -30,6 +30,8 @@ the qualified `m` reaches is therefore unchanged by it, and so is the output.
 
 from __future__ import annotations
 
+from srcgrad.codegen.syntax import walk
+
 import ast
 
 __all__ = ["invariant_reductions"]
@@ -44,7 +46,7 @@ def invariant_reductions(function: ast.FunctionDef) -> frozenset[ast.stmt]:
     """The top-level statements `m = xp.<reduction>(...)` of a normalized function whose
     value the function's outputs do not depend on (see the module docstring)."""
     counts: dict[str, int] = {}
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             counts[node.id] = counts.get(node.id, 0) + 1
     found = []
@@ -125,7 +127,7 @@ def _unused_by_output(function: ast.FunctionDef, start: int, source: str, axis,
 
 def _reads(stmt: ast.stmt, kinds: dict) -> bool:
     return any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in kinds
-               for n in ast.walk(stmt))
+               for n in walk(stmt))
 
 
 def _kind(value: ast.expr, kinds: dict, axis):

@@ -11,12 +11,12 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     xp = rt.namespace(W1=W1, b1=b1, W2=W2, b2=b2, X=X, Y=Y)
     X_matmul_W1 = X @ W1
     X_matmul_W1_plus_b1 = X_matmul_W1 + b1
-    h = xp.tanh(X_matmul_W1_plus_b1)
+    h = xp.tanh(X_matmul_W1_plus_b1, out=X_matmul_W1_plus_b1)
     h_matmul_W2 = h @ W2
     logits = h_matmul_W2 + b2
     max_logits = logits.max(axis=1, keepdims=True)
     shifted = logits - max_logits
-    exp_shifted = xp.exp(shifted)
+    exp_shifted = xp.exp(shifted, out=shifted)
     sum_exp_shifted = exp_shifted.sum(axis=1, keepdims=True)
     X_shape = X.shape
     X_shape_0 = X_shape[0]
@@ -28,7 +28,7 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     bsum_exp_shifted = blog_norm
     bsum_exp_shifted /= sum_exp_shifted
     bshifted = bminus
-    bshifted += bsum_exp_shifted * exp_shifted
+    bshifted += xp.multiply(bsum_exp_shifted, exp_shifted, out=exp_shifted)
     # grad of line 65: logits = h @ W2 + b2
     bb2 = bshifted.sum(axis=0)
     bh = bshifted @ W2.T
