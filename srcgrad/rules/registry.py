@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from srcgrad.codegen.syntax import walk
 from srcgrad.errors import Location, RuleError
 
 __all__ = [
@@ -166,7 +167,7 @@ def _blocks(tree: ast.FunctionDef, origin: str) -> dict[str, tuple[ast.stmt, ...
 
 def _check_block(name: str, block, params, result, mode, location):
     known = {p.name for p in params} | {result}
-    for node in ast.walk(ast.Module(body=list(block), type_ignores=[])):
+    for node in walk(ast.Module(body=list(block), type_ignores=[])):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
             if node.value.id == "d":
                 target = node.slice
@@ -180,6 +181,40 @@ def _check_block(name: str, block, params, result, mode, location):
 
 _RULES_DIR = os.path.dirname(os.path.abspath(__file__))
 _MODULE_TEMPLATES: dict = {}  # filename -> (lines, {first line: FunctionDef})
+
+
+def _module_template_file(fn) -> bool:
+    return os.path.dirname(os.path.abspath(fn.__code__.co_filename)) == _RULES_DIR
+
+
+class _LazyRule(Rule):
+    """A rule of srcgrad's own rule modules, registered at import by its key, kernel and
+    name, its template parsed the first time a compilation reads it: importing srcgrad
+    then parses only the rules the first derivative needs, not all of them. The tests
+    read every rule (the spec table), so a malformed template still fails them."""
+
+    _PARSED = frozenset({"result", "params", "adjoint", "tangent"})
+
+    def __new__(cls, *args, **fields):
+        if fields and not args:  # dataclasses.replace(rule, ...): a plain, parsed Rule
+            return Rule(**fields)
+        return super().__new__(cls)
+
+    def __init__(self, fn, key, kernel):  # the dataclass fields, the parsed ones lazily
+        for field, value in (("key", key), ("kernel", kernel), ("differentiable", True),
+                             ("name", getattr(key, "__name__", None) or fn.__name__),
+                             ("origin", f"{fn.__code__.co_filename}:"
+                                        f"{fn.__code__.co_firstlineno}"),
+                             ("_template", fn)):
+            object.__setattr__(self, field, value)
+
+    def __getattr__(self, attr):
+        if attr not in _LazyRule._PARSED:
+            raise AttributeError(attr)
+        parsed = parse_template(self._template, self.key, self.kernel)
+        for field in _LazyRule._PARSED:
+            object.__setattr__(self, field, getattr(parsed, field))
+        return getattr(self, attr)
 
 
 def _module_template(fn):
@@ -255,7 +290,10 @@ def rule(key, *, kernel: str | None = "", aliases=()):
 
     def add(fn):
         name = getattr(key, "__name__", fn.__name__) if kernel == "" else kernel
-        register(parse_template(fn, key, name))
+        if _module_template_file(fn):  # srcgrad's own rules: parsed when first used
+            register(_LazyRule(fn, key, name))
+        else:
+            register(parse_template(fn, key, name))
         for other in aliases:
             alias(other, key)
         return fn
