@@ -67,6 +67,8 @@ def test_the_size_of_a_temporary_is_taken_from_a_parameter_of_its_shape():
         np.testing.assert_allclose(mine, hand, rtol=1e-12)
     code = [line for line in xor.source.splitlines() if not line.lstrip().startswith("#")]
     assert not [line for line in code if "** 2" in line] and "1.0 / Y.size" in xor.source
+    # a number times a dead temporary (a size is an int) updates the temporary in place
+    assert "bp_minus_Y = p_minus_Y\n    bp_minus_Y *= bp_minus_Y_pow_2 * 2" in xor.source
     p, y = rng.normal(size=(2, 4, 3))
     gradient = srcgrad.grad(mean_square, wrt=(0, 2))
     _same_as_generic(gradient, p, y, 1.5)  # a float parameter is never asked its size

@@ -102,8 +102,10 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
         return (kernel in _FLOAT_KERNELS and len(expr.args) == 1
                 and not expr.keywords and is_float(expr.args[0]))
 
-    def _is_size(expr) -> bool:  # a name holding one of the arguments' sizes (an int)
-        return isinstance(expr, ast.Name) and expr.id in shapes.dims
+    def _is_size(expr) -> bool:  # an int: one of the arguments' sizes, or an array's
+        return (isinstance(expr, ast.Name) and expr.id in shapes.dims) or (
+            isinstance(expr, ast.Attribute) and expr.attr in ("size", "ndim")
+            and isinstance(expr.value, ast.Name))
 
     buffers = _DeadBuffers(made, shapes, is_float, available=any(
         isinstance(s, ast.Assign) and getattr(s.targets[0], "id", None) == "xp" for s in body))
@@ -252,7 +254,8 @@ def _in_place_steps(value, made, reads, read_later, shapes, is_float, target):
         leaf = value
         while isinstance(leaf, ast.BinOp) and isinstance(leaf.op, _IN_PLACE_OPS):
             if (isinstance(leaf.op, (ast.Add, ast.Mult)) and isinstance(leaf.right, ast.Name)
-                    and not isinstance(leaf.left, (ast.Name, ast.BinOp))):
+                    and leaf.right.id in made and (_is_number(leaf.left)
+                                                   or shapes.of(leaf.left) == ())):
                 leaf = ast.BinOp(left=leaf.right, op=leaf.op, right=leaf.left)  # `2.0 * a`
             updates.insert(0, (leaf.op, leaf.right))
             leaf = leaf.left
