@@ -11,12 +11,7 @@ import srcgrad
 from srcgrad.codegen import closed_forms
 from srcgrad.runtime import NUMPY, adjoints
 
-
-def doubling(x):
-    y = x * 2
-    while np.linalg.norm(y) < 1000:
-        y = y * 2
-    return y
+from corpus.control_flow import double_until_large as doubling  # the seeds' loop
 
 
 def tripling_scalar(x):
@@ -49,7 +44,7 @@ def test_the_doubling_loop_vjp_is_one_multiplication_and_exact():
     while np.linalg.norm(x * 2 ** trips) < 1000:
         trips += 1
     np.testing.assert_array_equal(result, v * 2.0 ** trips)  # powers of two: exact
-    assert "xp.repeated_product(by, 2, trips)" in vjp.source
+    assert "by = xp.repeated_product(by, 2, " in vjp.source
     assert "for _ in range" not in vjp.source
     srcgrad.check_grad(doubling, x, wrt=0)
 
