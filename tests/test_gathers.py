@@ -2,10 +2,13 @@
 that reading x[i] once per trip costs O(1) per trip in the adjoint, not a whole zero
 array; the derivatives stay exact."""
 
+import ast
+
 import numpy as np
 import pytest
 
 import srcgrad
+from srcgrad.codegen import gathers
 from srcgrad.runtime import NUMPY, adjoints
 
 
@@ -118,3 +121,15 @@ def test_the_result_does_not_depend_on_the_loop_length(n):
     w = np.array([0.5, -1.0])
     srcgrad.check_grad(rows_and_windows, x, w, wrt=0)
     assert gradient(x, w).shape == (n, 2)
+
+
+def test_an_accumulator_assigned_elsewhere_in_the_loop_is_left_alone():
+    source = ("def f(g, x, n):\n    xp = rt.namespace(g=g, x=x)\n    bx = 0.0\n"
+              "    for i in reversed(range(n)):\n        bx = 0.0\n"
+              "        bx = bx + xp.unindex(g, x, i)\n    return bx\n")
+    function = ast.parse(source).body[0]
+    assert not gathers.gather_in_buffers(function, function.body[0])
+    gathered = source.replace("        bx = 0.0\n        bx = bx", "        bx = bx")
+    function = ast.parse(gathered).body[0]
+    assert gathers.gather_in_buffers(function, function.body[0])
+    assert "bx_slots = xp.accumulate_at(bx_slots, g, x, i)" in ast.unparse(function)

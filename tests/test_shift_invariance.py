@@ -7,6 +7,8 @@ some), the positive ones also for the missing max adjoint in the emitted source,
 negative ones (where the output does depend on `m`) for the analysis leaving `m` alone.
 """
 
+import ast
+
 import numpy as np
 import pytest
 
@@ -165,3 +167,14 @@ def test_a_row_with_ties_gets_the_exact_softmax_gradient():
     dz = srcgrad.grad(log_softmax_ce, wrt=0)(z, y)
     probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(dz, probs - y, rtol=1e-14, atol=1e-15)
+
+
+
+def test_only_the_backends_kernels_count_as_exp_and_sums():
+    template = ("def f(z):\n    m = xp.max(z, axis=1, keepdims=True)\n    s = z - m\n"
+                "    e = {module}.exp(s)\n    t = xp.sum(e, axis=1, keepdims=True)\n"
+                "    u = e / t\n    return u\n")
+    trusted = ast.parse(template.format(module="xp")).body[0]
+    assert len(shift.invariant_reductions(trusted)) == 1
+    foreign = ast.parse(template.format(module="other")).body[0]
+    assert not shift.invariant_reductions(foreign)

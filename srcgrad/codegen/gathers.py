@@ -76,11 +76,12 @@ def _gathered(loop: ast.stmt, taken: set[str]) -> list[ast.stmt] | None:
               if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     before, after = [], []
     for accumulator, statements in sorted(found.items()):
-        reads = [n for n in walk(loop) if isinstance(n, ast.Name) and n.id == accumulator
-                 and isinstance(n.ctx, ast.Load)]
+        uses = [n for n in walk(loop) if isinstance(n, ast.Name) and n.id == accumulator]
+        reads = [n for n in uses if isinstance(n.ctx, ast.Load)]
         shapes = {s.value.right.args[1].id for s in statements}
-        if len(reads) != len(statements) or shapes & stored:
-            continue  # read elsewhere in the loop, or x changes within it
+        if len(reads) != len(statements) or len(uses) != 2 * len(statements) or (
+                shapes & stored):
+            continue  # read or assigned elsewhere in the loop, or x changes within it
         buffer = _fresh(f"{accumulator}_slots", taken)
         for stmt in statements:
             g, x, key = stmt.value.right.args

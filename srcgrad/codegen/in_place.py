@@ -125,7 +125,7 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
                 out.append(ast.copy_location(ast.Assign(
                     targets=[ast.Name(target, ast.Store())], value=first), stmt))
             for op, other in updates:
-                other, _ = buffers.into(other, reads, later[i])
+                other, _ = buffers.into(other, reads, later[i] | {target})
                 out.append(ast.copy_location(ast.AugAssign(
                     target=ast.Name(target, ast.Store()), op=op, value=other), stmt))
             made.discard(first.id)
@@ -136,7 +136,9 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
             # the user's `z = a + b`, `z = -a` stay operators (operands may still be reused)
             keep = simple and stmt.targets[0].id in primal and isinstance(
                 stmt.value, (ast.BinOp, ast.UnaryOp))
-            stmt.value, _ = buffers.into(stmt.value, reads, later[i], keep)
+            live = later[i] | ({stmt.target.id} if isinstance(stmt, ast.AugAssign)
+                               and isinstance(stmt.target, ast.Name) else set())
+            stmt.value, _ = buffers.into(stmt.value, reads, live, keep)
         for name in _aliasing_reads(stmt):  # a reference may be kept: no longer ours alone
             made.discard(name)
         for node in walk(stmt):

@@ -160,7 +160,8 @@ def _kind(value: ast.expr, kinds: dict, axis):
         if op is ast.Mult and left is None and right == _SCALED:
             return _SCALED
         return False
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name) and value.func.value.id == "xp"):
         kernel = value.func.attr
         if len(value.args) == 1 and not value.keywords and kernel in ("exp", "log"):
             operand = of(value.args[0])
