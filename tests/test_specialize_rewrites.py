@@ -2,12 +2,14 @@
 test_layouts.py: each keeps the derivative (checked against the generic code and finite
 differences) and leaves the emitted source in the form asserted."""
 
+import ast
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import srcgrad
+from srcgrad.codegen import in_place
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import workloads  # noqa: E402
@@ -106,3 +108,15 @@ def test_a_temporary_read_again_later_is_not_written_into():
     _same_as_generic(gradient, x)
     srcgrad.check_grad(reused_twice, x, wrt=0)
     assert "xp.exp(t, out=t)" not in gradient.source  # t is read by the product after it
+
+
+def test_an_update_never_writes_into_the_array_it_updates():
+    source = ("def f(x):\n    xp = rt.namespace(x=x)\n    a = xp.exp(x)\n"
+              "    a *= 1.0 - a\n    return a\n")
+    function = ast.parse(source).body[0]
+    in_place.update_in_place(function, {"x": (None,)}, frozenset({"x"}), frozenset())
+    assert "a *= 1.0 - a" in ast.unparse(function)  # not xp.subtract(1.0, a, out=a)
+    dying = source.replace("a *= 1.0 - a\n    return a", "c = 1.0 - a\n    return c")
+    function = ast.parse(dying).body[0]
+    in_place.update_in_place(function, {"x": (None,)}, frozenset({"x"}), frozenset())
+    assert "xp.subtract(1.0, a, out=a)" in ast.unparse(function)  # a dies there: reused
