@@ -120,3 +120,19 @@ def test_an_update_never_writes_into_the_array_it_updates():
     function = ast.parse(dying).body[0]
     in_place.update_in_place(function, {"x": (None,)}, frozenset({"x"}), frozenset())
     assert "xp.subtract(1.0, a, out=a)" in ast.unparse(function)  # a dies there: reused
+
+
+def test_a_transpose_inside_a_backward_loop_is_taken_once_before_it():
+    case = next(c for c in workloads.cases(test=True) if c.workload.primal is workloads.rnn_loss)
+    gradient = srcgrad.grad(workloads.rnn_loss, wrt=(0, 1, 2, 3))
+    for mine, hand in zip(_same_as_generic(gradient, *case.args),
+                          workloads.rnn_loss_grad(*case.args), strict=True):
+        np.testing.assert_allclose(mine, hand, rtol=1e-12, atol=1e-14)
+    before, loop = gradient.source.split("for t in reversed(", 1)
+    assert "Wh_T = Wh.T" in before and "@ Wh_T" in loop
+    assert "h.T @" in loop  # h changes every trip: its transpose stays in the loop
+    Wx, Wh, b, Wo, xs, target = case.args
+    empty = xs[:0]  # no steps: the loops run no trips, the hoisted view is harmless
+    for mine, hand in zip(gradient(Wx, Wh, b, Wo, empty, target),
+                          workloads.rnn_loss_grad(Wx, Wh, b, Wo, empty, target), strict=True):
+        np.testing.assert_allclose(mine, hand, rtol=1e-12, atol=1e-14)

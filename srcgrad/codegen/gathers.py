@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ast
 
-from srcgrad.codegen.syntax import assign, call, clone, name, walk
+from srcgrad.codegen.syntax import assign, call, clone, fresh, name, walk
 
 __all__ = ["gather_in_buffers"]
 
@@ -82,7 +82,7 @@ def _gathered(loop: ast.stmt, taken: set[str]) -> list[ast.stmt] | None:
         if len(reads) != len(statements) or len(uses) != 2 * len(statements) or (
                 shapes & stored):
             continue  # read or assigned elsewhere in the loop, or x changes within it
-        buffer = _fresh(f"{accumulator}_slots", taken)
+        buffer = fresh(f"{accumulator}_slots", taken)
         for stmt in statements:
             g, x, key = stmt.value.right.args
             stmt.targets = [name(buffer, store=True)]
@@ -113,11 +113,3 @@ def _slot_accumulation(node: ast.AST) -> str | None:
             and isinstance(right.args[1], ast.Name)):
         return target
     return None
-
-
-def _fresh(stem: str, taken: set[str]) -> str:
-    candidate, number = stem, 2
-    while candidate in taken:
-        candidate, number = f"{stem}_{number}", number + 1
-    taken.add(candidate)
-    return candidate

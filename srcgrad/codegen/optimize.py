@@ -17,7 +17,7 @@ from srcgrad.codegen import closed_forms, gathers, in_place, specialize, spellin
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
-from srcgrad.codegen.syntax import Comment, STACKS, clone, walk
+from srcgrad.codegen.syntax import STACKS, Comment, clone, statements, walk
 
 __all__ = ["optimize", "fold"]
 
@@ -307,20 +307,10 @@ def _record_name(stmt: ast.stmt) -> str | None:
     return arg.id if isinstance(arg, ast.Name) else None
 
 
-def _statements(body: list[ast.stmt]):
-    """Every statement in `body`, nested ones included (no expressions)."""
-    for stmt in body:
-        yield stmt
-        for field in ("body", "orelse"):
-            inner = getattr(stmt, field, None)
-            if isinstance(inner, list):
-                yield from _statements(inner)
-
-
 def _dead_records(function: ast.FunctionDef, live) -> set[str]:
     """Names whose every restore (`x = stack.pop()`) is dead: their records can go."""
     restores: dict[str, bool] = {}
-    for stmt in _statements(function.body):
+    for stmt in statements(function.body):
         if _is_restore(stmt) and isinstance(stmt.targets[0], ast.Name):
             name = stmt.targets[0].id
             restores[name] = restores.get(name, True) and live.is_dead(stmt)
@@ -430,6 +420,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         closed_forms.close_scaling_loops(function, namespace, primal)
         gathers.gather_in_buffers(function, namespace)
     if argument_layouts:
+        specialize.hoist_transposes(function, argument_layouts, primal)
         in_place.update_in_place(function, argument_layouts, floats, primal)
         _restore_namespace(function, namespace)
     function.body = _tidy(function.body, primal)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import layouts
-from srcgrad.codegen.syntax import Comment, call, walk
+from srcgrad.codegen.syntax import Comment, call, fresh, statements, walk
 
-__all__ = ["specialize"]
+__all__ = ["specialize", "hoist_transposes"]
 
 
 class _Specialize(ast.NodeTransformer):
@@ -128,6 +128,52 @@ def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozen
     function.body = body
     _scalar_seeds(function, shapes)
     _fold_negations(function, primal)
+
+
+def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
+                     primal: frozenset) -> None:
+    """`W.T` read by derivative statements inside a top-level loop, W an array the loop
+    does not assign: taken once before the loop (`Wh_T = Wh.T`), as a person writes it,
+    instead of a new view per trip. Only arrays of known rank, so taking `.T` early can
+    never fail where a loop of no trips would not have taken it."""
+    shapes = layouts.analyze(function, argument_layouts)
+    taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
+    body, index = function.body, 0
+    while index < len(body):
+        loop = body[index]
+        index += 1
+        if not isinstance(loop, (ast.For, ast.While)):
+            continue
+        stored = {n.id for n in walk(loop)
+                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        hoisted: dict[str, str] = {}
+
+        def replace(node):
+            if (isinstance(node, ast.Attribute) and node.attr == "T"
+                    and isinstance(node.value, ast.Name) and node.value.id not in stored
+                    and shapes.of(node.value)):
+                name = node.value.id
+                if name not in hoisted:
+                    hoisted[name] = fresh(f"{name}_T", taken)
+                return ast.Name(hoisted[name], ast.Load())
+            for field, value in ast.iter_fields(node):
+                if isinstance(value, ast.AST):
+                    setattr(node, field, replace(value))
+                elif isinstance(value, list):
+                    setattr(node, field, [replace(v) if isinstance(v, ast.AST) else v
+                                          for v in value])
+            return node
+
+        for stmt in statements(loop.body):
+            if isinstance(stmt, (ast.Assign, ast.AugAssign)) and not any(
+                    n.id in primal for n in walk(stmt)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)):
+                stmt.value = replace(stmt.value)
+        for name in sorted(hoisted):
+            view = ast.Assign(targets=[ast.Name(hoisted[name], ast.Store())],
+                              value=_transposed(ast.Name(name, ast.Load())))
+            body.insert(index - 1, ast.copy_location(view, loop))
+            index += 1
 
 
 def _scalar_seeds(function: ast.FunctionDef, shapes) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from collections import deque
 
-__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "parameter_names", "push",
-           "pop", "STACK", "CONSTANTS", "STACKS"]
+__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "statements", "fresh",
+           "parameter_names", "push", "pop", "STACK", "CONSTANTS", "STACKS"]
 
 STACK = "stack"  # the list emitted code records values on, for the backward sweep
 CONSTANTS = "constants"  # the same for values that carry no derivative (counters, flags)
@@ -52,6 +52,23 @@ def walk(node):
             elif isinstance(value, ast.AST):
                 push(value)
         yield node
+
+
+def statements(body: list[ast.stmt]):
+    """Every statement of `body`, nested ones included (no expressions)."""
+    for stmt in body:
+        yield stmt
+        for field in ("body", "orelse"):
+            yield from statements(getattr(stmt, field, None) or [])
+
+
+def fresh(stem: str, taken: set[str]) -> str:
+    """`stem`, or `stem_2`, `stem_3`, ... : the first not in `taken` (which it joins)."""
+    candidate, number = stem, 2
+    while candidate in taken:
+        candidate, number = f"{stem}_{number}", number + 1
+    taken.add(candidate)
+    return candidate
 
 
 def name(identifier: str, store: bool = False) -> ast.Name:

@@ -38,12 +38,13 @@ def rnn_loss_grad(Wx, Wh, b, Wo, xs, target):
     bWx = 0.0
     bWh = 0.0
     bb = 0.0
+    Wh_T = Wh.T
     for t in reversed(range(xs_shape_2_0)):
         # grad of line 105: h = np.tanh(xs[t] @ Wx + h @ Wh + b)
         bplus_plus_b = bh * (1.0 - h * h)
         h = stack.pop()
         bb += bplus_plus_b.sum(axis=0)
-        bh = bplus_plus_b @ Wh.T
+        bh = bplus_plus_b @ Wh_T
         bWh += h.T @ bplus_plus_b
         bWx += xs_t.T @ bplus_plus_b
         xs_t = constants.pop()
