@@ -94,8 +94,7 @@ def test_the_helper_overflows_to_infinity_as_the_repeated_products_would():
 
 def _rewritten(source: str, primal=frozenset()) -> str:
     function = ast.parse(source).body[0]
-    namespace = function.body[0]
-    closed_forms.close_scaling_loops(function, namespace, frozenset(primal))
+    closed_forms.close_scaling_loops(function, frozenset(primal))
     return ast.unparse(function)
 
 

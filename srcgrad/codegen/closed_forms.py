@@ -14,31 +14,18 @@ from __future__ import annotations
 import ast
 from numbers import Number
 
-from srcgrad.codegen.syntax import Comment, call, clone, name, walk
+from srcgrad.codegen.syntax import Comment, call, name, walk
 
 __all__ = ["close_scaling_loops"]
 
 
-def close_scaling_loops(function: ast.FunctionDef, namespace: ast.stmt | None,
-                        primal: frozenset) -> bool:
-    """Rewrite every scaling loop of `function` in closed form; `namespace` is the
-    function's original `xp = rt.namespace(...)` statement, put back when the optimizer
-    had dropped it as unused. Loops over the user's own values (`primal`) keep their
-    exact operations. Returns whether anything changed."""
-    if namespace is None:
-        return False
+def close_scaling_loops(function: ast.FunctionDef, primal: frozenset) -> bool:
+    """Rewrite every scaling loop of `function` in closed form (the caller makes sure `xp`
+    is bound). Loops over the user's own values (`primal`) keep their exact operations.
+    Returns whether anything changed."""
     read = {n.id for n in walk(function)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    if not _close(function.body, read, primal):
-        return False
-    if not any(_binds_xp(stmt) for stmt in function.body):
-        function.body.insert(0, clone(namespace))
-    return True
-
-
-def _binds_xp(stmt: ast.stmt) -> bool:
-    return (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
-            and stmt.targets[0].id == "xp")
+    return _close(function.body, read, primal)
 
 
 def _close(body: list[ast.stmt], read: set[str], primal: frozenset) -> bool:

@@ -24,24 +24,16 @@ from __future__ import annotations
 
 import ast
 
-from srcgrad.codegen.syntax import assign, call, clone, fresh, name, walk
+from srcgrad.codegen.syntax import assign, call, fresh, name, walk
 
 __all__ = ["gather_in_buffers"]
 
 
-def gather_in_buffers(function: ast.FunctionDef, namespace: ast.stmt | None) -> bool:
+def gather_in_buffers(function: ast.FunctionDef) -> bool:
     """Rewrite the loops of `function` that gather slot adjoints (see the module
-    docstring); `namespace` is the original `xp = rt.namespace(...)` statement, put back
-    if the optimizer had dropped it. Returns whether anything changed."""
-    if namespace is None:
-        return False
+    docstring; the caller makes sure `xp` is bound). Returns whether anything changed."""
     taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
-    if not _rewrite(function.body, taken):
-        return False
-    if not any(isinstance(s, ast.Assign) and getattr(s.targets[0], "id", None) == "xp"
-               for s in function.body):
-        function.body.insert(0, clone(namespace))
-    return True
+    return _rewrite(function.body, taken)
 
 
 def _rewrite(body: list[ast.stmt], taken: set[str]) -> bool:

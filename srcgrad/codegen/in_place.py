@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import layouts
-from srcgrad.codegen.syntax import walk
+from srcgrad.codegen.syntax import namespace_statement, walk
 
 __all__ = ["update_in_place"]
 
@@ -72,7 +72,7 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
     (`xp.exp(a, out=a)`, `xp.subtract(1.0, xp.square(t, out=t), out=t)`). Straight-line
     statements of the function body only, and only when every array argument is float64,
     so that no update changes a dtype. The user's own statements keep their operations
-    (only derivative statements become chains of updates).""" 
+    (only derivative statements become chains of updates)."""
     body = function.body
     later: list[set] = [set() for _ in body]  # names read after statement i
     seen: set = set()
@@ -107,8 +107,8 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
             isinstance(expr, ast.Attribute) and expr.attr in ("size", "ndim")
             and isinstance(expr.value, ast.Name))
 
-    buffers = _DeadBuffers(made, shapes, is_float, available=any(
-        isinstance(s, ast.Assign) and getattr(s.targets[0], "id", None) == "xp" for s in body))
+    buffers = _DeadBuffers(made, shapes, is_float,
+                           available=namespace_statement(function) is not None)
 
     out = []
     for i, stmt in enumerate(body):

@@ -17,7 +17,8 @@ from srcgrad.codegen import closed_forms, gathers, in_place, specialize, spellin
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
-from srcgrad.codegen.syntax import STACKS, Comment, clone, statements, walk
+from srcgrad.codegen.syntax import (STACKS, Comment, clone, namespace_statement, statements,
+                                    walk)
 
 __all__ = ["optimize", "fold"]
 
@@ -389,10 +390,8 @@ def _tidy(body: list[ast.stmt], primal: frozenset = frozenset()) -> list[ast.stm
 
 def _restore_namespace(function: ast.FunctionDef, namespace: ast.stmt | None) -> None:
     """Put back `xp = rt.namespace(...)`, dropped while unused, when a later rewrite made
-    code that calls `xp` (an elementwise kernel writing into a temporary)."""
-    bound = any(isinstance(s, ast.Assign) and getattr(s.targets[0], "id", None) == "xp"
-                for s in function.body)
-    if namespace is not None and not bound and any(
+    code that calls `xp` (a loop in closed form, a kernel writing into a temporary)."""
+    if namespace is not None and namespace_statement(function) is None and any(
             isinstance(n, ast.Name) and n.id == "xp" for n in walk(function)):
         function.body.insert(0, clone(namespace))
 
@@ -404,8 +403,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     name -> rank and unit axes) specializes the code to arguments of those layouts."""
     function = clone(function)
     primal = frozenset(primal)
-    namespace = next((s for s in function.body[:1] if isinstance(s, ast.Assign)
-                      and getattr(s.targets[0], "id", None) == "xp"), None)
+    namespace = namespace_statement(function)
     before = None
     while before != (after := ast.dump(ast.Module(body=function.body, type_ignores=[]))):
         before = after
@@ -417,8 +415,10 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         _first_contributions(function)
         while _eliminate(function):
             pass
-        closed_forms.close_scaling_loops(function, namespace, primal)
-        gathers.gather_in_buffers(function, namespace)
+        if namespace is not None:  # the loop rewrites call `xp`
+            closed_forms.close_scaling_loops(function, primal)
+            gathers.gather_in_buffers(function)
+            _restore_namespace(function, namespace)
     if argument_layouts:
         specialize.hoist_transposes(function, argument_layouts, primal)
         in_place.update_in_place(function, argument_layouts, floats, primal)

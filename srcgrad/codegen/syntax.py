@@ -6,7 +6,8 @@ import ast
 from collections import deque
 
 __all__ = ["Comment", "assign", "name", "call", "clone", "walk", "statements", "fresh",
-           "parameter_names", "push", "pop", "STACK", "CONSTANTS", "STACKS"]
+           "namespace_statement", "parameter_names", "push", "pop", "STACK", "CONSTANTS",
+           "STACKS"]
 
 STACK = "stack"  # the list emitted code records values on, for the backward sweep
 CONSTANTS = "constants"  # the same for values that carry no derivative (counters, flags)
@@ -69,6 +70,15 @@ def fresh(stem: str, taken: set[str]) -> str:
         candidate, number = f"{stem}_{number}", number + 1
     taken.add(candidate)
     return candidate
+
+
+def namespace_statement(function: ast.FunctionDef) -> ast.stmt | None:
+    """The function's `xp = rt.namespace(...)` (emitted code binds it first), or None."""
+    for stmt in function.body[:1]:
+        if (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id == "xp"):
+            return stmt
+    return None
 
 
 def name(identifier: str, store: bool = False) -> ast.Name:

@@ -160,7 +160,12 @@ def unindex(xp, g, x, key):
         from .containers import item_part
 
         return item_part(xp, x, key, g)
-    out = xp.zeros(xp.shape(x), dtype=xp.result_type(g))
+    return _place(xp, xp.zeros(xp.shape(x), dtype=xp.result_type(g)), key, g, add=False)
+
+
+def _place(xp, out, key, g, add):
+    """``out`` with ``g`` written (``add``: added) at ``key``, in place; an advanced key
+    always adds, without buffering, so that repeated indices add up."""
     parts = key if isinstance(key, tuple) else (key,)
     # A lazy (Dask) 0-d index cannot key an assignment: accumulate through it instead.
     lazy = any(getattr(part, "chunks", None) is not None for part in parts)
@@ -170,7 +175,7 @@ def unindex(xp, g, x, key):
             # None in an assignment's key.
             key = tuple(part for part in parts if part is not None)
             g = xp.reshape(g, xp.shape(out[key]))
-        out[key] = g
+        out[key] = out[key] + g if add else g
     else:
         xp.add_at(out, key, g)
     return out
@@ -191,16 +196,7 @@ def accumulate_at(xp, acc, g, x, key):
         return part if type(acc) in (int, float) and acc == 0 else acc + part
     if xp.result_type(acc, g) != acc.dtype:
         return acc + unindex(xp, g, x, key)
-    parts = key if isinstance(key, tuple) else (key,)
-    lazy = any(getattr(part, "chunks", None) is not None for part in parts)
-    if not lazy and all(_is_basic_index_part(part) for part in parts):
-        if any(part is None for part in parts):  # as in unindex
-            key = tuple(part for part in parts if part is not None)
-            g = xp.reshape(g, xp.shape(acc[key]))
-        acc[key] = acc[key] + g
-    else:
-        xp.add_at(acc, key, g)
-    return acc
+    return _place(xp, acc, key, g, add=True)
 
 
 def require_scalar(xp, value, function_name):

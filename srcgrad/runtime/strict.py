@@ -143,19 +143,6 @@ class StrictArray:
     def __len__(self):
         return len(self._data)
 
-    # Reductions as methods (CuPy and Dask arrays have them; specialized code calls them).
-    def sum(self, axis=None, keepdims=False):
-        return _wrap(self._data.sum(axis=axis, keepdims=keepdims))
-
-    def mean(self, axis=None, keepdims=False):
-        return _wrap(self._data.mean(axis=axis, keepdims=keepdims))
-
-    def max(self, axis=None, keepdims=False):
-        return _wrap(self._data.max(axis=axis, keepdims=keepdims))
-
-    def min(self, axis=None, keepdims=False):
-        return _wrap(self._data.min(axis=axis, keepdims=keepdims))
-
     def __iter__(self):
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d array")
@@ -188,7 +175,15 @@ class StrictArray:
 
 
 def _install_operators():
-    """Give StrictArray every binary, reflected and in-place operator of ``ndarray``."""
+    """Give StrictArray every binary, reflected and in-place operator of ``ndarray``, and
+    the reductions as methods (CuPy and Dask arrays have them; specialized code calls
+    ``a.sum(axis=0)``)."""
+
+    def reduction(name):
+        def method(self, axis=None, keepdims=False):
+            return _wrap(getattr(self._data, name)(axis=axis, keepdims=keepdims))
+
+        return method
 
     def forward(op):
         def method(self, other):
@@ -228,6 +223,8 @@ def _install_operators():
         setattr(StrictArray, f"__i{name}__", inplace(iop))
     setattr(StrictArray, "__divmod__", forward(divmod))
     setattr(StrictArray, "__rdivmod__", reflected(divmod))
+    for name in ["sum", "mean", "max", "min"]:
+        setattr(StrictArray, name, reduction(name))
     for name in ["lt", "le", "eq", "ne", "gt", "ge"]:
         setattr(StrictArray, f"__{name}__", forward(getattr(operator, name)))
     # Defining __eq__ removes hashing; cupy.ndarray is unhashable too.
