@@ -73,7 +73,7 @@ class Derivative:
         self._has_aux = has_aux
         self._compiled = None
         self._call = None
-        self._fast = None  # (fast_keys, emitted function) of the last plain call
+        self._fast = None  # the emitted function of the last plain call, guarded
         self._has_objects = False  # has any call passed an object (its methods resolve)?
         self._last_specimens = None
         self._parameter_names = None
@@ -223,13 +223,14 @@ class Derivative:
 
     def __call__(self, *args, **kwargs):
         fast = self._fast
-        if fast is not None and not kwargs and arguments.matches(args, fast[0]):
-            # the types, shapes and dtypes of the last plain call: its code takes them as
-            # they are
+        if fast is not None and not kwargs:
+            # the code of the last plain call, for arguments of its types, shapes and dtypes
             try:
-                return fast[1](*args)
+                result = fast(*args)
             except (rt.SharedMemoryError, rt.NonScalarOutputError):
-                pass  # the full path below reports it with its location
+                result = arguments.MISS  # the full path reports it with its location
+            if result is not arguments.MISS:
+                return result
         return self._full_call(args, kwargs)
 
     def _full_call(self, args, kwargs):
@@ -245,7 +246,7 @@ class Derivative:
             if (not specimens and not kwargs
                     and len(args) == len(compiled.parameters) + len(compiled.extra_parameters)
                     and arguments.plain(args, self._wrt_positions())):
-                self._fast = (arguments.fast_keys(args), self._call)
+                self._fast = arguments.guard(args, self._call)
             if self._kind != "jvp" and self._containers(args, kwargs):
                 result = self._as_gradients(result, args, kwargs)
             inner = self._function

@@ -94,6 +94,8 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
                 is_float(e) or _is_number(e) or _is_size(e) for e in sides)
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
             return is_float(expr.operand)
+        if isinstance(expr, ast.Attribute) and expr.attr == "T":  # a transposed view
+            return is_float(expr.value)
         kernel = _xp_kernel(expr)
         if kernel in _FRESH_REDUCTIONS:  # sum/mean/max/min/prod of floats, any axis
             return bool(expr.args) and is_float(expr.args[0])
@@ -119,16 +121,19 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
         if simple and stmt.targets[0].id not in primal:
             steps = _in_place_steps(stmt.value, made, reads, later[i], shapes, is_float,
                                     stmt.targets[0].id)
+            if steps is None and buffers.available:
+                steps = _chain_steps(stmt.value, stmt.targets[0].id, shapes, is_float)
         if steps is not None:
             target, (first, updates) = stmt.targets[0].id, steps
-            if first.id != target:
-                out.append(ast.copy_location(ast.Assign(
-                    targets=[ast.Name(target, ast.Store())], value=first), stmt))
-            for op, other in updates:
-                other, _ = buffers.into(other, reads, later[i] | {target})
-                out.append(ast.copy_location(ast.AugAssign(
-                    target=ast.Name(target, ast.Store()), op=op, value=other), stmt))
-            made.discard(first.id)
+            chain = []
+            if not (isinstance(first, ast.Name) and first.id == target):
+                first, _ = buffers.into(first, reads, later[i] | {target})
+                chain.append(ast.Assign(targets=[ast.Name(target, ast.Store())], value=first))
+            chain += [_update(target, op, other, buffers, reads, later[i] | {target})
+                      for op, other in updates]
+            for new in chain:
+                out.append(ast.copy_location(new, stmt))
+                made.difference_update(_aliasing_reads(new))  # `y = a`, `out=a`: y's now
             made.add(target)
             floating.add(target)
             continue
@@ -138,7 +143,9 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
                 stmt.value, (ast.BinOp, ast.UnaryOp))
             live = later[i] | ({stmt.target.id} if isinstance(stmt, ast.AugAssign)
                                and isinstance(stmt.target, ast.Name) else set())
-            stmt.value, _ = buffers.into(stmt.value, reads, live, keep)
+            stmt.value, buffer = buffers.into(stmt.value, reads, live, keep)
+            if simple and buffer is None:  # a dead array of ours may take the result
+                stmt.value = buffers.spare(stmt.value, reads, live)
         for name in _aliasing_reads(stmt):  # a reference may be kept: no longer ours alone
             made.discard(name)
         for node in walk(stmt):
@@ -238,6 +245,90 @@ class _DeadBuffers:
         return visit(node)
 
 
+    def spare(self, node, reads: dict, read_later: set):
+        """`node`, an elementwise operation that makes a new float64 array, written into
+        an array of ours of its shape that nothing reads any more (`neg = -x` as
+        `neg = xp.negative(x, out=t)` once t is dead); `node` itself when there is none."""
+        if not self.available or not self.is_float(node):
+            return node
+        if isinstance(node, ast.BinOp) and type(node.op) in _UFUNCS:
+            kernel, args = _UFUNCS[type(node.op)], [node.left, node.right]
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            kernel, args = "negative", [node.operand]
+        elif (_xp_kernel(node) in _FLOAT_KERNELS and len(node.args) == 1
+              and not node.keywords):
+            kernel, args = _xp_kernel(node), node.args
+        else:
+            return node
+        shape = self.shapes.of(node)
+        if not shape:
+            return node
+        for name in sorted(self.made):
+            if (name not in reads and name not in read_later
+                    and self.shapes.equal(self.shapes.of(ast.Name(name, ast.Load())), shape)):
+                self.made.discard(name)
+                return _into(kernel, args, name)
+        return node
+
+
+def _update(target: str, op, other, buffers: _DeadBuffers, reads: dict, read_later: set):
+    """One step of an in-place chain on `target`: `target op= other` for an operator,
+    `target = xp.<op>(other, target, out=target)` for the subtraction or division of
+    `target` from a value, `target = xp.<op>(target, out=target)` for a kernel."""
+    if isinstance(op, ast.operator):
+        other, _ = buffers.into(other, reads, read_later)
+        return ast.AugAssign(target=ast.Name(target, ast.Store()), op=op, value=other)
+    args = [ast.Name(target, ast.Load())] if other is None else [other,
+                                                                 ast.Name(target, ast.Load())]
+    return ast.Assign(targets=[ast.Name(target, ast.Store())], value=_into(op, args, target))
+
+
+def _chain_steps(value, target, shapes, is_float):
+    """(e, [(op, operand), ...]) when `value` is a nest of elementwise operations whose
+    innermost one, e, makes a new float64 array of the result's shape: the others
+    update that array in place (`y = 2.0 * (1.0 - t * t) - t` as `y = t * t`,
+    `y = xp.subtract(1.0, y, out=y)`, `y *= 2.0`, `y -= t`); op is an operator
+    (`y op= operand`), or the name of a kernel that takes y last (`xp.subtract(1.0, y,
+    out=y)`) or alone (operand None). None when there is nothing to chain."""
+    shape = shapes.of(value)
+    if not shape or target in _read_counts(value) or not is_float(value):
+        return None
+
+    def full(expr) -> bool:  # a new float64 array of the result's shape
+        return (isinstance(expr, (ast.BinOp, ast.UnaryOp)) or (
+            _xp_kernel(expr) in _FLOAT_KERNELS and len(expr.args) == 1
+            and not expr.keywords)) and is_float(expr) and shapes.equal(shapes.of(expr), shape)
+
+    def operand(expr) -> bool:
+        return is_float(expr) or _is_number(expr)
+
+    updates = []
+    while True:
+        if isinstance(value, ast.BinOp) and isinstance(value.op, _IN_PLACE_OPS):
+            if full(value.left) and operand(value.right):
+                updates.insert(0, (value.op, value.right))
+                value = value.left
+                continue
+            if full(value.right) and operand(value.left):
+                if isinstance(value.op, (ast.Add, ast.Mult)):
+                    updates.insert(0, (value.op, value.left))
+                else:
+                    updates.insert(0, (_UFUNCS[type(value.op)], value.left))
+                value = value.right
+                continue
+        elif (isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
+              and full(value.operand)):
+            updates.insert(0, (ast.Mult(), ast.Constant(-1.0)))
+            value = value.operand
+            continue
+        elif _xp_kernel(value) in _FLOAT_KERNELS and full(value) and full(value.args[0]):
+            updates.insert(0, (_xp_kernel(value), None))
+            value = value.args[0]
+            continue
+        break
+    return (value, updates) if updates else None
+
+
 def _into(kernel: str, args: list, buffer: str) -> ast.Call:
     out = ast.keyword(arg="out", value=ast.Name(buffer, ast.Load()))
     return ast.Call(func=ast.Attribute(value=ast.Name("xp", ast.Load()), attr=kernel,
@@ -288,9 +379,12 @@ def _aliasing_reads(stmt) -> set:
     for node in walk(stmt):
         if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
             continue
-        parent = parents.get(id(node))
+        read, parent = node, parents.get(id(node))
+        while isinstance(parent, ast.Attribute) and parent.attr == "T":
+            read, parent = parent, parents.get(id(parent))  # a view, read by `parent`
         fresh = isinstance(parent, (ast.BinOp, ast.UnaryOp, ast.Compare)) or (
-            isinstance(parent, ast.Call) and node in parent.args[:1]
+            isinstance(parent, ast.AugAssign) and read is parent.value) or (
+            isinstance(parent, ast.Call) and read in parent.args[:1]
             and _xp_kernel(parent) in _FLOAT_KERNELS | _FRESH_REDUCTIONS)
         if not fresh:
             kept.add(node.id)

@@ -13,7 +13,7 @@ import ast
 import operator
 from numbers import Number
 
-from srcgrad.codegen import closed_forms, gathers, in_place, specialize, spelling
+from srcgrad.codegen import closed_forms, factoring, gathers, in_place, specialize, spelling
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
@@ -420,6 +420,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
             gathers.gather_in_buffers(function)
             _restore_namespace(function, namespace)
     if argument_layouts:
+        factoring.factor_contributions(function, argument_layouts, primal)
         specialize.hoist_transposes(function, argument_layouts, primal)
         in_place.update_in_place(function, argument_layouts, floats, primal)
         _restore_namespace(function, namespace)

@@ -15,7 +15,7 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     h_matmul_W2 = h @ W2
     logits = h_matmul_W2 + b2
     max_logits = logits.max(axis=1, keepdims=True)
-    shifted = logits - max_logits
+    shifted = xp.subtract(logits, max_logits, out=h_matmul_W2)
     exp_shifted = xp.exp(shifted, out=shifted)
     sum_exp_shifted = exp_shifted.sum(axis=1, keepdims=True)
     X_shape = X.shape
@@ -34,7 +34,8 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     bh = bshifted @ W2.T
     bW2 = h.T @ bshifted
     # grad of line 64: h = np.tanh(X @ W1 + b1)
-    bX_matmul_W1_plus_b1 = bh * (1.0 - h * h)
+    bX_matmul_W1_plus_b1 = bh
+    bX_matmul_W1_plus_b1 *= xp.subtract(1.0, xp.square(h, out=h), out=h)
     bb1 = bX_matmul_W1_plus_b1.sum(axis=0)
     bW1 = X.T @ bX_matmul_W1_plus_b1
     return (bW1, bb1, bW2, bb2)

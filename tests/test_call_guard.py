@@ -1,0 +1,98 @@
+"""The fast path of a call: the code of the last plain call runs again only for arguments
+of its types, shapes and dtypes; anything else takes the full path (and its own code)."""
+
+import numpy as np
+import pytest
+
+import srcgrad
+from srcgrad import arguments
+
+
+def _recorded(*args):
+    return args
+
+
+def test_guard_calls_for_the_recorded_signature():
+    x, n = np.ones((2, 3)), 4.0
+    guard = arguments.guard((x, n), _recorded)
+    y = np.zeros((2, 3))
+    assert guard(y, 1.5) == (y, 1.5)
+
+
+@pytest.mark.parametrize("args", [
+    (np.ones((3, 2)), 1.0),  # another shape
+    (np.ones(6), 1.0),  # another rank
+    (np.ones((2, 3), dtype=np.float32), 1.0),  # another dtype
+    (np.ones((2, 3)), 1),  # an int where a float was
+    (np.ones((2, 3)).tolist(), 1.0),  # a list where an array was
+    (1.0, np.ones((2, 3))),  # swapped
+    (np.ones((2, 3)),),  # fewer
+    (np.ones((2, 3)), 1.0, 1.0),  # more
+    (np.ma.ones((2, 3)), 1.0),  # a subclass of ndarray
+])
+def test_guard_misses_any_other_signature(args):
+    guard = arguments.guard((np.ones((2, 3)), 4.0), _recorded)
+    assert guard(*args) is arguments.MISS
+
+
+def test_guard_of_no_arguments():
+    guard = arguments.guard((), _recorded)
+    assert guard() == ()
+    assert guard(1.0) is arguments.MISS
+
+
+def _loss(w, b, x):
+    return np.sum(np.tanh(x @ w + b) ** 2)
+
+
+def _expected(w, b, x):
+    t = np.tanh(x @ w + b)
+    g = 2.0 * t * (1.0 - t * t)
+    gb = g.sum(axis=tuple(range(g.ndim - b.ndim))) if b.ndim else g.sum()
+    for axis, n in enumerate(b.shape[::-1]):
+        if n == 1 and g.shape[g.ndim - 1 - axis] != 1:
+            gb = gb.sum(axis=b.ndim - 1 - axis, keepdims=True)
+    return x.T @ g, gb
+
+
+def test_calls_alternating_layouts_and_dtypes_each_get_their_own_code():
+    """Specialized code (unit axes summed or not, in-place updates only for float64) must
+    not run for arguments it was not made for, however the calls alternate."""
+    rng = np.random.default_rng(0)
+    grad = srcgrad.grad(_loss, wrt=["w", "b"])
+    calls = [
+        (rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(5, 3))),
+        (rng.normal(size=(3, 1)), rng.normal(size=1), rng.normal(size=(5, 3))),
+        (rng.normal(size=(3, 4)), rng.normal(size=(5, 4)), rng.normal(size=(5, 3))),
+        (rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32),
+         rng.normal(size=(5, 3)).astype(np.float32)),
+    ]
+    for _ in range(2):
+        for w, b, x in calls:
+            gw, gb = grad(w, b, x)
+            ew, eb = _expected(w.astype(float), b.astype(float), x.astype(float))
+            tolerance = 1e-4 if w.dtype == np.float32 else 1e-12
+            assert gw.shape == w.shape and gb.shape == b.shape
+            np.testing.assert_allclose(gw, ew, rtol=tolerance, atol=tolerance)
+            np.testing.assert_allclose(gb, eb, rtol=tolerance, atol=tolerance)
+
+
+def test_a_fast_call_still_reports_errors_with_their_location():
+    def non_scalar(x):
+        return x * 2.0
+
+    grad = srcgrad.grad(non_scalar)
+    x = np.ones(3)
+    for _ in range(2):
+        with pytest.raises(srcgrad.errors.NonScalarOutputError, match="vjp"):
+            grad(x)
+
+
+def test_an_integer_array_after_a_float64_one_gets_code_without_in_place_updates():
+    def weighted(w, x):
+        return np.sum(np.exp(-x) * w)
+
+    grad = srcgrad.grad(weighted)
+    w = np.linspace(0.0, 1.0, 4)
+    for x in (np.arange(4.0), np.arange(4), np.arange(4.0), np.arange(4)):
+        np.testing.assert_allclose(grad(w, x), np.exp(-np.arange(4.0)), rtol=1e-14)
