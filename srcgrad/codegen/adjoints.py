@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import ast
 import types
-from dataclasses import dataclass, field
 
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.calls import active_arguments, call_specimens, user_call
 from srcgrad.codegen.syntax import Comment, assign, call, clone, name
 from srcgrad.errors import NonDifferentiableError, UnknownCalleeError
+from srcgrad.records import field, record
 
 __all__ = ["Adjoints", "State"]
 
 
-@dataclass
+@record
 class State:
     """What the backward sweep knows at a point: adjoints assigned on every path, and
     adjoints that may still hold the 0.0 placeholder (rather than an array of zeros)."""

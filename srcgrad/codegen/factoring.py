@@ -60,8 +60,8 @@ def factor_contributions(function: ast.FunctionDef, argument_layouts: dict,
     temporaries a term is made of (products read nowhere else) are read into it first."""
     shapes = layouts.analyze(function, argument_layouts)
     index = 0
+    program = _Program(function)
     while index < len(function.body):
-        program = _Program(function)
         body = function.body
         found = _factored(body[index], index, body, program, primal, shapes)
         if found is None:
@@ -73,6 +73,7 @@ def factor_contributions(function: ast.FunctionDef, argument_layouts: dict,
         function.body = [s for i, s in enumerate(body) if i not in dead]
         _sink(function, last.value.right.id, last)
         index = function.body.index(last) + 1
+        program = _Program(function)
 
 
 def _factored(stmt, index, body, program, primal, shapes):

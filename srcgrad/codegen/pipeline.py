@@ -8,21 +8,30 @@ from __future__ import annotations
 import ast
 import builtins
 import os
-from dataclasses import dataclass
 
 from srcgrad._version import __version__
+from srcgrad.codegen import (
+    emit,
+    fence,
+    forward,
+    lift,
+    normalize,
+    optimize,
+    reverse,
+    source,
+)
 from srcgrad.codegen.analysis import mutation
-from srcgrad.codegen import emit, fence, forward, lift, normalize, optimize, reverse, source
 from srcgrad.codegen.naming import RESERVED, Namer
-from srcgrad.errors import SrcgradError, UnknownWrtError, UnsupportedSyntaxError
 from srcgrad.codegen.syntax import walk
+from srcgrad.errors import SrcgradError, UnknownWrtError, UnsupportedSyntaxError
+from srcgrad.records import record
 
 __all__ = ["Compiled", "compile_derivative", "resolve_wrt", "VERSION"]
 
 VERSION = __version__
 
 
-@dataclass(frozen=True)
+@record
 class Compiled:
     """An emitted derivative: its module text and what is needed to load and call it."""
 
@@ -91,7 +100,7 @@ _WHAT = {"primal": "Primal", "grad": "Gradient", "value_and_grad": "Value and gr
          "vjp": "Vector-Jacobian product", "jvp": "Jacobian-vector product"}
 
 
-@dataclass
+@record
 class Entry:
     """One derivative function of an emitted module."""
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 import builtins
 import operator
-from dataclasses import dataclass
 
+from srcgrad.records import record
 from srcgrad.rules import registry
 
 __all__ = [
@@ -58,7 +58,7 @@ class Kind:
     OPAQUE = "opaque"  # a call srcgrad cannot see into
 
 
-@dataclass(frozen=True)
+@record
 class Classified:
     kind: str
     rule: registry.Rule | None = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import copy
-from dataclasses import dataclass
 
 from srcgrad.codegen import template
 from srcgrad.codegen.adjoints import Adjoints, State, is_pop
@@ -27,15 +26,27 @@ from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.records import drop_needless_records, unset_records
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import (CONSTANTS, STACK, STACKS, assign, call, clone, name,
-                                    parameter_names, pop, push, walk)
+from srcgrad.codegen.syntax import (
+    CONSTANTS,
+    STACK,
+    STACKS,
+    assign,
+    call,
+    clone,
+    name,
+    parameter_names,
+    pop,
+    push,
+    walk,
+)
 from srcgrad.errors import UnsupportedSyntaxError
+from srcgrad.records import record
 
 # The user-call helpers live in calls.py; they stay importable from here.
 __all__ = ["ReverseOptions", "active_arguments", "primal", "primal_call", "reverse", "user_call"]
 
 
-@dataclass(frozen=True)
+@record
 class ReverseOptions:
     wrt: tuple[str, ...]
     kind: str = "grad"  # "grad", "value_and_grad" or "vjp"

@@ -15,10 +15,10 @@ import inspect
 import textwrap
 import types
 import typing
-from dataclasses import dataclass, field
 
-from srcgrad.errors import Location, SourceUnavailableError, UnsupportedSyntaxError
 from srcgrad.codegen.syntax import walk
+from srcgrad.errors import Location, SourceUnavailableError, UnsupportedSyntaxError
+from srcgrad.records import field, record
 
 __all__ = ["Source", "Resolver", "UNRESOLVED", "parse_function", "object_like", "signature"]
 
@@ -31,7 +31,7 @@ class _Unresolved:
 UNRESOLVED = _Unresolved()
 
 
-@dataclass
+@record
 class Resolver:
     """Resolves free names of one function: closure cells, then globals, then builtins."""
 
@@ -71,7 +71,7 @@ class Resolver:
         return UNRESOLVED
 
 
-@dataclass
+@record
 class Source:
     """A parsed function and the facts needed to locate its nodes in the user's file."""
 
@@ -140,6 +140,38 @@ def _lambda_as_def(fn, module: ast.Module, col_offset: int) -> ast.FunctionDef:
     return ast.fix_missing_locations(ast.copy_location(tree, node))
 
 
+def _definition_text(fn) -> str:
+    """`inspect.getsource(fn)`, without tokenizing when the indentation shows where the
+    definition ends: the first line after the `def` line indented no deeper than it (and
+    not blank or a comment) ends it. Such a line inside the definition (a string or a
+    bracket continued at the left margin) leaves the text before it unparseable, and
+    `inspect` decides. Compiling tokenize's patterns was ~5 ms of a first call."""
+    fn = inspect.unwrap(fn)  # as getsource does
+    lines, start = inspect.findsource(fn)
+    first = lines[start]
+    margin = len(first) - len(first.lstrip())
+    end = start
+    while end < len(lines) and lines[end].lstrip().startswith("@"):
+        end += 1  # decorators of one line each
+    if fn.__name__ != "<lambda>" and end < len(lines) and lines[end].lstrip().startswith(
+            ("def ", "async def ")):
+        last = end
+        for end in range(end + 1, len(lines)):
+            text = lines[end].strip()
+            if not text or text.startswith("#"):
+                continue
+            if len(lines[end]) - len(lines[end].lstrip()) <= margin:
+                break
+            last = end
+        raw = "".join(lines[start:last + 1])
+        try:
+            ast.parse(textwrap.dedent(raw))
+            return raw
+        except SyntaxError:
+            pass
+    return inspect.getsource(fn)
+
+
 def parse_function(fn) -> Source:
     """Parse `fn`'s source. Raises SourceUnavailableError when Python cannot give it.
 
@@ -158,7 +190,7 @@ def parse_function(fn) -> Source:
             "rule for this callable with srcgrad.extend instead",
         )
     try:
-        raw = inspect.getsource(fn)
+        raw = _definition_text(fn)
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {name!r} ({exc})",

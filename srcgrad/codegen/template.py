@@ -10,17 +10,17 @@ into an assignment or an addition); contributions to inactive inputs are dropped
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.syntax import clone, walk
 from srcgrad.errors import UnsupportedSyntaxError
+from srcgrad.records import record
 from srcgrad.rules.registry import Rule
 
 __all__ = ["Binding", "bind", "instantiate", "index_value", "differentiable_params", "mentions"]
 
 
-@dataclass(frozen=True)
+@record
 class Binding:
     """Parameter name -> bound expression; sequence parameters bind to an ast.Tuple."""
 

@@ -28,12 +28,12 @@ import inspect
 import linecache
 import os
 import textwrap
-from dataclasses import dataclass
 
 import numpy as np
 
 from srcgrad.codegen.syntax import walk
 from srcgrad.errors import Location, RuleError
+from srcgrad.records import record
 
 __all__ = [
     "Param",
@@ -82,7 +82,7 @@ class Seq:
     """Annotation for a template parameter that holds a sequence of arrays."""
 
 
-@dataclass(frozen=True)
+@record
 class Param:
     name: str
     default: ast.expr | None  # None: required
@@ -91,7 +91,7 @@ class Param:
     keyword_only: bool
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """Everything about one primitive."""
 

@@ -12,7 +12,6 @@ can report it if a derivative would have to flow through it.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from srcgrad.codegen import primitives, template
@@ -20,6 +19,7 @@ from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis import shift
 from srcgrad.codegen.analysis.dataflow import BACKWARD, FORWARD, solve
 from srcgrad.codegen.syntax import walk
+from srcgrad.records import record
 
 __all__ = ["Activity", "analyze", "differentiable_operands", "assigned_name", "is_slot_update",
            "is_append", "output_names"]
@@ -90,7 +90,7 @@ def output_names(function: ast.FunctionDef, has_aux: bool = False) -> frozenset[
     return frozenset(names)
 
 
-@dataclass(frozen=True)
+@record
 class Activity:
     """Side table of the analysis; statements are keys, never annotated."""
 

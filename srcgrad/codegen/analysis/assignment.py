@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
 from srcgrad.codegen.syntax import walk
+from srcgrad.records import record
 
 __all__ = ["Assignments", "analyze", "targets"]
 
@@ -35,7 +35,7 @@ def targets(stmt: ast.AST) -> frozenset[str]:
     return frozenset(n.id for t in nodes for n in walk(t) if isinstance(n, ast.Name))
 
 
-@dataclass(frozen=True)
+@record
 class Assignments:
     multi: frozenset  # names with more than one assignment, or assigned in a loop
     assigned_before: MappingProxyType  # statement -> names that may hold a value before it

@@ -8,12 +8,13 @@ predecessor lists are tuples so the graph can be shared freely between analyses.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+
+from srcgrad.records import field, record
 
 __all__ = ["Node", "CFG", "build"]
 
 
-@dataclass(eq=False)
+@record
 class Node:
     """One CFG node. `ast_node` is a statement, or the `If`/`While`/`For` whose header it is."""
 
@@ -26,7 +27,7 @@ class Node:
         return f"Node({self.label})"
 
 
-@dataclass
+@record
 class CFG:
     entry: Node
     exit: Node

@@ -8,11 +8,11 @@ node to the facts before and after it (in the direction of flow).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable
 
 from srcgrad.codegen.analysis.cfg import CFG, Node
+from srcgrad.records import record
 
 __all__ = ["Facts", "solve", "FORWARD", "BACKWARD"]
 
@@ -22,7 +22,7 @@ BACKWARD = "backward"
 Transfer = Callable[[Node, frozenset], frozenset]
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     """`before[n]` / `after[n]` hold the facts on entry to / exit from node n, in program order
     (for a backward analysis, `after[n]` is what flows into n from its successors)."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import BACKWARD, solve
 from srcgrad.codegen.syntax import walk
+from srcgrad.records import record
 
 __all__ = ["Liveness", "analyze", "uses", "defines"]
 
@@ -45,7 +45,7 @@ def uses(stmt: ast.AST) -> frozenset[str]:
     return frozenset(found)
 
 
-@dataclass(frozen=True)
+@record
 class Liveness:
     live_after: MappingProxyType  # statement -> names read later
     defined: MappingProxyType  # statement -> names it binds

@@ -12,11 +12,11 @@ is dropped).
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 
 from srcgrad.codegen import primitives
-from srcgrad.rules import registry
 from srcgrad.codegen.syntax import walk
+from srcgrad.records import record
+from srcgrad.rules import registry
 
 __all__ = ["ShapeClasses", "analyze", "SCALAR", "all_statements", "is_pop"]
 
@@ -42,7 +42,7 @@ def _combine(classes):
     return SCALAR if found is None else found
 
 
-@dataclass(frozen=True)
+@record
 class ShapeClasses:
     """`class_at[i]` maps names to classes before statement i; `zero_d` holds 0-d classes."""
 
@@ -105,7 +105,7 @@ def is_pop(value: ast.expr) -> bool:
             and value.func.attr == "pop")
 
 
-@dataclass(frozen=True)
+@record
 class _FlowInsensitive:
     """Classes that hold for a name at every point (for bodies with branches and loops)."""
 
