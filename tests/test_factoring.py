@@ -4,6 +4,7 @@ results (codegen/in_place.py): the derivative stays what the generic code and fi
 differences say, the emitted source has the asserted form, and the W6 gradient needs no
 more memory than the hand-written one."""
 
+import ast
 import sys
 import tracemalloc
 from pathlib import Path
@@ -203,3 +204,42 @@ def test_a_dead_array_is_reused_only_once_it_is_dead():
     gradient = srcgrad.grad(chain, wrt=(0, 1))
     _same_as_generic(gradient, x, y)
     srcgrad.check_grad(chain, x, y, wrt=(0, 1), order=2)
+
+
+def rebound_operand(x):
+    u = x * 1.0
+    e = np.exp(u)
+    u = x * 3.0
+    return np.sum(np.tanh(x) ** 2 * e) + np.sum(u * u)
+
+
+def test_a_factor_is_not_moved_past_a_change_of_what_it_reads():
+    x = np.linspace(-1.0, 1.0, 9)
+    gradient = srcgrad.grad(rebound_operand)
+    expected = workloads.elementwise_grad(-x) * -1.0 + 18.0 * x  # d/dx of tanh^2 e^x + 9x^2
+    np.testing.assert_allclose(gradient(x), expected, rtol=1e-12)
+    _same_as_generic(gradient, x)
+
+
+def test_a_factor_whose_operand_is_rebound_stays_where_it_is():
+    """The rewrite on its own, on code where a name the factor reads is assigned again
+    between the factor's definition and the sum (the sum's terms read both values)."""
+    from srcgrad.codegen import factoring
+
+    text = """
+def f(x, u):
+    e = xp.exp(u)
+    u = x * 3.0
+    bx = e * x + e * u
+    return bx
+"""
+    function = ast.parse(text).body[0]
+    factoring.factor_contributions(function, {"x": (None,), "u": (None,)}, frozenset())
+    lines = ast.unparse(function).splitlines()[1:]
+    assert [line.strip() for line in lines] == [
+        "e = xp.exp(u)", "u = x * 3.0", "bx = (x + u) * e", "return bx"]
+    namespace = {"xp": np}
+    module = ast.fix_missing_locations(ast.Module([function], []))
+    exec(compile(module, "<test>", "exec"), namespace)  # noqa: S102
+    x, u = np.linspace(0.0, 1.0, 5), np.linspace(1.0, 2.0, 5)
+    np.testing.assert_allclose(namespace["f"](x, u), np.exp(u) * x + np.exp(u) * 3.0 * x)

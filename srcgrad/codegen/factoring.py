@@ -223,6 +223,11 @@ def _sink(function: ast.FunctionDef, name: str, use: ast.stmt) -> None:
             or program.loads[name] != sum(isinstance(n, ast.Name) and n.id == name
                                           for n in walk(use))):
         return
+    operands = _names(body[where].value)
+    for stmt in body[where + 1:body.index(use)]:
+        if any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in operands
+               for n in walk(stmt)):
+            return  # an operand changes on the way: the value would not be the same
     definition = body.pop(where)
     body.insert(body.index(use), definition)
     for operand in {n.id for n in walk(definition.value) if isinstance(n, ast.Name)}:

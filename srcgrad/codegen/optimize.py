@@ -18,7 +18,7 @@ from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
 from srcgrad.codegen.syntax import (STACKS, Comment, clone, namespace_statement, statements,
-                                    walk)
+                                    walk, xp_calls)
 
 __all__ = ["optimize", "fold"]
 
@@ -184,6 +184,21 @@ def _is_restore(stmt: ast.stmt) -> bool:
     """`x = stack.pop()`: a restore from the record stack of this very function."""
     return (_is_pop(stmt) and isinstance(stmt, ast.Assign)
             and isinstance(stmt.value.func.value, ast.Name) and stmt.value.func.value.id in STACKS)
+
+
+def _zero_starts(function: ast.FunctionDef) -> bool:
+    """Is some name both assigned 0 and added to (`b = b + e`): what
+    `_first_contributions` looks for?"""
+    zeros, sums = set(), set()
+    for stmt in statements(function.body):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            target, value = stmt.targets[0].id, stmt.value
+            if _is(value, 0):
+                zeros.add(target)
+            elif (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
+                  and isinstance(value.left, ast.Name) and value.left.id == target):
+                sums.add(target)
+    return bool(zeros & sums)
 
 
 def _first_contributions(function: ast.FunctionDef) -> None:
@@ -410,9 +425,13 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         function.body = _propagate(function.body, primal)
         if argument_layouts:
             specialize.specialize(function, argument_layouts, primal)
-        _drop_unbroadcasts(function)
-        _drop_needless_widening(function)
-        _first_contributions(function)
+        helpers = xp_calls(function)
+        if helpers & {"unbroadcast", "broadcast_like"}:
+            _drop_unbroadcasts(function)
+        if "broadcast_like" in helpers:
+            _drop_needless_widening(function)
+        if _zero_starts(function):
+            _first_contributions(function)
         while _eliminate(function):
             pass
         if namespace is not None:  # the loop rewrites call `xp`

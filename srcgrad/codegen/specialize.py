@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import layouts
-from srcgrad.codegen.syntax import Comment, call, fresh, statements, walk
+from srcgrad.codegen.syntax import Comment, call, fresh, statements, walk, xp_calls
 
 __all__ = ["specialize", "hoist_transposes"]
 
@@ -126,7 +126,8 @@ def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozen
             continue  # the output is provably a scalar (so its computation may go too)
         body.append(_Specialize(shapes, argument_layouts).visit(stmt))
     function.body = body
-    _scalar_seeds(function, shapes)
+    if xp_calls(function) & {"unreduce", "unmean"}:
+        _scalar_seeds(function, shapes)
     _fold_negations(function, primal)
 
 

@@ -72,6 +72,14 @@ def fresh(stem: str, taken: set[str]) -> str:
     return candidate
 
 
+def xp_calls(node: ast.AST) -> set[str]:
+    """The names of the backend functions `node` calls (`xp.<name>(...)`): a pass whose
+    helpers are not among them has nothing to do."""
+    return {n.func.attr for n in walk(node) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+            and n.func.value.id == "xp"}
+
+
 def namespace_statement(function: ast.FunctionDef) -> ast.stmt | None:
     """The function's `xp = rt.namespace(...)` (emitted code binds it first), or None."""
     for stmt in function.body[:1]:
