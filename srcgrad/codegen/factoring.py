@@ -7,8 +7,10 @@ e live while either term is made. Written as `(2 * (1 - t * t) - t) * t`, then `
 the sum needs one buffer besides t, and e, computed only now (its definition moves down
 to its one use), can take t's memory once t is dead.
 
-Exact in real arithmetic; in floating point the result differs from the unfactored one by
-rounding only (the operations are regrouped, none is added that could overflow first).
+Exact in real arithmetic; in floating point the operations are regrouped, so the result
+differs from the unfactored one by rounding, and where a partial product overflows in one
+grouping and not in the other (`exp(-x)` at x = -800 multiplied in last gives -inf, as the
+hand-written gradient does, where the unfactored sum gave inf * 0 = nan).
 """
 
 from __future__ import annotations
