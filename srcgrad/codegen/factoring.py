@@ -19,7 +19,7 @@ import ast
 import collections
 
 from srcgrad.codegen.analysis import layouts
-from srcgrad.codegen.syntax import walk
+from srcgrad.codegen.syntax import names_in, stores_in, walk
 
 __all__ = ["factor_contributions"]
 
@@ -140,33 +140,28 @@ def _accumulated(body, index, target):
     while True:
         stmt = body[j]
         value = stmt.value
-        if _names(value) & rebound:
+        if names_in(value) & rebound:
             return None  # its value would not be what it was at body[j]
         if (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub))
                 and isinstance(value.left, ast.Name) and value.left.id == target):
-            if target in _names(value.right):
+            if target in names_in(value.right):
                 return None
             sums.insert(0, value.right if isinstance(value.op, ast.Add)
                         else ast.UnaryOp(op=ast.USub(), operand=value.right))
-        elif target in _names(value):
+        elif target in names_in(value):
             return None
         else:
             sums.insert(0, value)
             return earlier, sums
         j -= 1
-        while j >= 0 and target not in _names(body[j]):
-            rebound |= {n.id for n in walk(body[j])
-                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        while j >= 0 and target not in names_in(body[j]):
+            rebound |= stores_in(body[j])
             j -= 1
         if j < 0 or not (isinstance(body[j], ast.Assign) and len(body[j].targets) == 1
                          and isinstance(body[j].targets[0], ast.Name)
                          and body[j].targets[0].id == target):
             return None
         earlier.add(j)
-
-
-def _names(node) -> set:
-    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
 
 
 def _terms(expr, sign):
@@ -225,10 +220,9 @@ def _sink(function: ast.FunctionDef, name: str, use: ast.stmt) -> None:
             or program.loads[name] != sum(isinstance(n, ast.Name) and n.id == name
                                           for n in walk(use))):
         return
-    operands = _names(body[where].value)
+    operands = names_in(body[where].value)
     for stmt in body[where + 1:body.index(use)]:
-        if any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in operands
-               for n in walk(stmt)):
+        if stores_in(stmt) & operands:
             return  # an operand changes on the way: the value would not be the same
     definition = body.pop(where)
     body.insert(body.index(use), definition)

@@ -13,7 +13,16 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import layouts
-from srcgrad.codegen.syntax import Comment, call, fresh, statements, walk, xp_calls
+from srcgrad.codegen.syntax import (
+    Comment,
+    call,
+    fresh,
+    names_in,
+    statements,
+    stores_in,
+    walk,
+    xp_calls,
+)
 
 __all__ = ["specialize", "hoist_transposes"]
 
@@ -145,8 +154,7 @@ def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
         index += 1
         if not isinstance(loop, (ast.For, ast.While)):
             continue
-        stored = {n.id for n in walk(loop)
-                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        stored = stores_in(loop)
         hoisted: dict[str, str] = {}
 
         def replace(node):
@@ -166,9 +174,7 @@ def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
             return node
 
         for stmt in statements(loop.body):
-            if isinstance(stmt, (ast.Assign, ast.AugAssign)) and not any(
-                    n.id in primal for n in walk(stmt)
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)):
+            if isinstance(stmt, (ast.Assign, ast.AugAssign)) and not stores_in(stmt) & primal:
                 stmt.value = replace(stmt.value)
         for name in sorted(hoisted):
             view = ast.Assign(targets=[ast.Name(hoisted[name], ast.Store())],
@@ -321,21 +327,12 @@ def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> No
                         and later.targets[0].id == target and isinstance(update, ast.BinOp)
                         and isinstance(update.op, ast.Add) and isinstance(update.left, ast.Name)
                         and update.left.id == target
-                        and target not in _names(update.right)
-                        and not _stores(later) & operands):
+                        and target not in names_in(update.right)
+                        and not stores_in(later) & operands):
                     later.value = ast.BinOp(left=update.right, op=ast.Sub(), right=negated)
                     index -= 1
                     del body[index]
                 break
-
-
-def _names(node) -> set:
-    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
-
-
-def _stores(stmt) -> set:
-    return {n.id for n in walk(stmt)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _requires_scalar(stmt: ast.stmt) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 from collections import deque
 
-__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "statements", "fresh",
-           "namespace_statement", "parameter_names", "push", "pop", "STACK", "CONSTANTS",
-           "STACKS"]
+__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "statements", "names_in",
+           "stores_in", "fresh", "xp_calls", "namespace_statement", "parameter_names", "push",
+           "pop", "STACK", "CONSTANTS", "STACKS"]
 
 STACK = "stack"  # the list emitted code records values on, for the backward sweep
 CONSTANTS = "constants"  # the same for values that carry no derivative (counters, flags)
@@ -61,6 +61,16 @@ def statements(body: list[ast.stmt]):
         yield stmt
         for field in ("body", "orelse"):
             yield from statements(getattr(stmt, field, None) or [])
+
+
+def names_in(node: ast.AST) -> set[str]:
+    """Every name `node` reads or binds."""
+    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
+
+
+def stores_in(node: ast.AST) -> set[str]:
+    """The names `node` binds, nested statements included."""
+    return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def fresh(stem: str, taken: set[str]) -> str:
