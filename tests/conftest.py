@@ -35,7 +35,17 @@ def _backend_problem(name):
     return None
 
 
+# SRCGRAD_CHECK_CHANGES=1 checks, in every compilation, that each optimizer pass that says
+# it changed nothing left the code as it was (a pass that misreports ends the
+# optimization early; tests/test_optimizer_sweeps.py checks a sample on every run).
+CHECK_CHANGES_ENV = "SRCGRAD_CHECK_CHANGES"
+
+
 def pytest_configure(config):
+    if os.environ.get(CHECK_CHANGES_ENV) == "1":
+        from srcgrad.codegen import optimize
+
+        optimize.CHECK_CHANGES = True
     name = os.environ.get(BACKEND_ENV, "").strip().lower() or "strict"
     problem = _backend_problem(name)
     if problem is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from numbers import Number
 
-from srcgrad.codegen.syntax import Comment, call, name, walk
+from srcgrad.codegen.syntax import Comment, call, name, statements, walk
 
 __all__ = ["close_scaling_loops"]
 
@@ -23,9 +23,18 @@ def close_scaling_loops(function: ast.FunctionDef, primal: frozenset) -> bool:
     """Rewrite every scaling loop of `function` in closed form (the caller makes sure `xp`
     is bound). Loops over the user's own values (`primal`) keep their exact operations.
     Returns whether anything changed."""
+    if not any(isinstance(s, ast.For) and _single_assignment(s)
+               for s in statements(function.body)):
+        return False  # (finding the names read takes a walk over the whole function)
     read = {n.id for n in walk(function)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return _close(function.body, read, primal)
+
+
+def _single_assignment(loop: ast.For) -> bool:
+    """Is one assignment the only work of `loop` (comments aside)?"""
+    work = [s for s in loop.body if not isinstance(s, Comment)]
+    return len(work) == 1 and isinstance(work[0], ast.Assign) and not loop.orelse
 
 
 def _close(body: list[ast.stmt], read: set[str], primal: frozenset) -> bool:

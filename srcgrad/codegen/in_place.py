@@ -26,7 +26,7 @@ from srcgrad.codegen.buffers import (
     writes_into,
     xp_kernel,
 )
-from srcgrad.codegen.syntax import namespace_statement, walk
+from srcgrad.codegen.syntax import links, namespace_statement, rewrite, walk
 
 __all__ = ["update_in_place"]
 
@@ -49,6 +49,7 @@ def _accumulate_in_place(function: ast.FunctionDef, shapes: layouts.Shapes) -> N
                 stores.setdefault(target.id, []).append(node)
     returns = [n for n in walk(function) if isinstance(n, ast.Return)]
     params = {a.arg for a in function.args.args}
+    reads_of = None  # identifier -> the Name nodes reading it, found when first needed
     for name, assigned in stores.items():
         starts = [s for s in assigned if isinstance(s, ast.Assign)
                   and isinstance(s.value, ast.Constant) and type(s.value.value) is float]
@@ -61,9 +62,9 @@ def _accumulate_in_place(function: ast.FunctionDef, shapes: layouts.Shapes) -> N
             continue
         allowed = {id(s.value.left) for s in updates}
         allowed |= {id(n) for r in returns for n in walk(r)}
-        reads = [n for n in walk(function) if isinstance(n, ast.Name) and n.id == name
-                 and isinstance(n.ctx, ast.Load)]
-        if any(id(n) not in allowed for n in reads):
+        if reads_of is None:
+            reads_of = links(function)[1]
+        if any(id(n) not in allowed for n in reads_of.get(name, ())):
             continue
         for stmt in updates:
             stmt.__class__ = ast.AugAssign
@@ -188,29 +189,30 @@ def update_in_place(function: ast.FunctionDef, argument_layouts: dict, floats: f
     _accumulate_in_place(function, shapes)
     if floats and floats >= set(argument_layouts):
         _update_dead_in_place(function, shapes, floats, primal)
-    _ReductionMethods(shapes).visit(function)
+    function.body = [rewrite(stmt, _reduction_methods(shapes)) for stmt in function.body]
 
 
-class _ReductionMethods(ast.NodeTransformer):
+_METHODS = frozenset({"sum", "mean", "max", "min"})
+
+
+def _reduction_methods(shapes: layouts.Shapes):
     """`xp.sum(a, axis=0)` as `a.sum(axis=0)` where `a` is provably an array (rank one or
     more): the method skips NumPy's dispatch through `np.sum`, a few microseconds per call
     that small arrays notice. NumPy, CuPy and Dask arrays, and the strict stand-in, all
     have these methods."""
 
-    KERNELS = frozenset({"sum", "mean", "max", "min"})
-
-    def __init__(self, shapes: layouts.Shapes):
-        self.shapes = shapes
-
-    def visit_Call(self, node):
-        self.generic_visit(node)
+    def change(node):
+        if node.__class__ is not ast.Call:
+            return node
         func = node.func
         if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                and func.value.id == "xp" and func.attr in self.KERNELS
+                and func.value.id == "xp" and func.attr in _METHODS
                 and 1 <= len(node.args) <= 2
                 and all(k.arg in ("axis", "keepdims") for k in node.keywords)):
-            shape = self.shapes.of(node.args[0])
+            shape = shapes.of(node.args[0])
             if shape:  # known, and not a scalar
                 method = ast.Attribute(value=node.args[0], attr=func.attr, ctx=ast.Load())
                 return ast.Call(func=method, args=node.args[1:], keywords=node.keywords)
         return node
+
+    return change

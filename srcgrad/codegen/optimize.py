@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import ast
 import operator
+from functools import partial
 from numbers import Number
 
 from srcgrad.codegen import closed_forms, factoring, gathers, in_place, specialize, spelling
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
-from srcgrad.codegen.syntax import (STACKS, Comment, clone, namespace_statement, statements,
-                                    walk, xp_calls)
+from srcgrad.codegen.syntax import (STACKS, Comment, clone, namespace_statement, rewrite,
+                                    statements, walk, xp_calls)
 
 __all__ = ["optimize", "fold"]
 
@@ -44,90 +45,108 @@ def _is(node: ast.AST, value) -> bool:
     return number is not None and number == value
 
 
-class _Folder(ast.NodeTransformer):
+def _fold_binop(node: ast.BinOp, algebra: bool) -> ast.expr:
+    left, right, op = node.left, node.right, node.op
+    a, b = _number(left), _number(right)
+    if a is not None and b is not None and type(op) in _FOLDABLE:
+        try:
+            value = _FOLDABLE[type(op)](a, b)
+        except (ZeroDivisionError, OverflowError):
+            return node
+        if isinstance(value, Number) and not isinstance(value, complex):
+            return ast.copy_location(ast.Constant(value), node)
+    if not algebra:
+        return node
+    if isinstance(op, (ast.Mult, ast.MatMult)) and (_is(left, 0) or _is(right, 0)):
+        return ast.copy_location(ast.Constant(0.0), node)
+    if isinstance(op, ast.Div) and _is(left, 0):
+        return ast.copy_location(ast.Constant(0.0), node)
+    if isinstance(op, ast.Add) and _is(left, 0):
+        return right
+    if isinstance(op, ast.Sub) and _is(left, 0):
+        return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=right), node)
+    if isinstance(op, ast.Mult):
+        if _is(left, 1):
+            return right
+        if _is(right, 1):
+            return left
+        if _is(left, -1):
+            return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=right), node)
+        if _is(right, -1):
+            return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=left), node)
+    if isinstance(op, ast.Div) and _is(right, 1):
+        return left
+    if isinstance(op, ast.Pow) and _is(right, 1):
+        return left
+    if isinstance(op, (ast.Add, ast.Sub)) and _is(right, 0):
+        return left
+    if isinstance(op, ast.Sub) and isinstance(right, ast.UnaryOp) and isinstance(
+        right.op, ast.USub
+    ):
+        return ast.copy_location(ast.BinOp(left=left, op=ast.Add(), right=right.operand), node)
+    if isinstance(op, ast.Add) and isinstance(right, ast.UnaryOp) and isinstance(
+        right.op, ast.USub
+    ):
+        return ast.copy_location(ast.BinOp(left=left, op=ast.Sub(), right=right.operand), node)
+    return node
+
+
+def _folded(node: ast.AST, algebra: bool) -> ast.AST:
+    """One node, its children folded already."""
+    kind = type(node)
+    if kind is ast.BinOp:
+        return _fold_binop(node, algebra)
+    if kind is ast.UnaryOp and algebra and isinstance(node.op, ast.USub):
+        value = _number(node.operand)
+        if value is not None:
+            return ast.copy_location(ast.Constant(-value), node)
+        inner = node.operand
+        if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
+            return inner.operand
+    if kind is ast.Subscript and algebra and _is(node.value, 0):
+        return node.value
+    return node
+
+
+def _fold_algebra(node):
+    return _folded(node, True)
+
+
+def _fold_arithmetic(node):
+    return _folded(node, False)
+
+
+class _Tally:
+    """How many rewrites a pass has made."""
+
+    __slots__ = ("count",)
+
+    def __init__(self):
+        self.count = 0
+
+
+def fold(node: ast.AST, algebra: bool = True, tally: _Tally | None = None,
+         env: dict[str, ast.expr] | None = None) -> ast.AST:
     """Constant arithmetic on Python numbers and, in derivative code only (`algebra`),
     identities such as `g * 1.0 -> g` and zero tangents `0.0 * e -> 0.0`. Primal code keeps
-    its identities: `mask * 1.0` converts booleans to floats and must stay."""
+    its identities: `mask * 1.0` converts booleans to floats and must stay. With `env`,
+    the names it knows are first read as their values (constants and names). Changes
+    `node` in place; returns the folded root; `tally` counts the rewrites."""
+    one = _fold_algebra if algebra else _fold_arithmetic
+    tally = _Tally() if tally is None else tally
 
-    def __init__(self, algebra: bool):
-        self.algebra = algebra
+    def change(n):
+        if n.__class__ is ast.Name:
+            if env and n.id in env and n.ctx.__class__ is ast.Load:
+                tally.count += 1
+                return ast.copy_location(clone(env[n.id]), n)
+            return n
+        new = one(n)
+        if new is not n:
+            tally.count += 1
+        return new
 
-    def visit_Subscript(self, node):
-        self.generic_visit(node)
-        if self.algebra and _is(node.value, 0):
-            return node.value
-        return node
-
-    def visit_BinOp(self, node):
-        self.generic_visit(node)
-        left, right, op = node.left, node.right, node.op
-        a, b = _number(left), _number(right)
-        if a is not None and b is not None and type(op) in _FOLDABLE:
-            try:
-                value = _FOLDABLE[type(op)](a, b)
-            except (ZeroDivisionError, OverflowError):
-                return node
-            if isinstance(value, Number) and not isinstance(value, complex):
-                return ast.copy_location(ast.Constant(value), node)
-        if not self.algebra:
-            return node
-        if isinstance(op, (ast.Mult, ast.MatMult)) and (_is(left, 0) or _is(right, 0)):
-            return ast.copy_location(ast.Constant(0.0), node)
-        if isinstance(op, ast.Div) and _is(left, 0):
-            return ast.copy_location(ast.Constant(0.0), node)
-        if isinstance(op, ast.Add) and _is(left, 0):
-            return right
-        if isinstance(op, ast.Sub) and _is(left, 0):
-            return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=right), node)
-        if isinstance(op, ast.Mult):
-            if _is(left, 1):
-                return right
-            if _is(right, 1):
-                return left
-            if _is(left, -1):
-                return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=right), node)
-            if _is(right, -1):
-                return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=left), node)
-        if isinstance(op, ast.Div) and _is(right, 1):
-            return left
-        if isinstance(op, ast.Pow) and _is(right, 1):
-            return left
-        if isinstance(op, (ast.Add, ast.Sub)) and _is(right, 0):
-            return left
-        if isinstance(op, ast.Sub) and isinstance(right, ast.UnaryOp) and isinstance(
-            right.op, ast.USub
-        ):
-            return ast.copy_location(ast.BinOp(left=left, op=ast.Add(), right=right.operand), node)
-        if isinstance(op, ast.Add) and isinstance(right, ast.UnaryOp) and isinstance(
-            right.op, ast.USub
-        ):
-            return ast.copy_location(ast.BinOp(left=left, op=ast.Sub(), right=right.operand), node)
-        return node
-
-    def visit_UnaryOp(self, node):
-        self.generic_visit(node)
-        if isinstance(node.op, ast.USub) and self.algebra:
-            value = _number(node.operand)
-            if value is not None:
-                return ast.copy_location(ast.Constant(-value), node)
-            inner = node.operand
-            if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
-                return inner.operand
-        return node
-
-
-def fold(node: ast.AST, algebra: bool = True) -> ast.AST:
-    return _Folder(algebra).visit(node)
-
-
-class _Substitute(ast.NodeTransformer):
-    def __init__(self, env: dict[str, ast.expr]):
-        self.env = env
-
-    def visit_Name(self, node):
-        if isinstance(node.ctx, ast.Load) and node.id in self.env:
-            return ast.copy_location(clone(self.env[node.id]), node)
-        return node
+    return rewrite(node, change)
 
 
 _COMPOUND = (ast.If, ast.For, ast.While)
@@ -144,7 +163,8 @@ def _kill(env: dict, names) -> None:
             del env[key]
 
 
-def _propagate(body: list[ast.stmt], primal: frozenset, env=None) -> list[ast.stmt]:
+def _propagate(body: list[ast.stmt], primal: frozenset, tally: _Tally,
+               env=None) -> list[ast.stmt]:
     """Forward constant and copy propagation (not into returns, so returned gradients keep
     their adjoint names). Statements defining `primal` names get constant arithmetic only.
     Into a branch or loop only facts about names it does not assign are carried."""
@@ -154,15 +174,14 @@ def _propagate(body: list[ast.stmt], primal: frozenset, env=None) -> list[ast.st
         if isinstance(stmt, _COMPOUND):
             _kill(env, _assigned_within(stmt))
             header = "iter" if isinstance(stmt, ast.For) else "test"
-            setattr(stmt, header, fold(_Substitute(env).visit(getattr(stmt, header)), False))
-            stmt.body = _propagate(stmt.body, primal, dict(env))
-            stmt.orelse = _propagate(stmt.orelse, primal, dict(env))
+            setattr(stmt, header, fold(getattr(stmt, header), False, tally, env))
+            stmt.body = _propagate(stmt.body, primal, tally, dict(env))
+            stmt.orelse = _propagate(stmt.orelse, primal, tally, dict(env))
             out.append(stmt)
             continue
-        if not isinstance(stmt, ast.Return) and _record_name(stmt) is None:
-            # (a record keeps its own name: its push and pop are matched by that name)
-            stmt = _Substitute(env).visit(stmt)
-        stmt = fold(stmt, algebra=not (liveness.defines(stmt) & primal))
+        # (a record keeps its own name: its push and pop are matched by that name)
+        known = None if isinstance(stmt, ast.Return) or _record_name(stmt) else env
+        stmt = fold(stmt, not (liveness.defines(stmt) & primal), tally, known)
         _kill(env, liveness.defines(stmt))
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             target = stmt.targets[0].id
@@ -201,8 +220,11 @@ def _zero_starts(function: ast.FunctionDef) -> bool:
     return bool(zeros & sums)
 
 
-def _first_contributions(function: ast.FunctionDef) -> None:
-    """`b = b + e` where b certainly holds the literal 0.0 becomes `b = e`."""
+def _first_contributions(function: ast.FunctionDef) -> bool:
+    """`b = b + e` where b certainly holds the literal 0.0 becomes `b = e`; True when
+    there was one."""
+    if not _zero_starts(function):
+        return False
     graph = cfg_module.build(function)
     everything = frozenset(n.id for n in walk(function) if isinstance(n, ast.Name))
 
@@ -217,6 +239,7 @@ def _first_contributions(function: ast.FunctionDef) -> None:
 
     facts = solve(graph, FORWARD, zeros, join=frozenset.intersection, top=everything)
     known = {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
+    changed = False
     for stmt in walk(function):
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
             continue
@@ -225,15 +248,14 @@ def _first_contributions(function: ast.FunctionDef) -> None:
                 and isinstance(value.left, ast.Name) and value.left.id == target
                 and target in known.get(stmt, ())):
             stmt.value = value.right
+            changed = True
+    return changed
 
 
-class _DropUnbroadcast(ast.NodeTransformer):
-    def __init__(self, classes: shapes.ShapeClasses, index: int):
-        self.classes = classes
-        self.index = index
-
-    def visit_Call(self, node):
-        self.generic_visit(node)
+def _dropping_unbroadcasts(classes: shapes.ShapeClasses, index: int, tally: _Tally):
+    def change(node):
+        if type(node) is not ast.Call:
+            return node
         func = node.func
         if (
             isinstance(func, ast.Attribute)
@@ -241,19 +263,25 @@ class _DropUnbroadcast(ast.NodeTransformer):
             and func.value.id == "xp"
             and func.attr in ("unbroadcast", "broadcast_like")
             and len(node.args) == 2
-            and self.classes.same_shape(self.index, node.args[0], node.args[1])
+            and classes.same_shape(index, node.args[0], node.args[1])
         ):
+            tally.count += 1
             return node.args[0]
         return node
 
+    return change
 
-def _drop_unbroadcasts(function: ast.FunctionDef) -> None:
+
+def _drop_unbroadcasts(function: ast.FunctionDef) -> bool:
     """Remove `xp.unbroadcast(g, x)` and `xp.broadcast_like(g, x)` where g provably
-    already has x's shape."""
+    already has x's shape; True when there was one."""
+    if not xp_calls(function) & {"unbroadcast", "broadcast_like"}:
+        return False
     classes = shapes.analyze(function)
-    function.body = [
-        _DropUnbroadcast(classes, index).visit(stmt) for index, stmt in enumerate(function.body)
-    ]
+    tally = _Tally()
+    function.body = [rewrite(stmt, _dropping_unbroadcasts(classes, index, tally))
+                     for index, stmt in enumerate(function.body)]
+    return tally.count > 0
 
 
 def _is_widening(stmt: ast.stmt) -> bool:
@@ -266,8 +294,10 @@ def _is_widening(stmt: ast.stmt) -> bool:
             and value.args[0].id == stmt.targets[0].id)
 
 
-def _drop_needless_widening(function: ast.FunctionDef) -> None:
+def _drop_needless_widening(function: ast.FunctionDef) -> bool:
     """Remove `b = xp.broadcast_like(b, y)` where b can no longer be the 0.0 placeholder."""
+    if not any(_is_widening(stmt) for stmt in statements(function.body)):
+        return False
     graph = cfg_module.build(function)
 
     def placeholders(node, facts):
@@ -283,8 +313,8 @@ def _drop_needless_widening(function: ast.FunctionDef) -> None:
     facts = solve(graph, FORWARD, placeholders)
     maybe = {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
 
-    _remove(function, lambda stmt: _is_widening(stmt)
-            and stmt.targets[0].id not in maybe.get(stmt, ()))
+    return _remove(function, lambda stmt: _is_widening(stmt)
+                   and stmt.targets[0].id not in maybe.get(stmt, ()))
 
 
 def _remove(function: ast.FunctionDef, needless) -> bool:
@@ -333,12 +363,25 @@ def _dead_records(function: ast.FunctionDef, live) -> set[str]:
     return {name for name, dead in restores.items() if dead}
 
 
-def _eliminate(function: ast.FunctionDef) -> bool:
-    """Remove assignments whose targets are never read, and records nobody restores to a
-    live value; True when something was removed."""
-    live = liveness.analyze(function)
-    dead_records = _dead_records(function, live)
+def _removable(stmt: ast.stmt) -> bool:
+    """May `stmt` go when nothing reads what it binds?"""
+    return isinstance(stmt, ast.Assign) and not _is_pop(stmt)
 
+
+def _eliminate(function: ast.FunctionDef) -> bool:
+    """Remove assignments whose targets are never read (chains of them at once), and
+    records nobody restores to a live value; True when something was removed."""
+    changed = False
+    while True:
+        live = liveness.analyze(function, _removable)
+        dead_records = _dead_records(function, live)
+        removed = _remove(function, _needless(live, dead_records))
+        changed |= removed
+        if not (removed and dead_records):  # (else what the records read may be dead now)
+            return changed
+
+
+def _needless(live: liveness.Liveness, dead_records: set[str]):
     def needless(stmt) -> bool:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and (
                 isinstance(stmt.value, ast.Name) and stmt.value.id == stmt.targets[0].id):
@@ -348,9 +391,9 @@ def _eliminate(function: ast.FunctionDef) -> bool:
             return True
         if _record_name(stmt) in dead_records:
             return True
-        return isinstance(stmt, ast.Assign) and live.is_dead(stmt) and not _is_pop(stmt)
+        return _removable(stmt) and live.is_dead(stmt)
 
-    return _remove(function, needless)
+    return needless
 
 
 def _heads_derivative_code(block: list[ast.stmt], primal: frozenset) -> bool:
@@ -403,12 +446,14 @@ def _tidy(body: list[ast.stmt], primal: frozenset = frozenset()) -> list[ast.stm
     return tidy
 
 
-def _restore_namespace(function: ast.FunctionDef, namespace: ast.stmt | None) -> None:
+def _restore_namespace(function: ast.FunctionDef, namespace: ast.stmt | None) -> bool:
     """Put back `xp = rt.namespace(...)`, dropped while unused, when a later rewrite made
     code that calls `xp` (a loop in closed form, a kernel writing into a temporary)."""
     if namespace is not None and namespace_statement(function) is None and any(
             isinstance(n, ast.Name) and n.id == "xp" for n in walk(function)):
         function.body.insert(0, clone(namespace))
+        return True
+    return False
 
 
 def optimize(function: ast.FunctionDef, primal=frozenset(),
@@ -419,25 +464,33 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     function = clone(function)
     primal = frozenset(primal)
     namespace = namespace_statement(function)
-    before = None
-    while before != (after := ast.dump(ast.Module(body=function.body, type_ignores=[]))):
-        before = after
-        function.body = _propagate(function.body, primal)
-        if argument_layouts:
-            specialize.specialize(function, argument_layouts, primal)
-        helpers = xp_calls(function)
-        if helpers & {"unbroadcast", "broadcast_like"}:
-            _drop_unbroadcasts(function)
-        if "broadcast_like" in helpers:
-            _drop_needless_widening(function)
-        if _zero_starts(function):
-            _first_contributions(function)
-        while _eliminate(function):
-            pass
-        if namespace is not None:  # the loop rewrites call `xp`
-            closed_forms.close_scaling_loops(function, primal)
-            gathers.gather_in_buffers(function)
-            _restore_namespace(function, namespace)
+    helpers = xp_calls(function)  # (passes only ever remove the ones their checks look at)
+
+    def propagate():
+        tally = _Tally()
+        function.body = _propagate(function.body, primal, tally)
+        return tally.count > 0
+
+    def loops():  # the loop rewrites call `xp`
+        changed = closed_forms.close_scaling_loops(function, primal)
+        if "unindex" in helpers:
+            changed |= gathers.gather_in_buffers(function)
+        return _restore_namespace(function, namespace) or changed
+
+    def specialized():
+        return specialize.specialize(function, argument_layouts, primal, helpers)
+
+    passes = [propagate, partial(_eliminate, function)]
+    if argument_layouts:
+        passes.append(specialized)
+    if helpers & {"unbroadcast", "broadcast_like"}:
+        passes.append(partial(_drop_unbroadcasts, function))
+    if "broadcast_like" in helpers:
+        passes.append(partial(_drop_needless_widening, function))
+    passes.append(partial(_first_contributions, function))
+    if namespace is not None:
+        passes.append(loops)
+    _until_nothing_changes(passes, function)
     if argument_layouts:
         factoring.factor_contributions(function, argument_layouts, primal)
         specialize.hoist_transposes(function, argument_layouts, primal)
@@ -445,4 +498,34 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         _restore_namespace(function, namespace)
     function.body = _tidy(function.body, primal)
     spelling.respell(function)
-    return ast.fix_missing_locations(function)
+    for stmt in statements(function.body):  # (`ast.unparse` reads statements' lines)
+        if not hasattr(stmt, "lineno"):
+            ast.copy_location(stmt, function)
+    return function
+
+
+CHECK_CHANGES = False  # tests set it: every pass's report of a change is checked
+
+
+def _until_nothing_changes(passes, function: ast.FunctionDef) -> None:
+    """Run the passes in turn until none changes the function. Each says whether it
+    changed anything; one that found nothing to do is run again only after another
+    changed the code."""
+    version = 0  # how many times the code has changed
+    settled = {}  # pass -> the version it last found nothing to do in
+    while True:
+        start = version
+        for index, one in enumerate(passes):
+            if settled.get(index) == version:
+                continue
+            before = ast.dump(function) if CHECK_CHANGES else None
+            changed = one()
+            if CHECK_CHANGES and not changed and ast.dump(function) != before:
+                name = getattr(one, "func", one).__qualname__
+                raise AssertionError(f"{name} changed the code and said it did not")
+            if changed:
+                version += 1
+            else:
+                settled[index] = version
+        if version == start:
+            return

@@ -336,8 +336,7 @@ class _Reverse(Adjoints):
         for stmt in new_body:
             if not hasattr(stmt, "lineno"):
                 ast.copy_location(stmt, self.function)
-        ast.copy_location(function, self.function)
-        return ast.fix_missing_locations(function)
+        return ast.copy_location(function, self.function)
 
     def result(self, output, ret, state: State) -> ast.expr:
         grads = []

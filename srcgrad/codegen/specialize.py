@@ -17,7 +17,9 @@ from srcgrad.codegen.syntax import (
     Comment,
     call,
     fresh,
+    links,
     names_in,
+    rewrite,
     statements,
     stores_in,
     walk,
@@ -27,7 +29,7 @@ from srcgrad.codegen.syntax import (
 __all__ = ["specialize", "hoist_transposes"]
 
 
-class _Specialize(ast.NodeTransformer):
+class _Specialize:
     """Helpers whose work the argument layouts decide: `unbroadcast` and `broadcast_like`
     that change nothing go, an `unbroadcast` whose summed axes are known becomes `xp.sum`,
     and the matmul adjoints of matrices become products with a transpose."""
@@ -35,11 +37,28 @@ class _Specialize(ast.NodeTransformer):
     def __init__(self, shapes: layouts.Shapes, parameters=()):
         self.shapes = shapes
         self.parameters = [ast.Name(p, ast.Load()) for p in parameters]
+        self.changes = 0  # rewrites made
 
-    def visit_Attribute(self, node):
+    def visit(self, node: ast.AST) -> ast.AST:
+        return rewrite(node, self.change)
+
+    def change(self, node: ast.AST) -> ast.AST:
+        kind = type(node)
+        if kind is ast.Call:
+            new = self._call(node)
+        elif kind is ast.BinOp:
+            new = self._binop(node)
+        elif kind is ast.Attribute:
+            new = self._attribute(node)
+        else:
+            return node
+        if new is not node:
+            self.changes += 1
+        return new
+
+    def _attribute(self, node):
         """`t.size` of a temporary shaped like a parameter p is `p.size`: the temporary
         may then go (`mean((p - y) ** 2)` needs the square only for its size)."""
-        self.generic_visit(node)
         if node.attr == "size" and isinstance(node.value, ast.Name) and isinstance(
                 node.ctx, ast.Load):
             shape = self.shapes.of(node.value)
@@ -47,11 +66,11 @@ class _Specialize(ast.NodeTransformer):
                 for parameter in self.parameters:
                     if self.shapes.equal(self.shapes.of(parameter), shape):
                         node.value = ast.Name(parameter.id, ast.Load())
+                        self.changes += 1
                         break
         return node
 
-    def visit_Call(self, node):
-        self.generic_visit(node)
+    def _call(self, node):
         func, args = node.func, node.args
         if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
                 and func.value.id == "xp"):
@@ -77,9 +96,8 @@ class _Specialize(ast.NodeTransformer):
                 return ast.BinOp(left=_transposed(args[1]), op=ast.MatMult(), right=args[0])
         return node
 
-    def visit_BinOp(self, node):
+    def _binop(self, node):
         """`xp.unreduce(g, x, ...) * y` with y shaped like x: g broadcasts by itself."""
-        self.generic_visit(node)
         if not isinstance(node.op, (ast.Mult, ast.Div, ast.Add, ast.Sub)):
             return node
         for side, other in (("left", node.right), ("right", node.left)):
@@ -90,6 +108,7 @@ class _Specialize(ast.NodeTransformer):
             if seed is not None and self.shapes.equal(self.shapes.of(other),
                                                       self.shapes.of(spread.args[1])):
                 setattr(node, side, seed)
+                self.changes += 1
         return node
 
     def summed(self, value, g, x):
@@ -125,19 +144,25 @@ def _transposed(expr: ast.expr) -> ast.expr:
     return ast.Attribute(value=expr, attr="T", ctx=ast.Load())
 
 
-def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozenset) -> None:
+def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozenset,
+               helpers=None) -> bool:
     """One round of the rewrites the layouts allow (the optimizer repeats its rounds until
-    nothing changes): shape helpers, scalar checks, spread seeds, negations."""
+    nothing changes): shape helpers, scalar checks, spread seeds, negations. `helpers`
+    holds (at least) the backend functions the code calls, when the caller knows them.
+    Returns whether anything changed."""
     shapes = layouts.analyze(function, argument_layouts)
+    rewriter = _Specialize(shapes, argument_layouts)
     body = []
     for stmt in function.body:
         if _requires_scalar(stmt) and shapes.of(stmt.value.args[0]) == ():
+            rewriter.changes += 1
             continue  # the output is provably a scalar (so its computation may go too)
-        body.append(_Specialize(shapes, argument_layouts).visit(stmt))
+        body.append(rewriter.visit(stmt))
     function.body = body
-    if xp_calls(function) & {"unreduce", "unmean"}:
-        _scalar_seeds(function, shapes)
-    _fold_negations(function, primal)
+    changed = rewriter.changes > 0
+    if (xp_calls(function) if helpers is None else helpers) & {"unreduce", "unmean"}:
+        changed |= _scalar_seeds(function, shapes)
+    return _fold_negations(function, primal) or changed
 
 
 def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
@@ -183,26 +208,27 @@ def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
             index += 1
 
 
-def _scalar_seeds(function: ast.FunctionDef, shapes) -> None:
+def _scalar_seeds(function: ast.FunctionDef, shapes) -> bool:
     """`b = xp.unreduce(c, x)` / `xp.unmean(c, x)` spread c (a number, or with
     `keepdims` an array with x's unit axes) over an array of x's shape only for it to be
     multiplied into others of that shape: where every use of b is such a product (or
     sum), b is c itself (`c / x.size` for the mean of a whole array)."""
-    uses: dict = {}
-    parents: dict = {}
-    for node in walk(function):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
-                uses.setdefault(child.id, []).append(child)
+    candidates = []
     for stmt in function.body:
-        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
-            continue
-        seed = _seed_of(stmt.value, shapes)
-        shape = seed and shapes.of(stmt.value.args[1])
-        if seed is not None and all(_keeps_shape(use, parents, shape, shapes)
-                                    for use in uses.get(stmt.targets[0].id, [])):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            seed = _seed_of(stmt.value, shapes)
+            if seed is not None:
+                candidates.append((stmt, seed, shapes.of(stmt.value.args[1])))
+    if not candidates:
+        return False
+    parents, reads = links(function)
+    changed = False
+    for stmt, seed, shape in candidates:
+        if all(_keeps_shape(use, parents, shape, shapes)
+               for use in reads.get(stmt.targets[0].id, [])):
             stmt.value = seed
+            changed = True
+    return changed
 
 
 def _seed_of(call: ast.expr, shapes):
@@ -251,11 +277,24 @@ def _keeps_shape(node: ast.expr, parents: dict, shape, shapes) -> bool:
         node = use
 
 
-def _fold_negations(function: ast.FunctionDef, primal: frozenset) -> None:
+def _fold_negations(function: ast.FunctionDef, primal: frozenset) -> bool:
     """`y = -x` where x is a derivative temporary used only there, defined as a product or
     quotient: the sign goes into x's definition, onto a factor that is already negated or
     a number (`-(-a * b / c)` is `a * b / c`; `-(2 * a)` is `-2 * a`), so no pass over
     the array flips it. Exact in floating point."""
+    changed = any(_negates_name(stmt) for stmt in function.body) and _fold_negated_names(
+        function, primal)
+    return _subtract_negated_starts(function, primal) or changed
+
+
+def _negates_name(stmt: ast.stmt) -> bool:
+    """`y = -x`, x a name."""
+    value = getattr(stmt, "value", None)
+    return (isinstance(stmt, ast.Assign) and isinstance(value, ast.UnaryOp)
+            and isinstance(value.op, ast.USub) and isinstance(value.operand, ast.Name))
+
+
+def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
     stores, loads = {}, {}
     for node in walk(function):
         if isinstance(node, ast.Name):
@@ -288,24 +327,25 @@ def _fold_negations(function: ast.FunctionDef, primal: frozenset) -> None:
                     return ast.BinOp(**{**vars(expr), side: inner})
         return None
 
+    changed = False
     for stmt in function.body:
-        value = getattr(stmt, "value", None)
-        if (isinstance(stmt, ast.Assign) and isinstance(value, ast.UnaryOp)
-                and isinstance(value.op, ast.USub) and isinstance(value.operand, ast.Name)
-                and movable(value.operand.id)):
-            inner = negated(defined[value.operand.id].value)
+        if _negates_name(stmt) and movable(stmt.value.operand.id):
+            operand = stmt.value.operand
+            inner = negated(defined[operand.id].value)
             if inner is not None:
-                defined[value.operand.id].value = inner
-                stmt.value = value.operand
-    _subtract_negated_starts(function, primal)
+                defined[operand.id].value = inner
+                stmt.value = operand
+                changed = True
+    return changed
 
 
-def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> None:
+def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> bool:
     """`y = -a` whose next use is `y = y + c` is `y = c - a`: one pass over the array
     instead of a negation and an addition (an adjoint whose first contribution came
     through a subtraction or negation, the next from elsewhere)."""
     body = function.body
     index = 0
+    changed = False
     while index < len(body):
         stmt = body[index]
         index += 1
@@ -332,7 +372,9 @@ def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> No
                     later.value = ast.BinOp(left=update.right, op=ast.Sub(), right=negated)
                     index -= 1
                     del body[index]
+                    changed = True
                 break
+    return changed
 
 
 def _requires_scalar(stmt: ast.stmt) -> bool:

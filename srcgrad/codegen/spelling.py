@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import ast
 import inspect
+from functools import cache
+
+from srcgrad.codegen.syntax import rewrite
 
 __all__ = ["respell"]
 
 
+@cache
 def _defaults(kernel: str) -> dict | None:
     """Parameter defaults of a backend kernel or helper, by position and name."""
     from srcgrad import runtime
@@ -30,25 +34,21 @@ def _same_constant(node: ast.expr, value) -> bool:
             and node.value == value)
 
 
-class _DropDefaults(ast.NodeTransformer):
+def _drop_defaults(node: ast.Call) -> None:
     """`xp.sum(g, axis=None, keepdims=False)` -> `xp.sum(g)`: arguments equal to the
     kernel's own defaults (spliced in from rule templates) say nothing to a reader."""
-
-    def visit_Call(self, node):
-        self.generic_visit(node)
-        func = node.func
-        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                and func.value.id == "xp"):
-            return node
-        defaults = _defaults(func.attr)
-        if not defaults:
-            return node
-        node.keywords = [k for k in node.keywords
-                         if not (k.arg in defaults and _same_constant(k.value, defaults[k.arg]))]
-        while node.args and not node.keywords and len(node.args) - 1 in defaults and (
-                _same_constant(node.args[-1], defaults[len(node.args) - 1])):
-            node.args.pop()
-        return node
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            and func.value.id == "xp"):
+        return
+    defaults = _defaults(func.attr)
+    if not defaults:
+        return
+    node.keywords = [k for k in node.keywords
+                     if not (k.arg in defaults and _same_constant(k.value, defaults[k.arg]))]
+    while node.args and not node.keywords and len(node.args) - 1 in defaults and (
+            _same_constant(node.args[-1], defaults[len(node.args) - 1])):
+        node.args.pop()
 
 
 def _as_slice(node: ast.expr) -> ast.expr:
@@ -63,15 +63,15 @@ def _as_slice(node: ast.expr) -> ast.expr:
     return node
 
 
-class _SliceSyntax(ast.NodeTransformer):
-    """`x[slice(1, None)]` (a key spliced from a rule) -> `x[1:]`, as a person writes it."""
-
-    def visit_Subscript(self, node):
-        self.generic_visit(node)
+def _respelled(node: ast.AST) -> ast.AST:
+    if node.__class__ is ast.Call:
+        _drop_defaults(node)
+    elif node.__class__ is ast.Subscript:
+        # `x[slice(1, None)]` (a key spliced from a rule) -> `x[1:]`, as a person writes it
         node.slice = _as_slice(node.slice)
-        return node
+    return node
 
 
 def respell(function: ast.FunctionDef) -> None:
     """Respell `function`'s body in place (see the module docstring)."""
-    function.body = [_SliceSyntax().visit(_DropDefaults().visit(stmt)) for stmt in function.body]
+    function.body = [rewrite(stmt, _respelled) for stmt in function.body]

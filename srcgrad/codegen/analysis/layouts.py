@@ -222,46 +222,72 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
     final = False
     shapes.counters -= unknown | {s.targets[0].id for s in statements
                                   if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
+    jobs = _jobs(statements, unknown)
     for _ in range(2 * len(statements) + 4):
         before = (dict(shapes.env), dict(shapes.dims), dict(shapes.shape_values))
-        for stmt in statements:
-            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and getattr(
-                    stmt.value.func, "attr", None) == "require_same_shape":
-                value, reference = stmt.value.args[:2]
-                found = shapes.of(reference)
-                if isinstance(value, ast.Name) and value.id not in shapes.env and found:
-                    shapes.env[value.id] = found
-            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                    and isinstance(stmt.targets[0], ast.Name)):
-                continue
-            target, value = stmt.targets[0].id, stmt.value
-            if target in unknown or is_pop(value) or (isinstance(value, ast.Constant)
-                                                       and value.value is None):
-                continue  # a restore gives back what the name held; None is never used
-            if isinstance(value, ast.Attribute) and value.attr == "shape":
-                base = shapes.of(value.value)
+        unresolved = False  # an assignment whose shape is unknown
+        for kind, target, value, extra in jobs:
+            if kind is _DIM:
+                held = shapes.shape_values.get(value.value.id)
+                if held is not None:
+                    if -len(held) <= extra < len(held):
+                        shapes.dims[target] = held[extra]
+                    continue
+                kind = _ASSIGN  # an array's slot, not a dimension
+            if kind is _ASSIGN:
+                found = shapes.of(value)
+                current = shapes.env.get(target)
+                if found is None:
+                    unresolved = True
+                    if final:
+                        shapes.env[target] = _CONFLICT
+                elif current is None:
+                    shapes.env[target] = found
+                elif current != _CONFLICT and not shapes.merge(current, found):
+                    shapes.env[target] = _CONFLICT
+            elif kind is _SHAPE:
+                base = shapes.of(value)
                 if base is not None:
                     shapes.shape_values[target] = base
-                continue
-            if (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)
-                    and value.value.id in shapes.shape_values
-                    and isinstance(value.slice, ast.Constant)
-                    and type(value.slice.value) is int):
-                held = shapes.shape_values[value.value.id]
-                if -len(held) <= value.slice.value < len(held):
-                    shapes.dims[target] = held[value.slice.value]
-                continue
-            found = shapes.of(value)
-            current = shapes.env.get(target)
-            if found is None:
-                if final:
-                    shapes.env[target] = _CONFLICT
-            elif current is None:
-                shapes.env[target] = found
-            elif current != _CONFLICT and not shapes.merge(current, found):
-                shapes.env[target] = _CONFLICT
+            else:  # require_same_shape(target, value)
+                found = shapes.of(value)
+                if target not in shapes.env and found:
+                    shapes.env[target] = found
         if before == (shapes.env, shapes.dims, shapes.shape_values):
-            if final:
-                break
+            if final or not unresolved:
+                break  # (with every shape found, a final round would change nothing)
             final = True  # what is still unknown now stays unknown, and so do its users
     return shapes
+
+
+_ASSIGN, _SHAPE, _DIM, _SAME = "assign", "shape", "dim", "same"
+
+
+def _jobs(statements, unknown: set) -> list[tuple]:
+    """What each statement tells about shapes, as (kind, target, value, extra), decided
+    once: `_ASSIGN` t = value; `_SHAPE` t = value.shape; `_DIM` t = value, a name's slot
+    `extra` (a dimension when the name holds a shape); `_SAME` xp.require_same_shape(t,
+    value)."""
+    jobs = []
+    for stmt in statements:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and getattr(
+                stmt.value.func, "attr", None) == "require_same_shape":
+            value, reference = stmt.value.args[:2]
+            if isinstance(value, ast.Name):
+                jobs.append((_SAME, value.id, reference, None))
+            continue
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        target, value = stmt.targets[0].id, stmt.value
+        if target in unknown or is_pop(value) or (isinstance(value, ast.Constant)
+                                                   and value.value is None):
+            continue  # a restore gives back what the name held; None is never used
+        if isinstance(value, ast.Attribute) and value.attr == "shape":
+            jobs.append((_SHAPE, target, value.value, None))
+        elif (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)
+                and isinstance(value.slice, ast.Constant) and type(value.slice.value) is int):
+            jobs.append((_DIM, target, value, value.slice.value))
+        else:
+            jobs.append((_ASSIGN, target, value, None))
+    return jobs

@@ -55,13 +55,22 @@ class Liveness:
         return bool(targets) and not (targets & self.live_after[stmt])
 
 
-def analyze(function: ast.FunctionDef) -> Liveness:
+def analyze(function: ast.FunctionDef, removable=None) -> Liveness:
+    """The names live after each statement. With `removable` (statement -> bool: may it
+    go when nothing reads what it binds?), what such a statement reads counts only when
+    something reads what it binds (strongly live names): then every removable statement
+    that binds no live name can go at once, chains of dead temporaries included."""
     graph = cfg_module.build(function)
     # what each statement binds and reads, found once (the solver visits nodes repeatedly)
     effects = {node: (defines(node.ast_node), uses(node.ast_node)) for node in graph.nodes}
+    optional = frozenset() if removable is None else frozenset(
+        node for node in graph.nodes if node.ast_node is not None and effects[node][0]
+        and removable(node.ast_node))
 
     def transfer(node, live):
         killed, read = effects[node]
+        if node in optional and live.isdisjoint(killed):
+            return live
         return (live - killed) | read
 
     facts = solve(graph, BACKWARD, transfer)
