@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import layouts
-from srcgrad.codegen.syntax import walk
+from srcgrad.codegen.syntax import links, walk
 
 __all__ = ["FLOAT_KERNELS", "IN_PLACE_OPS", "FRESH_REDUCTIONS", "UFUNCS", "DeadBuffers",
            "aliasing_reads", "chain_steps", "in_place_steps", "into_kernel", "is_number",
@@ -231,14 +231,9 @@ def aliasing_reads(stmt) -> set:
     """Names `stmt` reads where the value could be kept or viewed (assigned, stored,
     passed to a helper, indexed, transposed), as opposed to read by an operator or a
     kernel that makes a new array of it."""
-    parents = {}
-    for node in walk(stmt):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
+    parents, reads = links(stmt)
     kept = set()
-    for node in walk(stmt):
-        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
-            continue
+    for node in (node for nodes in reads.values() for node in nodes):
         read, parent = node, parents.get(id(node))
         while isinstance(parent, ast.Attribute) and parent.attr == "T":
             read, parent = parent, parents.get(id(parent))  # a view, read by `parent`

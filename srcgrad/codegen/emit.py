@@ -14,7 +14,7 @@ import linecache
 
 from srcgrad.codegen.syntax import Comment
 
-__all__ = ["render_module", "compile_module"]
+__all__ = ["render_functions", "render_module", "compile_module"]
 
 _INDENT = "    "
 
@@ -69,17 +69,24 @@ def copy_without_body(function: ast.FunctionDef) -> ast.FunctionDef:
     return header
 
 
-def render_module(
-    functions: list[tuple[ast.FunctionDef, str]],
-    header_lines: list[str],
-    imports: list[str] = ("import srcgrad.runtime as rt",),
-) -> str:
-    """Module text: header comment lines, imports, then each (function, docstring)."""
-    lines = [f"# {line}" if line else "#" for line in header_lines]
-    lines += ["", *imports]
+def render_functions(functions: list[tuple[ast.FunctionDef, str]]) -> str:
+    """The text of each (function, docstring), two blank lines before each."""
+    lines = []
     for function, docstring in functions:
         lines += ["", "", *_function(function, docstring)]
     return "\n".join(lines) + "\n"
+
+
+def render_module(
+    functions: str,
+    header_lines: list[str],
+    imports: list[str] = ("import srcgrad.runtime as rt",),
+) -> str:
+    """Module text: header comment lines, imports, then the functions' text
+    (`render_functions`)."""
+    lines = [f"# {line}" if line else "#" for line in header_lines]
+    lines += ["", *imports]
+    return "\n".join(lines) + "\n" + functions
 
 
 _counter = itertools.count(1)

@@ -252,7 +252,7 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
         header.append("For arguments shaped: " + ", ".join(
             f"{name} {_spell_layout(layout)}" for name, layout in src.layouts.items()))
     entries = list(module.entries.values())
-    functions = [(e.tree, e.docstring) for e in entries]
+    functions = emit.render_functions([(e.tree, e.docstring) for e in entries])
     text = emit.render_module(functions, header)
     imports = ["import srcgrad.runtime as rt", *_user_imports(entries)]
     standalone = emit.render_module(functions, header, imports)

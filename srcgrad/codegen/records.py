@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.analysis import activity as activity_module
-from srcgrad.codegen.syntax import STACKS, walk
+from srcgrad.codegen.syntax import STACKS, child_fields, loads, walk
 
 __all__ = ["drop_needless_records", "unset_records"]
 
@@ -25,8 +25,11 @@ def drop_needless_records(backward: list[ast.stmt],
     the names the backward sweep reads only for their shape)."""
 
     def popped(stmt) -> str | None:
-        if (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
-                and ast.unparse(stmt.value) in {f"{stack}.pop()" for stack in STACKS}):
+        value = getattr(stmt, "value", None)
+        if (isinstance(stmt, ast.Assign) and isinstance(value, ast.Call)
+                and not value.args and not value.keywords
+                and isinstance(value.func, ast.Attribute) and value.func.attr == "pop"
+                and isinstance(value.func.value, ast.Name) and value.func.value.id in STACKS):
             return _record_target(stmt)
         return None
 
@@ -38,10 +41,14 @@ def drop_needless_records(backward: list[ast.stmt],
             if isinstance(target, ast.Subscript):  # restoring y[k] reads k, not y
                 read.update(n.id for n in walk(target.slice) if isinstance(n, ast.Name))
             return
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            read.add(node.id)
-        for child in ast.iter_child_nodes(node):
-            reads(child)
+        if isinstance(node, ast.stmt):
+            for field in child_fields(node):
+                value = getattr(node, field, None)
+                for child in value if isinstance(value, list) else (value,):
+                    if isinstance(child, ast.AST):
+                        reads(child)
+        else:
+            read.update(loads(node))
 
     for stmt in backward:
         reads(stmt)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import ast
-from collections import deque
 
-__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "rewrite", "links", "statements", "names_in",
+__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "loads", "child_fields", "rewrite", "links", "statements", "names_in",
            "stores_in", "fresh", "xp_calls", "namespace_statement", "parameter_names", "push",
            "pop", "STACK", "CONSTANTS", "STACKS"]
 
@@ -50,14 +49,19 @@ def _child_fields(kind: type) -> tuple[str, ...]:
     return fields
 
 
-def walk(node):
+def child_fields(node: ast.AST) -> tuple[str, ...]:
+    """The fields of `node` that may hold the nodes `walk` visits."""
+    fields = _CHILD_FIELDS.get(node.__class__)
+    return _child_fields(node.__class__) if fields is None else fields
+
+
+def walk(node) -> list:
     """Every node of a tree but contexts and operators (`Load`, `Add`), in `ast.walk`'s
     order (breadth first), several times faster: the compiler walks statements thousands
-    of times per derivative."""
-    todo = deque([node])
-    pop, push, table = todo.popleft, todo.append, _CHILD_FIELDS
-    while todo:
-        node = pop()
+    of times per derivative. A list: found before the caller sees the first."""
+    found = [node]
+    append, table, tree = found.append, _CHILD_FIELDS, ast.AST
+    for node in found:  # (the list grows as the loop runs)
         fields = table.get(node.__class__)
         if fields is None:
             fields = _child_fields(node.__class__)
@@ -65,11 +69,36 @@ def walk(node):
             value = getattr(node, field, None)
             if value.__class__ is list:
                 for item in value:
-                    if isinstance(item, ast.AST):
-                        push(item)
-            elif isinstance(value, ast.AST):
-                push(value)
-        yield node
+                    if isinstance(item, tree):
+                        append(item)
+            elif isinstance(value, tree):
+                append(value)
+    return found
+
+
+def loads(node: ast.AST) -> set[str]:
+    """The names `node` reads (a faster `{n.id for n in walk(node) if <a Name read>}`)."""
+    found: set[str] = set()
+    _collect_loads(node, found)
+    return found
+
+
+def _collect_loads(node, found: set) -> None:
+    if node.__class__ is ast.Name:
+        if node.ctx.__class__ is ast.Load:
+            found.add(node.id)
+        return
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _child_fields(node.__class__)
+    for field in fields:
+        value = getattr(node, field, None)
+        if value.__class__ is list:
+            for item in value:
+                if isinstance(item, ast.AST):
+                    _collect_loads(item, found)
+        elif isinstance(value, ast.AST):
+            _collect_loads(value, found)
 
 
 def links(tree: ast.AST) -> tuple[dict[int, ast.AST], dict[str, list[ast.Name]]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from srcgrad.codegen.naming import Namer
-from srcgrad.codegen.syntax import clone, walk
+from srcgrad.codegen.syntax import child_fields, clone, walk
 from srcgrad.errors import UnsupportedSyntaxError
 from srcgrad.records import record
 from srcgrad.rules.registry import Rule
@@ -156,33 +156,65 @@ def _is_d(node: ast.AST) -> bool:
     )
 
 
-class _Splicer(ast.NodeTransformer):
-    def __init__(self, binding: Binding, result: str, derivs: dict, temps: dict, zero):
+class _Splicer:
+    """Replaces, in a copy of a template statement, `d[p]` by the derivative variable (or
+    zero), template temporaries by fresh names and parameters by the values bound to
+    them; every node takes the position of `origin`."""
+
+    def __init__(self, binding: Binding, result: str, derivs: dict, temps: dict, zero,
+                 origin: ast.AST):
         self.binding = binding
         self.result = result
         self.derivs = derivs
         self.temps = temps
         self.zero = zero
+        self.position = {attr: getattr(origin, attr) for attr in
+                         ("lineno", "col_offset", "end_lineno", "end_col_offset")
+                         if getattr(origin, attr, None) is not None}
 
-    def visit_Subscript(self, node):
-        if _is_d(node):
-            name = self.derivs.get(node.slice.id)
-            if isinstance(name, list):
-                elements = [ast.Name(n, ast.Load()) if n else self.zero(node.slice.id, i)
-                            for i, n in enumerate(name)]
-                return ast.Tuple(elts=elements, ctx=ast.Load())
-            if name is None:
-                return self.zero(node.slice.id, None)
-            return ast.Name(name, type(node.ctx)())
-        return self.generic_visit(node)
+    def visit(self, node: ast.AST) -> ast.AST:
+        if node.__class__ is ast.Name:
+            new = self.name(node)
+        elif _is_d(node):
+            new = self.derivative(node)
+        else:
+            for field in child_fields(node):
+                value = getattr(node, field, None)
+                if value.__class__ is list:
+                    value[:] = [self.visit(v) if isinstance(v, ast.AST) else v for v in value]
+                elif isinstance(value, ast.AST):
+                    setattr(node, field, self.visit(value))
+            new = node
+        if "lineno" in new._attributes:
+            for attr, value in self.position.items():
+                setattr(new, attr, value)
+        return new
 
-    def visit_Name(self, node):
+    def locate(self, tree: ast.AST) -> ast.AST:
+        """Every node of `tree` at the origin's position."""
+        for node in walk(tree):
+            if "lineno" in node._attributes:
+                for attr, value in self.position.items():
+                    setattr(node, attr, value)
+        return tree
+
+    def derivative(self, node: ast.Subscript) -> ast.expr:
+        name = self.derivs.get(node.slice.id)
+        if isinstance(name, list):
+            elements = [ast.Name(n, ast.Load()) if n else self.zero(node.slice.id, i)
+                        for i, n in enumerate(name)]
+            return ast.Tuple(elts=elements, ctx=ast.Load())
+        if name is None:
+            return self.zero(node.slice.id, None)
+        return ast.Name(name, type(node.ctx)())
+
+    def name(self, node: ast.Name) -> ast.expr:
         if node.id in self.temps:
             return ast.Name(self.temps[node.id], node.ctx)
         if node.id == self.result:
             return ast.Name(self.binding.values[self.result].id, ast.Load())
         if node.id in self.binding.values:
-            return clone(self.binding.values[node.id])
+            return self.locate(clone(self.binding.values[node.id]))
         return node
 
 
@@ -213,7 +245,8 @@ def instantiate(
         for node in walk(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 temps.setdefault(node.id, namer.fresh(f"{node.id}_{result.id}"))
-    splicer = _Splicer(binding, rule.result, derivs, temps, zero or (lambda p, i: ast.Constant(0.0)))
+    splicer = _Splicer(binding, rule.result, derivs, temps,
+                       zero or (lambda p, i: ast.Constant(0.0)), origin)
     out: list[ast.stmt] = []
     for stmt in block:
         stmt = clone(stmt)
@@ -230,20 +263,17 @@ def instantiate(
                                        ctx=ast.Store())],
                     value=value,
                 )
-                out.append(unpack)
+                out.append(splicer.locate(unpack))
                 for part, name in zip(parts, target, strict=True):
                     if name:
-                        out.append(ast.AugAssign(target=ast.Name(name, ast.Store()),
-                                                 op=ast.Add(), value=ast.Name(part, ast.Load())))
+                        out.append(splicer.locate(ast.AugAssign(
+                            target=ast.Name(name, ast.Store()), op=ast.Add(),
+                            value=ast.Name(part, ast.Load()))))
                 continue
             if target is None:
                 continue
-            out.append(ast.AugAssign(target=ast.Name(target, ast.Store()), op=ast.Add(),
-                                     value=value))
+            out.append(splicer.locate(ast.AugAssign(
+                target=ast.Name(target, ast.Store()), op=ast.Add(), value=value)))
             continue
         out.append(splicer.visit(stmt))
-    for stmt in out:
-        for node in walk(stmt):
-            if "lineno" in node._attributes:
-                ast.copy_location(node, origin)
     return out

@@ -95,34 +95,35 @@ class Shapes:
 
     def of(self, expr: ast.expr):
         """The shape of `expr`, or None when unknown."""
-        if isinstance(expr, ast.Constant):
-            return () if isinstance(expr.value, (int, float)) else None
-        if isinstance(expr, ast.Name):
+        kind = expr.__class__
+        if kind is ast.Name:
             if expr.id in self.dims:
                 return ()
             found = self.env.get(expr.id)
             return None if found == _CONFLICT else found
-        if isinstance(expr, ast.BinOp):
+        if kind is ast.Constant:
+            return () if isinstance(expr.value, (int, float)) else None
+        if kind is ast.BinOp:
             left, right = self.of(expr.left), self.of(expr.right)
-            if isinstance(expr.op, ast.MatMult):
+            if expr.op.__class__ is ast.MatMult:
                 return self._matmul(left, right)
             return self.broadcast([left, right]) if isinstance(expr.op, _ELEMENTWISE) else None
-        if isinstance(expr, ast.UnaryOp):
+        if kind is ast.Call:
+            return self._call(expr)
+        if kind is ast.UnaryOp:
             return self.of(expr.operand)
-        if isinstance(expr, ast.Compare):
-            return self.broadcast([self.of(e) for e in (expr.left, *expr.comparators)])
-        if isinstance(expr, ast.Attribute):
+        if kind is ast.Attribute:
             base = self.of(expr.value)
             if expr.attr == "T":
                 return None if base is None else tuple(reversed(base))
             return () if expr.attr in ("ndim", "size") and base is not None else None
-        if isinstance(expr, ast.Subscript):
+        if kind is ast.Subscript:
             base = self.of(expr.value)
             if base and self._is_integer(expr.slice):
                 return base[1:]  # one integer index: the first axis goes
             return None
-        if isinstance(expr, ast.Call):
-            return self._call(expr)
+        if kind is ast.Compare:
+            return self.broadcast([self.of(e) for e in (expr.left, *expr.comparators)])
         return None
 
     def _is_integer(self, index: ast.expr) -> bool:

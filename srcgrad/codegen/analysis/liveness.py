@@ -7,13 +7,16 @@ from types import MappingProxyType
 
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import BACKWARD, solve
-from srcgrad.codegen.syntax import walk
+from srcgrad.codegen.syntax import loads, walk
 from srcgrad.records import record
 
 __all__ = ["Liveness", "analyze", "uses", "defines"]
 
 
 def defines(stmt: ast.AST) -> frozenset[str]:
+    if stmt.__class__ is ast.Assign and len(stmt.targets) == 1 and (
+            stmt.targets[0].__class__ is ast.Name):
+        return frozenset((stmt.targets[0].id,))  # (the common case, first)
     if isinstance(stmt, ast.For):
         return frozenset(n.id for n in walk(stmt.target) if isinstance(n, ast.Name))
     if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
@@ -37,11 +40,8 @@ def uses(stmt: ast.AST) -> frozenset[str]:
         parts = [stmt.iter]
     found = set()
     for part in parts:
-        if part is None:
-            continue
-        for node in walk(part):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                found.add(node.id)
+        if part is not None:
+            found |= loads(part)
     return frozenset(found)
 
 
