@@ -84,11 +84,12 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
     so that no update changes a dtype. The user's own statements keep their operations
     (only derivative statements become chains of updates)."""
     body = function.body
+    counted = [read_counts(stmt) for stmt in body]  # (before any statement changes)
     later: list[set] = [set() for _ in body]  # names read after statement i
     seen: set = set()
     for i in range(len(body) - 1, -1, -1):
         later[i] = set(seen)
-        seen |= set(read_counts(body[i]))
+        seen |= counted[i].keys()
     made: set = set()  # names holding a fresh float64 array nobody else has read
     floating = set(floats)
 
@@ -124,7 +125,7 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
 
     out = []
     for i, stmt in enumerate(body):
-        reads = read_counts(stmt)
+        reads = counted[i]
         simple = (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
                   and isinstance(stmt.targets[0], ast.Name))
         steps = None

@@ -490,6 +490,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     passes.append(partial(_first_contributions, function))
     if namespace is not None:
         passes.append(loops)
+    passes.append(partial(_eliminate, function))  # (again: what the others made dead)
     _until_nothing_changes(passes, function)
     if argument_layouts:
         factoring.factor_contributions(function, argument_layouts, primal)

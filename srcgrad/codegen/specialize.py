@@ -171,6 +171,8 @@ def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
     does not assign: taken once before the loop (`Wh_T = Wh.T`), as a person writes it,
     instead of a new view per trip. Only arrays of known rank, so taking `.T` early can
     never fail where a loop of no trips would not have taken it."""
+    if not any(isinstance(stmt, (ast.For, ast.While)) for stmt in function.body):
+        return
     shapes = layouts.analyze(function, argument_layouts)
     taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
     body, index = function.body, 0

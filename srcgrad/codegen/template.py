@@ -157,7 +157,7 @@ def _is_d(node: ast.AST) -> bool:
 
 
 class _Splicer:
-    """Replaces, in a copy of a template statement, `d[p]` by the derivative variable (or
+    """Copies template statements with `d[p]` replaced by the derivative variable (or
     zero), template temporaries by fresh names and parameters by the values bound to
     them; every node takes the position of `origin`."""
 
@@ -173,18 +173,21 @@ class _Splicer:
                          if getattr(origin, attr, None) is not None}
 
     def visit(self, node: ast.AST) -> ast.AST:
+        """A spliced copy of `node` (which stays as it is)."""
         if node.__class__ is ast.Name:
             new = self.name(node)
         elif _is_d(node):
             new = self.derivative(node)
         else:
+            new = node.__class__.__new__(node.__class__)
+            new.__dict__.update(node.__dict__)  # (contexts and operators are shared)
             for field in child_fields(node):
                 value = getattr(node, field, None)
                 if value.__class__ is list:
-                    value[:] = [self.visit(v) if isinstance(v, ast.AST) else v for v in value]
+                    setattr(new, field, [self.visit(v) if isinstance(v, ast.AST) else v
+                                         for v in value])
                 elif isinstance(value, ast.AST):
-                    setattr(node, field, self.visit(value))
-            new = node
+                    setattr(new, field, self.visit(value))
         if "lineno" in new._attributes:
             for attr, value in self.position.items():
                 setattr(new, attr, value)
@@ -215,7 +218,7 @@ class _Splicer:
             return ast.Name(self.binding.values[self.result].id, ast.Load())
         if node.id in self.binding.values:
             return self.locate(clone(self.binding.values[node.id]))
-        return node
+        return ast.Name(node.id, node.ctx)
 
 
 def instantiate(
@@ -249,7 +252,6 @@ def instantiate(
                        zero or (lambda p, i: ast.Constant(0.0)), origin)
     out: list[ast.stmt] = []
     for stmt in block:
-        stmt = clone(stmt)
         if mode == "adjoint" and isinstance(stmt, ast.Assign) and _is_d(stmt.targets[0]):
             param = stmt.targets[0].slice.id
             value = splicer.visit(stmt.value)
