@@ -94,6 +94,30 @@ def test_passes_run_until_none_changes_and_settled_ones_wait():
     assert budget == {"a": 0, "b": 0, "c": 0}
 
 
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_a_pass_listed_twice_or_idempotent_does_not_run_for_nothing(idempotent):
+    function = _function("""
+        def f(x):
+            return x
+    """)
+    calls = []
+    changes = iter([True])
+
+    def a():
+        calls.append("a")
+        return next(changes, False)
+
+    def b():
+        calls.append("b")
+        return False
+
+    optimize._until_nothing_changes([a, b, a], function,
+                                    idempotent={a} if idempotent else frozenset())
+    # a changes the code, b finds nothing; the second a runs only if a may have left
+    # work for itself; then every pass has found nothing in this code
+    assert calls == (["a", "b"] if idempotent else ["a", "b", "a"])
+
+
 def test_a_chain_of_dead_temporaries_goes_in_one_analysis(monkeypatch):
     function = _function("""
         def f(x):

@@ -14,7 +14,7 @@ import inspect
 import types
 
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import assign, call, name, parameter_names, walk
+from srcgrad.codegen.syntax import assign, call, fix_locations, name, parameter_names, walk
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["active_arguments", "primal", "primal_call", "user_call"]
@@ -69,7 +69,7 @@ def primal(source: Source, function: ast.FunctionDef, module, emitted_name: str)
     for stmt in new.body:
         if not hasattr(stmt, "lineno"):
             ast.copy_location(stmt, function)
-    return ast.fix_missing_locations(new)
+    return fix_locations(new)
 
 
 def _calls_to_primals(source: Source, module, body):

@@ -21,7 +21,8 @@ from srcgrad.codegen.calls import active_arguments, call_specimens, primal_call,
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import Comment, assign, call, clone, name, parameter_names, walk
+from srcgrad.codegen.syntax import (Comment, assign, call, clone, fix_locations, name,
+                                    parameter_names, walk)
 from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
 
 __all__ = ["forward"]
@@ -232,7 +233,7 @@ class _Forward:
         for stmt in new_body:
             if not hasattr(stmt, "lineno"):
                 ast.copy_location(stmt, self.function)
-        return ast.fix_missing_locations(function)
+        return fix_locations(function)
 
 
 def forward(source: Source, function: ast.FunctionDef, wrt, function_name: str, module=None,

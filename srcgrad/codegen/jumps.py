@@ -21,7 +21,7 @@ import builtins
 
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.source import Source, object_like
-from srcgrad.codegen.syntax import clone, walk
+from srcgrad.codegen.syntax import clone, fix_locations, walk
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["structure"]
@@ -279,7 +279,7 @@ class _Structurer:
                                                          loop.test])
         for stmt in setup:
             ast.copy_location(stmt, loop)
-            ast.fix_missing_locations(stmt)
+            fix_locations(stmt)
         after = []
         if orelse:
             orelse = self.body(orelse, returned)
@@ -347,4 +347,4 @@ def structure(source: Source, tree: ast.FunctionDef, namer: Namer) -> ast.Functi
             raise UnsupportedSyntaxError(
                 f"`{type(node).__name__.lower()}` outside a loop", source.locate(node),
                 "remove it")
-    return ast.fix_missing_locations(tree)
+    return fix_locations(tree)

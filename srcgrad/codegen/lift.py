@@ -22,7 +22,7 @@ import linecache
 import types
 
 from srcgrad.codegen.source import Resolver, Source
-from srcgrad.codegen.syntax import clone, walk
+from srcgrad.codegen.syntax import clone, fix_locations, walk
 
 __all__ = ["lift_nested"]
 
@@ -89,11 +89,11 @@ def lift_nested(source: Source) -> Source:
         new.decorator_list = []
         new.args.kwonlyargs += [ast.arg(arg=v) for v in free]
         new.args.kw_defaults += [None] * len(free)
-        namespace[new_name] = _function_object(ast.fix_missing_locations(new), namespace)
+        namespace[new_name] = _function_object(fix_locations(new), namespace)
     body = [_Calls(lifted).visit(clone(s)) for s in tree.body
             if not isinstance(s, ast.FunctionDef)]
     new_tree = copy.copy(tree)
-    new_tree.body = [ast.fix_missing_locations(s) for s in body]
+    new_tree.body = [fix_locations(s) for s in body]
     resolver = Resolver(namespace, source.resolver.closure)
     return Source(function=source.function, tree=new_tree, filename=source.filename,
                   line_offset=source.line_offset, col_offset=source.col_offset,

@@ -28,7 +28,7 @@ from srcgrad.codegen import jumps, primitives
 from srcgrad.codegen.naming import RESERVED, Namer, expression_name
 from srcgrad.codegen.normalize_expressions import Expressions, _xp, kernel_of
 from srcgrad.codegen.source import Source
-from srcgrad.codegen.syntax import clone, walk
+from srcgrad.codegen.syntax import clone, fix_locations, walk
 from srcgrad.errors import UnsupportedSyntaxError
 
 __all__ = ["normalize", "local_names"]
@@ -101,7 +101,7 @@ class _Normalizer(Expressions):
 
     def located(self, new: ast.AST, old: ast.AST) -> ast.AST:
         ast.copy_location(new, old)
-        return ast.fix_missing_locations(new)
+        return fix_locations(new)
 
     def define(self, user_name: str) -> str:
         """A version name for a new definition of `user_name`."""

@@ -480,7 +480,8 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     def specialized():
         return specialize.specialize(function, argument_layouts, primal, helpers)
 
-    passes = [propagate, partial(_eliminate, function)]
+    eliminate = partial(_eliminate, function)
+    passes = [propagate, eliminate]
     if argument_layouts:
         passes.append(specialized)
     if helpers & {"unbroadcast", "broadcast_like"}:
@@ -490,8 +491,8 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     passes.append(partial(_first_contributions, function))
     if namespace is not None:
         passes.append(loops)
-    passes.append(partial(_eliminate, function))  # (again: what the others made dead)
-    _until_nothing_changes(passes, function)
+    passes.append(eliminate)  # (again: what the others made dead)
+    _until_nothing_changes(passes, function, idempotent={eliminate})
     if argument_layouts:
         factoring.factor_contributions(function, argument_layouts, primal)
         specialize.hoist_transposes(function, argument_layouts, primal)
@@ -508,16 +509,17 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
 CHECK_CHANGES = False  # tests set it: every pass's report of a change is checked
 
 
-def _until_nothing_changes(passes, function: ast.FunctionDef) -> None:
+def _until_nothing_changes(passes, function: ast.FunctionDef, idempotent=frozenset()) -> None:
     """Run the passes in turn until none changes the function. Each says whether it
     changed anything; one that found nothing to do is run again only after another
-    changed the code."""
+    changed the code (a pass may appear more than once in the list), and so is one of
+    the `idempotent` passes, which leave nothing for themselves to do."""
     version = 0  # how many times the code has changed
     settled = {}  # pass -> the version it last found nothing to do in
     while True:
         start = version
-        for index, one in enumerate(passes):
-            if settled.get(index) == version:
+        for one in passes:
+            if settled.get(one) == version:
                 continue
             before = ast.dump(function) if CHECK_CHANGES else None
             changed = one()
@@ -526,7 +528,7 @@ def _until_nothing_changes(passes, function: ast.FunctionDef) -> None:
                 raise AssertionError(f"{name} changed the code and said it did not")
             if changed:
                 version += 1
-            else:
-                settled[index] = version
+            if not changed or one in idempotent:
+                settled[one] = version
         if version == start:
             return

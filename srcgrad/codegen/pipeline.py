@@ -22,7 +22,7 @@ from srcgrad.codegen import (
 )
 from srcgrad.codegen.analysis import mutation
 from srcgrad.codegen.naming import RESERVED, Namer
-from srcgrad.codegen.syntax import walk
+from srcgrad.codegen.syntax import fix_locations, walk
 from srcgrad.errors import SrcgradError, UnknownWrtError, UnsupportedSyntaxError
 from srcgrad.records import record
 
@@ -197,7 +197,7 @@ def _guard(function: ast.FunctionDef, guards) -> None:
                 body = getattr(node, field_name, None)
                 if isinstance(body, list) and any(s is stmt for s in body):
                     index = next(i for i, s in enumerate(body) if s is stmt)
-                    body.insert(index, ast.fix_missing_locations(check))
+                    body.insert(index, fix_locations(check))
 
 
 def _label(function, src: source.Source) -> str:

@@ -16,7 +16,7 @@ import textwrap
 import types
 import typing
 
-from srcgrad.codegen.syntax import walk
+from srcgrad.codegen.syntax import fix_locations, walk
 from srcgrad.errors import Location, SourceUnavailableError, UnsupportedSyntaxError
 from srcgrad.records import field, record
 
@@ -137,7 +137,7 @@ def _lambda_as_def(fn, module: ast.Module, col_offset: int) -> ast.FunctionDef:
                            returns=None, type_comment=None)
     if hasattr(ast, "TypeVar"):  # Python 3.12+: the field exists and must be set
         tree.type_params = []
-    return ast.fix_missing_locations(ast.copy_location(tree, node))
+    return fix_locations(ast.copy_location(tree, node))
 
 
 def _definition_text(fn) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "loads", "child_fields", "rewrite", "links", "statements", "names_in",
-           "stores_in", "fresh", "xp_calls", "namespace_statement", "parameter_names", "push",
-           "pop", "STACK", "CONSTANTS", "STACKS"]
+__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "loads", "child_fields",
+           "fix_locations", "rewrite", "links", "statements", "names_in", "stores_in", "fresh",
+           "xp_calls", "namespace_statement", "parameter_names", "push", "pop", "STACK",
+           "CONSTANTS", "STACKS"]
 
 STACK = "stack"  # the list emitted code records values on, for the backward sweep
 CONSTANTS = "constants"  # the same for values that carry no derivative (counters, flags)
@@ -74,6 +75,38 @@ def walk(node) -> list:
             elif isinstance(value, tree):
                 append(value)
     return found
+
+
+def fix_locations(node: ast.AST, lineno: int = 1, col_offset: int = 0, end_lineno: int = 1,
+                  end_col_offset: int = 0):
+    """`ast.fix_missing_locations` (a node without a position takes its parent's), without
+    visiting contexts and operators, which have none."""
+    if "lineno" in node._attributes:
+        if hasattr(node, "lineno"):
+            lineno = node.lineno
+        else:
+            node.lineno = lineno
+        if getattr(node, "end_lineno", None) is None:
+            node.end_lineno = end_lineno
+        else:
+            end_lineno = node.end_lineno
+        if hasattr(node, "col_offset"):
+            col_offset = node.col_offset
+        else:
+            node.col_offset = col_offset
+        if getattr(node, "end_col_offset", None) is None:
+            node.end_col_offset = end_col_offset
+        else:
+            end_col_offset = node.end_col_offset
+    for field in child_fields(node):
+        value = getattr(node, field, None)
+        if value.__class__ is list:
+            for item in value:
+                if isinstance(item, ast.AST):
+                    fix_locations(item, lineno, col_offset, end_lineno, end_col_offset)
+        elif isinstance(value, ast.AST):
+            fix_locations(value, lineno, col_offset, end_lineno, end_col_offset)
+    return node
 
 
 def loads(node: ast.AST) -> set[str]:

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import ast
 
-from srcgrad.records import field, record
+from srcgrad.records import record
 
 __all__ = ["Node", "CFG", "build"]
 
 
-@record
 class Node:
     """One CFG node. `ast_node` is a statement, or the `If`/`While`/`For` whose header it is."""
 
-    ast_node: ast.AST | None  # None for the synthetic entry and exit
-    label: str
-    successors: list[Node] = field(default_factory=list)
-    predecessors: list[Node] = field(default_factory=list)
+    __slots__ = ("ast_node", "successors", "predecessors", "_label")
+
+    def __init__(self, ast_node: ast.AST | None, label: str = ""):
+        self.ast_node = ast_node  # None for the synthetic entry and exit
+        self.successors: list[Node] = []
+        self.predecessors: list[Node] = []
+        self._label = label
+
+    @property
+    def label(self) -> str:
+        stmt = self.ast_node
+        if stmt is None:
+            return self._label
+        return f"{type(stmt).__name__}@{getattr(stmt, 'lineno', '?')}"
 
     def __repr__(self) -> str:
         return f"Node({self.label})"
@@ -44,7 +53,7 @@ class _Builder:
     def __init__(self):
         self.nodes: list[Node] = []
 
-    def new(self, ast_node, label) -> Node:
+    def new(self, ast_node, label="") -> Node:
         node = Node(ast_node, label)
         self.nodes.append(node)
         return node
@@ -62,20 +71,19 @@ class _Builder:
         return preds
 
     def statement(self, stmt: ast.stmt, preds: list[Node], exit_node: Node) -> list[Node]:
-        label = f"{type(stmt).__name__}@{getattr(stmt, 'lineno', '?')}"
         if isinstance(stmt, ast.If):
-            test = self.new(stmt, label)
+            test = self.new(stmt)
             self.link(preds, test)
             out = self.block(stmt.body, [test], exit_node)
             out += self.block(stmt.orelse, [test], exit_node) if stmt.orelse else [test]
             return out
         if isinstance(stmt, (ast.While, ast.For)):
-            header = self.new(stmt, label)
+            header = self.new(stmt)
             self.link(preds, header)
             body_out = self.block(stmt.body, [header], exit_node)
             self.link(body_out, header)
             return self.block(stmt.orelse, [header], exit_node) if stmt.orelse else [header]
-        node = self.new(stmt, label)
+        node = self.new(stmt)
         self.link(preds, node)
         if isinstance(stmt, ast.Return):
             self.link([node], exit_node)

@@ -226,7 +226,7 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
     jobs = _jobs(statements, unknown)
     for _ in range(2 * len(statements) + 4):
         before = (dict(shapes.env), dict(shapes.dims), dict(shapes.shape_values))
-        unresolved = False  # an assignment whose shape is unknown
+        unresolved = set()  # targets of assignments whose shape is unknown
         for kind, target, value, extra in jobs:
             if kind is _DIM:
                 held = shapes.shape_values.get(value.value.id)
@@ -239,7 +239,7 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
                 found = shapes.of(value)
                 current = shapes.env.get(target)
                 if found is None:
-                    unresolved = True
+                    unresolved.add(target)
                     if final:
                         shapes.env[target] = _CONFLICT
                 elif current is None:
@@ -255,8 +255,13 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
                 if target not in shapes.env and found:
                     shapes.env[target] = found
         if before == (shapes.env, shapes.dims, shapes.shape_values):
-            if final or not unresolved:
-                break  # (with every shape found, a final round would change nothing)
+            if final:
+                break
+            if not any(shapes.env.get(t, _CONFLICT) != _CONFLICT for t in unresolved):
+                # A final round would find the same shapes and only mark these names,
+                # unknown at every assignment, as conflicts (which no shape depends on).
+                shapes.env.update(dict.fromkeys(unresolved, _CONFLICT))
+                break
             final = True  # what is still unknown now stays unknown, and so do its users
     return shapes
 

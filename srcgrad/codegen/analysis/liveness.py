@@ -31,6 +31,8 @@ def defines(stmt: ast.AST) -> frozenset[str]:
 def uses(stmt: ast.AST) -> frozenset[str]:
     if stmt is None:
         return frozenset()
+    if stmt.__class__ is ast.Assign and stmt.targets[0].__class__ is ast.Name:
+        return frozenset(loads(stmt.value))  # (the common case, first)
     parts = [stmt.value] if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else [stmt]
     if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
         parts.append(stmt.targets[0])  # `y[k] = v` reads y (and k) and keeps y alive
