@@ -93,7 +93,7 @@ def _fold_binop(node: ast.BinOp, algebra: bool) -> ast.expr:
 
 def _folded(node: ast.AST, algebra: bool) -> ast.AST:
     """One node, its children folded already."""
-    kind = type(node)
+    kind = node.__class__
     if kind is ast.BinOp:
         return _fold_binop(node, algebra)
     if kind is ast.UnaryOp and algebra and isinstance(node.op, ast.USub):
@@ -108,12 +108,7 @@ def _folded(node: ast.AST, algebra: bool) -> ast.AST:
     return node
 
 
-def _fold_algebra(node):
-    return _folded(node, True)
-
-
-def _fold_arithmetic(node):
-    return _folded(node, False)
+_FOLDED_KINDS = (ast.BinOp, ast.UnaryOp, ast.Subscript)  # what `_folded` may replace
 
 
 class _Tally:
@@ -132,16 +127,18 @@ def fold(node: ast.AST, algebra: bool = True, tally: _Tally | None = None,
     its identities: `mask * 1.0` converts booleans to floats and must stay. With `env`,
     the names it knows are first read as their values (constants and names). Changes
     `node` in place; returns the folded root; `tally` counts the rewrites."""
-    one = _fold_algebra if algebra else _fold_arithmetic
     tally = _Tally() if tally is None else tally
 
     def change(n):
-        if n.__class__ is ast.Name:
+        kind = n.__class__
+        if kind is ast.Name:
             if env and n.id in env and n.ctx.__class__ is ast.Load:
                 tally.count += 1
                 return ast.copy_location(clone(env[n.id]), n)
             return n
-        new = one(n)
+        if kind not in _FOLDED_KINDS:
+            return n
+        new = _folded(n, algebra)
         if new is not n:
             tally.count += 1
         return new

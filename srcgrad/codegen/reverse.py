@@ -319,10 +319,11 @@ class _Reverse(Adjoints):
         for extra in extra_params:  # the cotangent takes part in choosing the backend
             namespace.value.keywords.append(ast.keyword(arg=extra, value=name(extra)))
         new_body = [namespace]
+        used = {n.value.id for s in forward + backward for n in walk(s)
+                if isinstance(n, ast.Attribute) and n.attr in ("append", "pop")
+                and isinstance(n.value, ast.Name)}
         for stack in STACKS:
-            if any(isinstance(n, ast.Attribute) and n.attr in ("append", "pop")
-                   and isinstance(n.value, ast.Name) and n.value.id == stack
-                   for s in forward + backward for n in walk(s)):
+            if stack in used:
                 new_body.append(assign(stack, ast.List(elts=[], ctx=ast.Load())))
         unset = unset_records(self.records, self.assignments)
         new_body += [assign(n, ast.Constant(None)) for n in unset]

@@ -56,10 +56,14 @@ def solve(
         queued.discard(node)
         sources = node.predecessors if forward else node.successors
         if node is not start:
-            values = [outgoing[source] for source in sources]
-            value = values[0] if values else top
-            for other in values[1:]:
-                value = join(value, other)
+            if len(sources) == 1:  # (most nodes: straight-line code)
+                value = outgoing[sources[0]]
+            elif sources:
+                value = outgoing[sources[0]]
+                for source in sources[1:]:
+                    value = join(value, outgoing[source])
+            else:
+                value = top
             incoming[node] = value
         result = transfer(node, incoming[node])
         if result != outgoing[node] or node is start:
