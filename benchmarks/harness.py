@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import peers as peers_module
 import report
+import twenty_lines
 import workloads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -303,6 +304,12 @@ def main(arguments) -> int:
                         "title": case.workload.title, "size": case.size,
                         "rows": rows})
         print(report.case_text(results[-1]), flush=True)
+    twenty = None
+    if not only or "compile" in only:
+        twenty = twenty_lines.compile_times(7 if quick else 15)
+        print(f"compile the {twenty['lines']}-line function (benchmarks/twenty_lines.py): "
+              f"best {twenty['min_s'] * 1e3:.1f} ms, median {twenty['median_s'] * 1e3:.1f} ms",
+              flush=True)
     document = {
         "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -314,6 +321,7 @@ def main(arguments) -> int:
         "peers": [{"name": p.name, "available": p.available, "version": p.version,
                    "reason": p.reason, "note": p.note} for p in peers],
         "results": results,
+        "compile_20_lines": twenty,
         "wall_s": None,
     }
     document["wall_s"] = round(time.perf_counter() - started, 1)

@@ -40,7 +40,9 @@ def parse_arguments(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="smaller sizes, fewer repetitions, probes for hand and srcgrad only")
     parser.add_argument("--threads", type=int, default=1, help="threads per library (default 1)")
-    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W3,W6")
+    parser.add_argument("--only", default="",
+                        help="comma-separated workloads, e.g. W3,W6 (add `compile` for the "
+                             "20-line compile time, measured by default)")
     parser.add_argument("--peers", default="",
                         help="comma-separated peers (default: all available)")
     parser.add_argument("--no-probes", action="store_true",
