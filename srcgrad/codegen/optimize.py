@@ -512,7 +512,7 @@ def _until_nothing_changes(passes, function: ast.FunctionDef, idempotent=frozens
     changed the code (a pass may appear more than once in the list), and so is one of
     the `idempotent` passes, which leave nothing for themselves to do."""
     version = 0  # how many times the code has changed
-    settled = {}  # pass -> the version it last found nothing to do in
+    settled = {}  # pass -> the version of the code it has nothing (more) to do in
     while True:
         start = version
         for one in passes:
