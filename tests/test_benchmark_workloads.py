@@ -73,3 +73,22 @@ def test_hand_written_gradient_leaves_its_inputs_alone():
         case.hand_gradient()
         for old, new in zip(before, case.grad_args, strict=True):
             np.testing.assert_array_equal(old, new)
+
+
+def test_the_twenty_line_function_compiles_to_its_gradient():
+    """The compile-time benchmark's function (benchmarks/twenty_lines.py) is 20 lines,
+    and its gradient matches finite differences (on both sides of its `if`)."""
+    import inspect
+
+    import twenty_lines
+
+    import srcgrad
+
+    assert len(inspect.getsource(twenty_lines.model_loss).splitlines()) == 20
+    args = list(twenty_lines.inputs(np.random.default_rng(0)))
+    for scale in (1.0, 0.05):  # the data loss over 10 (penalty halved), then under
+        case = [*args[:4], args[4] * scale, *args[5:]]
+        srcgrad.check_grad(twenty_lines.model_loss, *case, wrt=twenty_lines.WRT)
+    timing = twenty_lines.compile_times(repetitions=2)
+    assert timing["lines"] == 20 and timing["samples"] == 2
+    assert 0 < timing["min_s"] <= timing["median_s"]
