@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "loads", "child_fields",
+__all__ = ["Comment", "assign", "name", "call", "clone", "walk", "children", "loads", "child_fields",
            "fix_locations", "rewrite", "links", "statements", "names_in", "stores_in", "fresh",
            "xp_calls", "namespace_statement", "parameter_names", "push", "pop", "STACK",
            "CONSTANTS", "STACKS"]
@@ -56,13 +56,28 @@ def child_fields(node: ast.AST) -> tuple[str, ...]:
     return _child_fields(node.__class__) if fields is None else fields
 
 
+def children(node: ast.AST) -> list:
+    """The nodes directly below `node`, but contexts and operators."""
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _child_fields(node.__class__)
+    found = []
+    for field in fields:
+        value = getattr(node, field, None)
+        if value.__class__ is list:
+            found += [item for item in value if isinstance(item, ast.AST)]
+        elif isinstance(value, ast.AST):
+            found.append(value)
+    return found
+
+
 def walk(node) -> list:
     """Every node of a tree but contexts and operators (`Load`, `Add`), in `ast.walk`'s
     order (breadth first), several times faster: the compiler walks statements thousands
     of times per derivative. A list: found before the caller sees the first."""
     found = [node]
     append, table, tree = found.append, _CHILD_FIELDS, ast.AST
-    for node in found:  # (the list grows as the loop runs)
+    for node in found:  # (the list grows as the loop runs; `children` inlined: hot)
         fields = table.get(node.__class__)
         if fields is None:
             fields = _child_fields(node.__class__)
@@ -77,35 +92,20 @@ def walk(node) -> list:
     return found
 
 
-def fix_locations(node: ast.AST, lineno: int = 1, col_offset: int = 0, end_lineno: int = 1,
-                  end_col_offset: int = 0):
+_POSITION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+
+
+def fix_locations(node: ast.AST, position=(1, 0, 1, 0)):
     """`ast.fix_missing_locations` (a node without a position takes its parent's), without
     visiting contexts and operators, which have none."""
     if "lineno" in node._attributes:
-        if hasattr(node, "lineno"):
-            lineno = node.lineno
-        else:
-            node.lineno = lineno
-        if getattr(node, "end_lineno", None) is None:
-            node.end_lineno = end_lineno
-        else:
-            end_lineno = node.end_lineno
-        if hasattr(node, "col_offset"):
-            col_offset = node.col_offset
-        else:
-            node.col_offset = col_offset
-        if getattr(node, "end_col_offset", None) is None:
-            node.end_col_offset = end_col_offset
-        else:
-            end_col_offset = node.end_col_offset
-    for field in child_fields(node):
-        value = getattr(node, field, None)
-        if value.__class__ is list:
-            for item in value:
-                if isinstance(item, ast.AST):
-                    fix_locations(item, lineno, col_offset, end_lineno, end_col_offset)
-        elif isinstance(value, ast.AST):
-            fix_locations(value, lineno, col_offset, end_lineno, end_col_offset)
+        own = tuple(getattr(node, attr, None) for attr in _POSITION)
+        for attr, value, inherited in zip(_POSITION, own, position, strict=True):
+            if value is None:
+                setattr(node, attr, inherited)
+        position = tuple(i if v is None else v for v, i in zip(own, position, strict=True))
+    for child in children(node):
+        fix_locations(child, position)
     return node
 
 
@@ -124,7 +124,7 @@ def _collect_loads(node, found: set) -> None:
     fields = _CHILD_FIELDS.get(node.__class__)
     if fields is None:
         fields = _child_fields(node.__class__)
-    for field in fields:
+    for field in fields:  # (`children` inlined: liveness reads every statement this way)
         value = getattr(node, field, None)
         if value.__class__ is list:
             for item in value:
@@ -139,16 +139,9 @@ def links(tree: ast.AST) -> tuple[dict[int, ast.AST], dict[str, list[ast.Name]]]
     read each identifier."""
     parents: dict[int, ast.AST] = {}
     reads: dict[str, list[ast.Name]] = {}
-    table = _CHILD_FIELDS
     for node in walk(tree):
-        fields = table.get(node.__class__)
-        if fields is None:
-            fields = _child_fields(node.__class__)
-        for field in fields:
-            value = getattr(node, field, None)
-            for child in (value if value.__class__ is list else (value,)):
-                if isinstance(child, ast.AST):
-                    parents[id(child)] = node
+        for child in children(node):
+            parents[id(child)] = node
         if node.__class__ is ast.Name and node.ctx.__class__ is ast.Load:
             reads.setdefault(node.id, []).append(node)
     return parents, reads
