@@ -1,192 +1,30 @@
-"""Clean-ups on emitted functions: constant folding and propagation, copy propagation, DCE.
+"""Clean-ups on emitted functions: constant folding and propagation (`folding`), DCE, and
+the layout rewrites (`specialize`, `factoring`, `in_place`), run until nothing changes.
 
 The goal is the code a careful person would write: no `g * 1.0`, no `b = a` chains, no
 temporaries nobody reads, no primal work the adjoint does not need. Every rewrite here keeps
 the value of every returned expression exactly (up to the type of a multiplication by one).
-Propagation is done per straight-line block; statements with effects (expression
-statements such as `xp.require_scalar(...)`) are always kept.
+Statements with effects (expression statements such as `xp.require_scalar(...)`) are
+always kept.
 """
 
 from __future__ import annotations
 
 import ast
-import operator
 from functools import partial
-from numbers import Number
 
 from srcgrad.codegen import closed_forms, factoring, gathers, in_place, specialize, spelling
 from srcgrad.codegen.analysis import assignment, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
+from srcgrad.codegen.folding import Tally, is_value, propagate
+from srcgrad.codegen.records import record_name
 from srcgrad.codegen.syntax import (STACKS, Comment, clone, namespace_statement, rewrite,
                                     statements, walk, xp_calls)
 
-__all__ = ["optimize", "fold"]
-
-_FOLDABLE = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
-}
-
-
-def _number(node: ast.AST):
-    if isinstance(node, ast.Constant) and isinstance(node.value, Number) and not isinstance(
-        node.value, bool
-    ):
-        return node.value
-    return None
-
-
-def _is(node: ast.AST, value) -> bool:
-    number = _number(node)
-    return number is not None and number == value
-
-
-def _fold_binop(node: ast.BinOp, algebra: bool) -> ast.expr:
-    left, right, op = node.left, node.right, node.op
-    a, b = _number(left), _number(right)
-    if a is not None and b is not None and type(op) in _FOLDABLE:
-        try:
-            value = _FOLDABLE[type(op)](a, b)
-        except (ZeroDivisionError, OverflowError):
-            return node
-        if isinstance(value, Number) and not isinstance(value, complex):
-            return ast.copy_location(ast.Constant(value), node)
-    if not algebra:
-        return node
-    if isinstance(op, (ast.Mult, ast.MatMult)) and (_is(left, 0) or _is(right, 0)):
-        return ast.copy_location(ast.Constant(0.0), node)
-    if isinstance(op, ast.Div) and _is(left, 0):
-        return ast.copy_location(ast.Constant(0.0), node)
-    if isinstance(op, ast.Add) and _is(left, 0):
-        return right
-    if isinstance(op, ast.Sub) and _is(left, 0):
-        return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=right), node)
-    if isinstance(op, ast.Mult):
-        if _is(left, 1):
-            return right
-        if _is(right, 1):
-            return left
-        if _is(left, -1):
-            return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=right), node)
-        if _is(right, -1):
-            return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=left), node)
-    if isinstance(op, ast.Div) and _is(right, 1):
-        return left
-    if isinstance(op, ast.Pow) and _is(right, 1):
-        return left
-    if isinstance(op, (ast.Add, ast.Sub)) and _is(right, 0):
-        return left
-    if isinstance(op, ast.Sub) and isinstance(right, ast.UnaryOp) and isinstance(
-        right.op, ast.USub
-    ):
-        return ast.copy_location(ast.BinOp(left=left, op=ast.Add(), right=right.operand), node)
-    if isinstance(op, ast.Add) and isinstance(right, ast.UnaryOp) and isinstance(
-        right.op, ast.USub
-    ):
-        return ast.copy_location(ast.BinOp(left=left, op=ast.Sub(), right=right.operand), node)
-    return node
-
-
-def _folded(node: ast.AST, algebra: bool) -> ast.AST:
-    """One node, its children folded already."""
-    kind = node.__class__
-    if kind is ast.BinOp:
-        return _fold_binop(node, algebra)
-    if kind is ast.UnaryOp and algebra and isinstance(node.op, ast.USub):
-        value = _number(node.operand)
-        if value is not None:
-            return ast.copy_location(ast.Constant(-value), node)
-        inner = node.operand
-        if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
-            return inner.operand
-    if kind is ast.Subscript and algebra and _is(node.value, 0):
-        return node.value
-    return node
-
-
-_FOLDED_KINDS = (ast.BinOp, ast.UnaryOp, ast.Subscript)  # what `_folded` may replace
-
-
-class _Tally:
-    """How many rewrites a pass has made."""
-
-    __slots__ = ("count",)
-
-    def __init__(self):
-        self.count = 0
-
-
-def fold(node: ast.AST, algebra: bool = True, tally: _Tally | None = None,
-         env: dict[str, ast.expr] | None = None) -> ast.AST:
-    """Constant arithmetic on Python numbers and, in derivative code only (`algebra`),
-    identities such as `g * 1.0 -> g` and zero tangents `0.0 * e -> 0.0`. Primal code keeps
-    its identities: `mask * 1.0` converts booleans to floats and must stay. With `env`,
-    the names it knows are first read as their values (constants and names). Changes
-    `node` in place; returns the folded root; `tally` counts the rewrites."""
-    tally = _Tally() if tally is None else tally
-
-    def change(n):
-        kind = n.__class__
-        if kind is ast.Name:
-            if env and n.id in env and n.ctx.__class__ is ast.Load:
-                tally.count += 1
-                return ast.copy_location(clone(env[n.id]), n)
-            return n
-        if kind not in _FOLDED_KINDS:
-            return n
-        new = _folded(n, algebra)
-        if new is not n:
-            tally.count += 1
-        return new
-
-    return rewrite(node, change)
-
+__all__ = ["optimize"]
 
 _COMPOUND = (ast.If, ast.For, ast.While)
-
-
-def _assigned_within(stmt: ast.stmt) -> set[str]:
-    return {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-
-
-def _kill(env: dict, names) -> None:
-    for name in names:
-        env.pop(name, None)
-        for key in [k for k, v in env.items() if isinstance(v, ast.Name) and v.id == name]:
-            del env[key]
-
-
-def _propagate(body: list[ast.stmt], primal: frozenset, tally: _Tally,
-               env=None) -> list[ast.stmt]:
-    """Forward constant and copy propagation (not into returns, so returned gradients keep
-    their adjoint names). Statements defining `primal` names get constant arithmetic only.
-    Into a branch or loop only facts about names it does not assign are carried."""
-    env = {} if env is None else env
-    out = []
-    for stmt in body:
-        if isinstance(stmt, _COMPOUND):
-            _kill(env, _assigned_within(stmt))
-            header = "iter" if isinstance(stmt, ast.For) else "test"
-            setattr(stmt, header, fold(getattr(stmt, header), False, tally, env))
-            stmt.body = _propagate(stmt.body, primal, tally, dict(env))
-            stmt.orelse = _propagate(stmt.orelse, primal, tally, dict(env))
-            out.append(stmt)
-            continue
-        # (a record keeps its own name: its push and pop are matched by that name)
-        known = None if isinstance(stmt, ast.Return) or _record_name(stmt) else env
-        stmt = fold(stmt, not (liveness.defines(stmt) & primal), tally, known)
-        _kill(env, liveness.defines(stmt))
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-            target = stmt.targets[0].id
-            value = stmt.value
-            if _number(value) is not None or (isinstance(value, ast.Name) and value.id != target):
-                env[target] = value
-        out.append(stmt)
-    return out
 
 
 def _is_pop(stmt: ast.stmt) -> bool:
@@ -209,7 +47,7 @@ def _zero_starts(function: ast.FunctionDef) -> bool:
     for stmt in statements(function.body):
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             target, value = stmt.targets[0].id, stmt.value
-            if _is(value, 0):
+            if is_value(value, 0):
                 zeros.add(target)
             elif (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
                   and isinstance(value.left, ast.Name) and value.left.id == target):
@@ -229,7 +67,7 @@ def _first_contributions(function: ast.FunctionDef) -> bool:
         stmt = node.ast_node
         defined = liveness.defines(stmt) | assignment.targets(stmt)
         facts = facts - defined
-        if isinstance(stmt, ast.Assign) and _is(stmt.value, 0) and isinstance(
+        if isinstance(stmt, ast.Assign) and is_value(stmt.value, 0) and isinstance(
                 stmt.targets[0], ast.Name):
             facts = facts | {stmt.targets[0].id}
         return facts
@@ -249,7 +87,7 @@ def _first_contributions(function: ast.FunctionDef) -> bool:
     return changed
 
 
-def _dropping_unbroadcasts(classes: shapes.ShapeClasses, index: int, tally: _Tally):
+def _dropping_unbroadcasts(classes: shapes.ShapeClasses, index: int, tally: Tally):
     def change(node):
         if type(node) is not ast.Call:
             return node
@@ -275,7 +113,7 @@ def _drop_unbroadcasts(function: ast.FunctionDef) -> bool:
     if not xp_calls(function) & {"unbroadcast", "broadcast_like"}:
         return False
     classes = shapes.analyze(function)
-    tally = _Tally()
+    tally = Tally()
     function.body = [rewrite(stmt, _dropping_unbroadcasts(classes, index, tally))
                      for index, stmt in enumerate(function.body)]
     return tally.count > 0
@@ -300,7 +138,7 @@ def _drop_needless_widening(function: ast.FunctionDef) -> bool:
     def placeholders(node, facts):
         stmt = node.ast_node
         facts = facts - liveness.defines(stmt) - assignment.targets(stmt)
-        if isinstance(stmt, ast.Assign) and _is(stmt.value, 0) and isinstance(
+        if isinstance(stmt, ast.Assign) and is_value(stmt.value, 0) and isinstance(
                 stmt.targets[0], ast.Name):
             facts = facts | {stmt.targets[0].id}
         if _is_widening(stmt):
@@ -334,20 +172,6 @@ def _remove(function: ast.FunctionDef, needless) -> bool:
 
     function.body = prune(function.body)
     return changed
-
-
-def _record_name(stmt: ast.stmt) -> str | None:
-    """x for `stack.append(x)` / `stack.append(xp.like(x))`."""
-    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
-        return None
-    func = stmt.value.func
-    if not (isinstance(func, ast.Attribute) and func.attr == "append"
-            and isinstance(func.value, ast.Name) and func.value.id in STACKS):
-        return None
-    arg = stmt.value.args[0]
-    if isinstance(arg, ast.Call) and getattr(arg.func, "attr", None) == "like":
-        arg = arg.args[0]
-    return arg.id if isinstance(arg, ast.Name) else None
 
 
 def _dead_records(function: ast.FunctionDef, live) -> set[str]:
@@ -386,7 +210,7 @@ def _needless(live: liveness.Liveness, dead_records: set[str]):
         if _is_restore(stmt) and isinstance(stmt.targets[0], ast.Name) and (
                 stmt.targets[0].id in dead_records):
             return True
-        if _record_name(stmt) in dead_records:
+        if record_name(stmt) in dead_records:
             return True
         return _removable(stmt) and live.is_dead(stmt)
 
@@ -404,7 +228,7 @@ def _heads_derivative_code(block: list[ast.stmt], primal: frozenset) -> bool:
         defined = liveness.defines(stmt)
         if defined and not defined <= primal:
             return True
-        if isinstance(stmt, ast.Expr) and _record_name(stmt) is None and not (
+        if isinstance(stmt, ast.Expr) and record_name(stmt) is None and not (
                 isinstance(stmt.value, ast.Call)
                 and getattr(stmt.value.func, "attr", "").startswith("require_")):
             return True
@@ -463,9 +287,9 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     namespace = namespace_statement(function)
     helpers = xp_calls(function)  # (passes only ever remove the ones their checks look at)
 
-    def propagate():
-        tally = _Tally()
-        function.body = _propagate(function.body, primal, tally)
+    def propagated():
+        tally = Tally()
+        function.body = propagate(function.body, primal, tally)
         return tally.count > 0
 
     def loops():  # the loop rewrites call `xp`
@@ -478,7 +302,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         return specialize.specialize(function, argument_layouts, primal, helpers)
 
     eliminate = partial(_eliminate, function)
-    passes = [propagate, eliminate]
+    passes = [propagated, eliminate]
     if argument_layouts:
         passes.append(specialized)
     if helpers & {"unbroadcast", "broadcast_like"}:

@@ -14,7 +14,7 @@ import ast
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.syntax import STACKS, child_fields, loads, walk
 
-__all__ = ["drop_needless_records", "unset_records"]
+__all__ = ["drop_needless_records", "unset_records", "record_name"]
 
 
 def drop_needless_records(backward: list[ast.stmt],
@@ -128,3 +128,17 @@ def _record_target(stmt: ast.stmt) -> str:
         return stmt.target.id
     target = stmt.targets[0]
     return target.value.id if isinstance(target, ast.Subscript) else target.id
+
+
+def record_name(stmt: ast.stmt) -> str | None:
+    """x for `stack.append(x)` / `stack.append(xp.like(x))`."""
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return None
+    func = stmt.value.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "append"
+            and isinstance(func.value, ast.Name) and func.value.id in STACKS):
+        return None
+    arg = stmt.value.args[0]
+    if isinstance(arg, ast.Call) and getattr(arg.func, "attr", None) == "like":
+        arg = arg.args[0]
+    return arg.id if isinstance(arg, ast.Name) else None
