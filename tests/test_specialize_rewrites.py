@@ -3,6 +3,7 @@ test_layouts.py: each keeps the derivative (checked against the generic code and
 differences) and leaves the emitted source in the form asserted."""
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -144,3 +145,54 @@ def test_a_transpose_inside_a_backward_loop_is_taken_once_before_it():
     for mine, hand in zip(gradient(Wx, Wh, b, Wo, empty, target),
                           workloads.rnn_loss_grad(Wx, Wh, b, Wo, empty, target), strict=True):
         np.testing.assert_allclose(mine, hand, rtol=1e-12, atol=1e-14)
+
+
+def softmax_cross_entropy(z, y):
+    shifted = z - np.max(z, axis=1, keepdims=True)
+    log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.sum(y * (shifted - log_norm)) / z.shape[0]
+
+
+def test_a_negated_term_of_a_sum_becomes_a_subtraction():
+    rng = np.random.default_rng(5)
+    z, y = rng.normal(size=(2, 6, 4))  # y's rows do not sum to one
+    gradient = srcgrad.grad(softmax_cross_entropy)
+    _same_as_generic(gradient, z, y)
+    srcgrad.check_grad(softmax_cross_entropy, z, y)
+    backward = [line for line in gradient.source.split("# grad of line", 1)[1].splitlines()
+                if not line.strip().startswith("#")]
+    # no array is negated (a number may be: `-1.0 / n`)
+    assert not [line for line in backward if re.search(r"(= |\()-[A-Za-z_(]", line)]
+    assert [line for line in backward if " -= " in line]
+
+
+FOLDED = '''
+def f(x, q, e, a):
+    y = -x.sum()
+    z = y / q
+    w = z * e + a
+    u = -(x * 2.0)
+    v = a - u * q
+    return (w, v)
+'''
+
+
+def test_negations_of_terms_fold_exactly_and_rename_what_changed_sign():
+    from srcgrad.codegen import specialize
+
+    tree = ast.parse(FOLDED)
+    function = tree.body[0]
+    primal = frozenset({"x", "q", "e", "a"})
+    assert specialize._fold_negated_names(function, primal)
+    text = ast.unparse(function)
+    assert "neg_y = x.sum()" in text and "neg_z = neg_y / q" in text
+    assert "w = a - neg_z * e" in text and "v = a + neg_u * q" in text
+    assert "neg_u = x * 2.0" in text
+    rng = np.random.default_rng(6)
+    args = rng.normal(size=(4, 5))
+    before, after = {}, {}
+    exec(compile(FOLDED, "<before>", "exec"), before)  # noqa: S102 - the text above
+    exec(compile(ast.fix_missing_locations(tree), "<after>", "exec"), after)  # noqa: S102
+    for old, new in zip(before["f"](*args), after["f"](*args), strict=True):
+        np.testing.assert_array_equal(old, new)  # a sign moved, not a rounding
+    assert not specialize._fold_negated_names(function, primal)  # nothing left to do

@@ -283,9 +283,11 @@ def _fold_negations(function: ast.FunctionDef, primal: frozenset) -> bool:
     """`y = -x` where x is a derivative temporary used only there, defined as a product or
     quotient: the sign goes into x's definition, onto a factor that is already negated or
     a number (`-(-a * b / c)` is `a * b / c`; `-(2 * a)` is `-2 * a`), so no pass over
-    the array flips it. Exact in floating point."""
-    changed = any(_negates_name(stmt) for stmt in function.body) and _fold_negated_names(
-        function, primal)
+    the array flips it. A sum or difference takes the sign of a term the same way
+    (`y = -s; z = y / q; w = a + z * e` is `z = s / q; w = a - z * e`). Exact in floating
+    point."""
+    changed = any(_negates_name(stmt) or _adds_terms(stmt) for stmt in function.body) and (
+        _fold_negated_names(function, primal))
     return _subtract_negated_starts(function, primal) or changed
 
 
@@ -294,6 +296,13 @@ def _negates_name(stmt: ast.stmt) -> bool:
     value = getattr(stmt, "value", None)
     return (isinstance(stmt, ast.Assign) and isinstance(value, ast.UnaryOp)
             and isinstance(value.op, ast.USub) and isinstance(value.operand, ast.Name))
+
+
+def _adds_terms(stmt: ast.stmt) -> bool:
+    """`y = a + b` or `y = a - b`, y a name."""
+    value = getattr(stmt, "value", None)
+    return (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub)))
 
 
 def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
@@ -306,25 +315,33 @@ def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
                and isinstance(stmt.targets[0], ast.Name)}
 
+    taken = set(stores) | set(loads)
+
     def movable(name):
         return (name in defined and name not in primal and stores.get(name) == 1
                 and loads.get(name) == 1)
 
-    def negated(expr):
-        """`-expr` without a negation pass, or None."""
+    def negated(expr, numbers=True):
+        """`-expr` without a negation pass, or None; without `numbers`, only where a
+        negation goes (not onto a number, which would gain nothing)."""
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
             return expr.operand
-        if isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
+        if numbers and isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
             return ast.Constant(-expr.value)
         if isinstance(expr, ast.Name) and movable(expr.id):
-            inner = negated(defined[expr.id].value)
-            if inner is not None:
-                defined[expr.id].value = inner
-                return expr
-            return None
+            definition = defined[expr.id]
+            inner = negated(definition.value, numbers)
+            if inner is None:
+                return None
+            definition.value = inner  # now the opposite: its name says so
+            definition.targets[0].id = renamed = _fresh(f"neg_{expr.id}", taken)
+            return ast.Name(renamed, ast.Load())
+        return negated_product(expr, numbers)
+
+    def negated_product(expr, numbers):
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Mult, ast.Div)):
             for side in ("left", "right"):
-                inner = negated(getattr(expr, side))
+                inner = negated(getattr(expr, side), numbers)
                 if inner is not None:
                     return ast.BinOp(**{**vars(expr), side: inner})
         return None
@@ -332,13 +349,33 @@ def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
     changed = False
     for stmt in function.body:
         if _negates_name(stmt) and movable(stmt.value.operand.id):
-            operand = stmt.value.operand
-            inner = negated(defined[operand.id].value)
+            inner = negated(stmt.value.operand)
             if inner is not None:
-                defined[operand.id].value = inner
-                stmt.value = operand
+                stmt.value = inner
                 changed = True
+        elif _adds_terms(stmt) and stmt.targets[0].id not in primal:
+            value = stmt.value
+            inner = negated(value.right, numbers=False)
+            if inner is not None:  # a + -b is a - b; a - -b is a + b
+                value.op = ast.Sub() if isinstance(value.op, ast.Add) else ast.Add()
+                value.right = inner
+                changed = True
+            elif isinstance(value.op, ast.Add):
+                inner = negated(value.left, numbers=False)
+                if inner is not None:  # -a + b is b - a
+                    stmt.value = ast.BinOp(left=value.right, op=ast.Sub(), right=inner)
+                    changed = True
     return changed
+
+
+def _fresh(name: str, taken: set) -> str:
+    """`name`, or `name_2`, `name_3`, ... if taken; the one returned is taken from now."""
+    chosen, number = name, 1
+    while chosen in taken:
+        number += 1
+        chosen = f"{name}_{number}"
+    taken.add(chosen)
+    return chosen
 
 
 def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> bool:

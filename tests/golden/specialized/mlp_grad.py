@@ -21,14 +21,14 @@ def mlp_loss_grad(W1, b1, W2, b2, X, Y):
     X_shape = X.shape
     X_shape_0 = X_shape[0]
     # grad of line 68: return -np.sum(Y * (shifted - log_norm)) / X.shape[0]
-    bneg = -1.0 / X_shape_0
-    bminus = bneg * Y
-    blog_norm = -bminus.sum(axis=1, keepdims=True)
+    neg_bneg = -1.0 / X_shape_0
+    bminus = neg_bneg * Y
+    neg_blog_norm = bminus.sum(axis=1, keepdims=True)
     # grad of line 67: log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    bsum_exp_shifted = blog_norm
-    bsum_exp_shifted /= sum_exp_shifted
+    neg_bsum_exp_shifted = neg_blog_norm
+    neg_bsum_exp_shifted /= sum_exp_shifted
     bshifted = bminus
-    bshifted += xp.multiply(bsum_exp_shifted, exp_shifted, out=exp_shifted)
+    bshifted -= xp.multiply(neg_bsum_exp_shifted, exp_shifted, out=exp_shifted)
     # grad of line 65: logits = h @ W2 + b2
     bb2 = bshifted.sum(axis=0)
     bh = bshifted @ W2.T
