@@ -68,6 +68,26 @@ def test_the_check_catches_a_pass_that_hides_a_change(monkeypatch):
         optimize._until_nothing_changes([sneaky], function)
 
 
+def test_the_check_catches_a_pass_listed_as_idempotent_that_is_not(monkeypatch):
+    monkeypatch.setattr(optimize, "CHECK_CHANGES", True)
+    function = _function("""
+        def f(x):
+            y = x
+            return y
+    """)
+    left = [2]
+
+    def halfway():  # one change per run, and it changes twice
+        if left[0]:
+            left[0] -= 1
+            function.body[0].value = ast.Name(f"x{left[0]}", ast.Load())
+            return True
+        return False
+
+    with pytest.raises(AssertionError, match="halfway is listed as idempotent"):
+        optimize._until_nothing_changes([halfway], function, idempotent={halfway})
+
+
 def test_passes_run_until_none_changes_and_settled_ones_wait():
     """A pass that found nothing runs again only after another changed the code."""
     function = _function("""
@@ -95,7 +115,8 @@ def test_passes_run_until_none_changes_and_settled_ones_wait():
 
 
 @pytest.mark.parametrize("idempotent", [False, True])
-def test_a_pass_listed_twice_or_idempotent_does_not_run_for_nothing(idempotent):
+def test_a_pass_listed_twice_or_idempotent_does_not_run_for_nothing(idempotent, monkeypatch):
+    monkeypatch.setattr(optimize, "CHECK_CHANGES", False)  # (the check would run a again)
     function = _function("""
         def f(x):
             return x

@@ -3,6 +3,7 @@ test_layouts.py: each keeps the derivative (checked against the generic code and
 differences) and leaves the emitted source in the form asserted."""
 
 import ast
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -196,3 +197,25 @@ def test_negations_of_terms_fold_exactly_and_rename_what_changed_sign():
     for old, new in zip(before["f"](*args), after["f"](*args), strict=True):
         np.testing.assert_array_equal(old, new)  # a sign moved, not a rounding
     assert not specialize._fold_negated_names(function, primal)  # nothing left to do
+
+
+def test_the_shapes_of_matmul_adjoints_are_those_of_their_products():
+    """`xp.matmul_adjoint_a(g, a, b)` is `g @ b.T` for matrices: the analysis knows g has
+    the shape of a @ b before specialize writes the product out, so a second round of
+    specialize finds nothing more (the optimizer runs it once per change)."""
+    from srcgrad.codegen.analysis import layouts
+
+    function = ast.parse(inspect.cleandoc("""
+        def f(g, a, b):
+            ga = xp.matmul_adjoint_a(g, a, b)
+            gb = xp.matmul_adjoint_b(g, a, b)
+            return (ga, gb)
+    """)).body[0]
+    matrix = (None, None)
+    shapes = layouts.analyze(function, {"g": matrix, "a": matrix, "b": matrix})
+    product = ast.parse("a @ b", mode="eval").body
+    assert shapes.equal(shapes.of(product), shapes.of(ast.Name("g", ast.Load())))
+    assert shapes.equal(shapes.of(ast.Name("ga", ast.Load())), shapes.env["a"])
+    assert shapes.equal(shapes.of(ast.Name("gb", ast.Load())), shapes.env["b"])
+    vector = layouts.analyze(function, {"g": (None,), "a": matrix, "b": (None,)})
+    assert not vector.equal(vector.env["g"], vector.env["a"][:1])  # only for matrices

@@ -302,18 +302,17 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         return specialize.specialize(function, argument_layouts, primal, helpers)
 
     eliminate = partial(_eliminate, function)
-    passes = [propagated, eliminate]
+    passes = [partial(_first_contributions, function), propagated, eliminate]
     if argument_layouts:
         passes.append(specialized)
     if helpers & {"unbroadcast", "broadcast_like"}:
         passes.append(partial(_drop_unbroadcasts, function))
     if "broadcast_like" in helpers:
         passes.append(partial(_drop_needless_widening, function))
-    passes.append(partial(_first_contributions, function))
     if namespace is not None:
         passes.append(loops)
-    passes.append(eliminate)  # (again: what the others made dead)
-    _until_nothing_changes(passes, function, idempotent={eliminate})
+    passes += [propagated, eliminate]  # (again: what the others made copies or dead)
+    _until_nothing_changes(passes, function, idempotent={eliminate, specialized})
     if argument_layouts:
         factoring.factor_contributions(function, argument_layouts, primal)
         specialize.hoist_transposes(function, argument_layouts, primal)
@@ -330,6 +329,20 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
 CHECK_CHANGES = False  # tests set it: every pass's report of a change is checked
 
 
+def _check_report(one, changed: bool, before: str, function: ast.FunctionDef,
+                  idempotent: bool) -> None:
+    """Raise if a pass changed the code and said it did not, or if an idempotent pass
+    that changed it finds more to do in its own result."""
+    name = getattr(one, "func", one).__qualname__
+    if not changed and ast.dump(function) != before:
+        raise AssertionError(f"{name} changed the code and said it did not")
+    if changed and idempotent:
+        after = ast.dump(function)
+        if one() or ast.dump(function) != after:
+            raise AssertionError(f"{name} is listed as idempotent and found more to do "
+                                 "in its own result")
+
+
 def _until_nothing_changes(passes, function: ast.FunctionDef, idempotent=frozenset()) -> None:
     """Run the passes in turn until none changes the function. Each says whether it
     changed anything; one that found nothing to do is run again only after another
@@ -344,9 +357,8 @@ def _until_nothing_changes(passes, function: ast.FunctionDef, idempotent=frozens
                 continue
             before = ast.dump(function) if CHECK_CHANGES else None
             changed = one()
-            if CHECK_CHANGES and not changed and ast.dump(function) != before:
-                name = getattr(one, "func", one).__qualname__
-                raise AssertionError(f"{name} changed the code and said it did not")
+            if CHECK_CHANGES:
+                _check_report(one, changed, before, function, one in idempotent)
             if changed:
                 version += 1
             if not changed or one in idempotent:

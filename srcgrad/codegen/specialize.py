@@ -126,13 +126,20 @@ class _Specialize:
                 return None  # g is 1 where x is not: a spread, left to the helper
             kept.append(axis)
         if not x:
-            return call("xp.sum", [value])
+            return _sum(value)
         if lead:
-            value = call("xp.sum", [value], [("axis", _axes(lead))])
+            value = _sum(value, [("axis", _axes(lead))])
         if kept:
-            value = call("xp.sum", [value], [("axis", _axes(kept)),
-                                             ("keepdims", ast.Constant(True))])
+            value = _sum(value, [("axis", _axes(kept)), ("keepdims", ast.Constant(True))])
         return value
+
+
+def _sum(value: ast.expr, keywords=()) -> ast.expr:
+    """`xp.sum(value, ...)`; `-xp.sum(v, ...)` for a negated value: the (smaller) sum is
+    negated instead, where the sign can fold further."""
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+        return ast.UnaryOp(op=ast.USub(), operand=call("xp.sum", [value.operand], keywords))
+    return call("xp.sum", [value], keywords)
 
 
 def _axes(axes) -> ast.Constant:
@@ -161,7 +168,7 @@ def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozen
     function.body = body
     changed = rewriter.changes > 0
     if (xp_calls(function) if helpers is None else helpers) & {"unreduce", "unmean"}:
-        changed |= _scalar_seeds(function, shapes)
+        changed |= _scalar_seeds(function, shapes, rewriter.visit)
     return _fold_negations(function, primal) or changed
 
 
@@ -210,11 +217,12 @@ def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
             index += 1
 
 
-def _scalar_seeds(function: ast.FunctionDef, shapes) -> bool:
+def _scalar_seeds(function: ast.FunctionDef, shapes, respecialize) -> bool:
     """`b = xp.unreduce(c, x)` / `xp.unmean(c, x)` spread c (a number, or with
     `keepdims` an array with x's unit axes) over an array of x's shape only for it to be
     multiplied into others of that shape: where every use of b is such a product (or
-    sum), b is c itself (`c / x.size` for the mean of a whole array)."""
+    sum), b is c itself (`c / x.size` for the mean of a whole array, passed through
+    `respecialize`, the rewrites of this round)."""
     candidates = []
     for stmt in function.body:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
@@ -228,7 +236,7 @@ def _scalar_seeds(function: ast.FunctionDef, shapes) -> bool:
     for stmt, seed, shape in candidates:
         if all(_keeps_shape(use, parents, shape, shapes)
                for use in reads.get(stmt.targets[0].id, [])):
-            stmt.value = seed
+            stmt.value = respecialize(seed)
             changed = True
     return changed
 
@@ -334,7 +342,10 @@ def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
             if inner is None:
                 return None
             definition.value = inner  # now the opposite: its name says so
-            definition.targets[0].id = renamed = _fresh(f"neg_{expr.id}", taken)
+            name = expr.id
+            opposite = name[len("neg_"):] if name.startswith("neg_") else f"neg_{name}"
+            definition.targets[0].id = renamed = _fresh(opposite, taken)
+            defined[renamed], stores[renamed], loads[renamed] = definition, 1, 1
             return ast.Name(renamed, ast.Load())
         return negated_product(expr, numbers)
 
@@ -355,16 +366,17 @@ def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
                 changed = True
         elif _adds_terms(stmt) and stmt.targets[0].id not in primal:
             value = stmt.value
+            if isinstance(value.op, ast.Add):
+                inner = negated(value.left, numbers=False)
+                if inner is not None:  # -a + b is b - a
+                    value.left, value.op, value.right = value.right, ast.Sub(), inner
+                    changed = True
             inner = negated(value.right, numbers=False)
-            if inner is not None:  # a + -b is a - b; a - -b is a + b
+            while inner is not None:  # a + -b is a - b; a - -b is a + b
                 value.op = ast.Sub() if isinstance(value.op, ast.Add) else ast.Add()
                 value.right = inner
                 changed = True
-            elif isinstance(value.op, ast.Add):
-                inner = negated(value.left, numbers=False)
-                if inner is not None:  # -a + b is b - a
-                    stmt.value = ast.BinOp(left=value.right, op=ast.Sub(), right=inner)
-                    changed = True
+                inner = negated(inner, numbers=False)  # (b may hold another sign)
     return changed
 
 

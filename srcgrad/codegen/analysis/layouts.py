@@ -149,12 +149,25 @@ class Shapes:
         batch = self.broadcast([a[:-2], b[:-2]])
         return None if batch is None else (*batch, a[-2], b[-1])
 
+    def _matmul_adjoint(self, name: str, g, a, b) -> None:
+        """The sizes `xp.matmul_adjoint_a(g, a, b)` (`g @ b.T` for matrices) and
+        `matmul_adjoint_b` (`a.T @ g`) agree on, as the product specialize writes for
+        them would: a rewrite then tells this analysis nothing it did not know."""
+        if a is None or b is None or len(a) != 2 or len(b) != 2:
+            return
+        if name == "matmul_adjoint_a":
+            self._matmul(g, tuple(reversed(b)))
+        else:
+            self._matmul(tuple(reversed(a)), g)
+
     def _call(self, expr: ast.Call):
         func = expr.func
         if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
                 and func.value.id == "xp"):
             return None
         name = func.attr
+        if name in ("matmul_adjoint_a", "matmul_adjoint_b") and len(expr.args) == 3:
+            self._matmul_adjoint(name, *(self.of(a) for a in expr.args))
         position = _SHAPED_LIKE.get(name)
         if position is not None:
             return self.of(expr.args[position]) if len(expr.args) > position else None
