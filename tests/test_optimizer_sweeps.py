@@ -225,3 +225,26 @@ def test_links_give_every_parent_and_every_read():
         for child in ast.iter_child_nodes(node):
             if not isinstance(child, _SKIPPED):
                 assert parents[id(child)] is node
+
+
+def test_propagation_drops_a_name_assigned_to_itself_and_keeps_its_facts():
+    from srcgrad.codegen import folding
+
+    function = _function("""
+        def f(x):
+            b = x
+            b = b
+            c = b * 2.0
+            return c
+    """)
+    tally = folding.Tally()
+    function.body = folding.propagate(function.body, frozenset({"x"}), tally)
+    assert ast.unparse(function) == "def f(x):\n    b = x\n    c = x * 2.0\n    return c"
+    assert tally.count == 2
+    user = _function("""
+        def f(x):
+            b = b
+            return b
+    """)
+    user.body = folding.propagate(user.body, frozenset({"x", "b"}), folding.Tally())
+    assert "b = b" in ast.unparse(user)  # the user's own statements stay as written

@@ -219,3 +219,43 @@ def test_the_shapes_of_matmul_adjoints_are_those_of_their_products():
     assert shapes.equal(shapes.of(ast.Name("gb", ast.Load())), shapes.env["b"])
     vector = layouts.analyze(function, {"g": (None,), "a": matrix, "b": (None,)})
     assert not vector.equal(vector.env["g"], vector.env["a"][:1])  # only for matrices
+
+
+CONSTANT_THROUGH_A_COPY = '''
+def f(n, e):
+    c = 1.0
+    d = c / n
+    y = -d
+    w = c * e
+    return (y, w)
+'''
+
+
+def test_a_negation_folds_into_a_number_held_by_a_name_read_twice():
+    from srcgrad.codegen import specialize
+
+    function = ast.parse(CONSTANT_THROUGH_A_COPY).body[0]
+    assert specialize._fold_negated_names(function, frozenset({"n", "e"}))
+    text = ast.unparse(function)
+    assert "neg_d = -1.0 / n" in text and "y = neg_d" in text
+    assert "c = 1.0" in text and "w = c * e" in text  # c itself is left alone
+
+
+def penalized(W1, W2, lam):
+    reg = 0.0
+    for W in (W1, W2):
+        reg = reg + np.sum(W * W)
+    return lam * reg
+
+
+def test_a_sum_of_whole_arrays_of_unknown_shapes_is_a_scalar():
+    """W takes two shapes in the loop, so `W * W` has none, but its sum is a number: reg,
+    which starts as 0.0, is one too, and its adjoint needs no unbroadcast."""
+    rng = np.random.default_rng(7)
+    W1, W2 = rng.normal(size=(3, 4)), rng.normal(size=5)
+    gradient = srcgrad.grad(penalized, wrt=(0, 1))
+    dW1, dW2 = _same_as_generic(gradient, W1, W2, 0.3)
+    np.testing.assert_allclose(dW1, 0.6 * W1, rtol=1e-13)
+    np.testing.assert_allclose(dW2, 0.6 * W2, rtol=1e-13)
+    srcgrad.check_grad(penalized, W1, W2, 0.3, wrt=(0, 1))
+    assert "unbroadcast" not in gradient.source and "require_scalar" not in gradient.source

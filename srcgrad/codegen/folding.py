@@ -151,6 +151,12 @@ def _kill(env: dict, names) -> None:
             del env[key]
 
 
+def _assigns_itself(stmt: ast.stmt) -> bool:
+    return (type(stmt) is ast.Assign and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Name)
+            and stmt.value.id == stmt.targets[0].id)
+
+
 def propagate(body: list[ast.stmt], primal: frozenset, tally: Tally,
               env=None) -> list[ast.stmt]:
     """Forward constant and copy propagation (not into returns, so returned gradients keep
@@ -168,9 +174,14 @@ def propagate(body: list[ast.stmt], primal: frozenset, tally: Tally,
             out.append(stmt)
             continue
         # (a record keeps its own name: its push and pop are matched by that name)
+        if _assigns_itself(stmt) and stmt.targets[0].id not in primal:
+            tally.count += 1  # `b = b` binds nothing new: it goes, and what is known stays
+            continue
         known = None if isinstance(stmt, ast.Return) or record_name(stmt) else env
         defined = liveness.defines(stmt)  # (folding reads names, never binds them)
         stmt = fold(stmt, not (defined & primal), tally, known)
+        if _assigns_itself(stmt) and stmt.targets[0].id not in primal:
+            continue  # `b = c` where c holds what b holds (and the fold counted a change)
         _kill(env, defined)
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             target = stmt.targets[0].id

@@ -329,6 +329,11 @@ def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
         return (name in defined and name not in primal and stores.get(name) == 1
                 and loads.get(name) == 1)
 
+    def constant(name):  # a derivative temporary that only ever holds one number
+        value = getattr(defined.get(name), "value", None)
+        return (name not in primal and stores.get(name) == 1 and isinstance(value, ast.Constant)
+                and type(value.value) in (int, float))
+
     def negated(expr, numbers=True):
         """`-expr` without a negation pass, or None; without `numbers`, only where a
         negation goes (not onto a number, which would gain nothing)."""
@@ -336,6 +341,8 @@ def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
             return expr.operand
         if numbers and isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
             return ast.Constant(-expr.value)
+        if numbers and isinstance(expr, ast.Name) and constant(expr.id):
+            return ast.Constant(-defined[expr.id].value.value)  # (not a copy of it)
         if isinstance(expr, ast.Name) and movable(expr.id):
             definition = defined[expr.id]
             inner = negated(definition.value, numbers)

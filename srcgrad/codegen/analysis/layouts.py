@@ -13,9 +13,11 @@ other than 1. Broadcasting two symbols together (which NumPy only allows when th
 equal) unifies them; two shapes are equal when they have the same rank and, axis by axis,
 both 1 or unified symbols. Names are typed once for the whole function (flow
 insensitively): a loop-carried name's shapes must agree in rank and unit axes (their
-other sizes are unified); a name whose shapes disagree, unpacked from a tuple, or ever
-given a placeholder number has no known shape (restores from a stack give back what the
-name held; the None placeholders of loops are never used as values).
+other sizes are unified); a name whose shapes disagree or unpacked from a tuple has no
+known shape. A number has the shape (), so a 0.0 placeholder that later holds arrays has
+none, and `reg = 0.0` that only ever adds sums is a scalar (restores from a stack give
+back what the name held; the None placeholders of loops are never used as values). A
+whole reduction (`xp.sum(a)`) is a scalar whatever a's shape.
 """
 
 from __future__ import annotations
@@ -195,9 +197,14 @@ class Shapes:
         base = self.of(expr.args[0]) if expr.args else None
         options = dict(zip(("axis", "dtype", "out", "keepdims"), expr.args[1:]))
         options.update({k.arg: k.value for k in expr.keywords})
-        if base is None or set(options) - {"axis", "keepdims", "dtype"}:
+        if not expr.args or set(options) - {"axis", "keepdims", "dtype"}:
             return None
         axis, keepdims = options.get("axis"), options.get("keepdims")
+        if base is None:  # of an array of any shape, only a whole reduction's is known
+            whole = axis is None or (isinstance(axis, ast.Constant) and axis.value is None)
+            plain = keepdims is None or (isinstance(keepdims, ast.Constant)
+                                         and keepdims.value is False)
+            return () if whole and plain else None
         if keepdims is not None and not isinstance(keepdims, ast.Constant):
             return None
         keep = bool(keepdims.value) if keepdims is not None else False
@@ -231,8 +238,6 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
             if not isinstance(target, ast.Name) or len(stmt.targets) > 1:
                 unknown |= {n.id for t in stmt.targets for n in walk(t)
                             if isinstance(n, ast.Name)}
-            elif isinstance(stmt.value, ast.Constant) and stmt.value.value is not None:
-                unknown.add(target.id)  # a 0.0 placeholder: the name has no single shape
     final = False
     shapes.counters -= unknown | {s.targets[0].id for s in statements
                                   if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
