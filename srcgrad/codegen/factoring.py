@@ -56,11 +56,15 @@ class _Program:
 
 
 def factor_contributions(function: ast.FunctionDef, argument_layouts: dict,
-                         primal: frozenset) -> None:
+                         primal: frozenset, shapes=None) -> bool:
     """Take the factors (names) shared by every term of an adjoint's sum out of the sum.
     Top-level statements of derivative code only, on values of known shape; the
-    temporaries a term is made of (products read nowhere else) are read into it first."""
-    shapes = layouts.analyze(function, argument_layouts)
+    temporaries a term is made of (products read nowhere else) are read into it first.
+    `shapes` is the layouts analysis of the function as it is, when the caller has it.
+    Returns whether anything changed."""
+    if shapes is None:
+        shapes = layouts.analyze(function, argument_layouts)
+    changed = False
     index = 0
     program = _Program(function)
     while index < len(function.body):
@@ -70,12 +74,14 @@ def factor_contributions(function: ast.FunctionDef, argument_layouts: dict,
             index += 1
             continue
         statements, dead = found
+        changed = True
         body[index:index + 1] = statements
         last = statements[-1]
         function.body = [s for i, s in enumerate(body) if i not in dead]
         _sink(function, last.value.right.id, last)
         index = function.body.index(last) + 1
         program = _Program(function)
+    return changed
 
 
 def _factored(stmt, index, body, program, primal, shapes):

@@ -182,11 +182,13 @@ def _is_accumulation(stmt, name: str) -> bool:
 
 
 def update_in_place(function: ast.FunctionDef, argument_layouts: dict, floats: frozenset,
-                    primal: frozenset) -> None:
+                    primal: frozenset, shapes=None) -> None:
     """The last step for specialized code: accumulators and dead temporaries updated in
     place (the latter only when every array argument is float64, `floats`), and
-    reductions of arrays called as their methods."""
-    shapes = layouts.analyze(function, argument_layouts)
+    reductions of arrays called as their methods. `shapes`: the layouts analysis of the
+    function as it is, when the caller has it."""
+    if shapes is None:
+        shapes = layouts.analyze(function, argument_layouts)
     _accumulate_in_place(function, shapes)
     if floats and floats >= set(argument_layouts):
         _update_dead_in_place(function, shapes, floats, primal)

@@ -14,7 +14,7 @@ import ast
 from functools import partial
 
 from srcgrad.codegen import closed_forms, factoring, gathers, in_place, specialize, spelling
-from srcgrad.codegen.analysis import assignment, liveness, shapes
+from srcgrad.codegen.analysis import assignment, layouts, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
 from srcgrad.codegen.folding import Tally, is_value, propagate
@@ -314,9 +314,13 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     passes += [propagated, eliminate]  # (again: what the others made copies or dead)
     _until_nothing_changes(passes, function, idempotent={eliminate, specialized})
     if argument_layouts:
-        factoring.factor_contributions(function, argument_layouts, primal)
-        specialize.hoist_transposes(function, argument_layouts, primal)
-        in_place.update_in_place(function, argument_layouts, floats, primal)
+        # (one shape analysis, again only after a step that changed the code)
+        known = layouts.analyze(function, argument_layouts)
+        if factoring.factor_contributions(function, argument_layouts, primal, known):
+            known = layouts.analyze(function, argument_layouts)
+        if specialize.hoist_transposes(function, argument_layouts, primal, known):
+            known = layouts.analyze(function, argument_layouts)
+        in_place.update_in_place(function, argument_layouts, floats, primal, known)
         _restore_namespace(function, namespace)
     function.body = _tidy(function.body, primal)
     spelling.respell(function)

@@ -173,14 +173,18 @@ def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozen
 
 
 def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
-                     primal: frozenset) -> None:
+                     primal: frozenset, shapes=None) -> bool:
     """`W.T` read by derivative statements inside a top-level loop, W an array the loop
     does not assign: taken once before the loop (`Wh_T = Wh.T`), as a person writes it,
     instead of a new view per trip. Only arrays of known rank, so taking `.T` early can
-    never fail where a loop of no trips would not have taken it."""
+    never fail where a loop of no trips would not have taken it. `shapes`: the layouts
+    analysis of the function as it is, when the caller has it. Returns whether anything
+    changed."""
     if not any(isinstance(stmt, (ast.For, ast.While)) for stmt in function.body):
-        return
-    shapes = layouts.analyze(function, argument_layouts)
+        return False
+    if shapes is None:
+        shapes = layouts.analyze(function, argument_layouts)
+    changed = False
     taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
     body, index = function.body, 0
     while index < len(body):
@@ -215,6 +219,8 @@ def hoist_transposes(function: ast.FunctionDef, argument_layouts: dict,
                               value=_transposed(ast.Name(name, ast.Load())))
             body.insert(index - 1, ast.copy_location(view, loop))
             index += 1
+            changed = True
+    return changed
 
 
 def _scalar_seeds(function: ast.FunctionDef, shapes, respecialize) -> bool:
