@@ -196,6 +196,21 @@ def test_walk_visits_what_ast_walk_does_but_contexts_and_operators():
         assert list(walk(tree)) == expected
 
 
+def test_clone_copies_every_node_and_list_but_contexts_and_operators():
+    from srcgrad.codegen.syntax import clone
+
+    stateless = (ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+    for tree in _sample_trees():
+        copy = clone(tree)
+        assert ast.dump(copy, include_attributes=True) == ast.dump(tree,
+                                                                   include_attributes=True)
+        mutable = {id(n) for n in ast.walk(tree) if not isinstance(n, stateless)}
+        mutable |= {id(v) for n in ast.walk(tree) for v in vars(n).values()
+                    if isinstance(v, list)}
+        assert not [n for n in ast.walk(copy) if id(n) in mutable]
+        assert not [v for n in ast.walk(copy) for v in vars(n).values() if id(v) in mutable]
+
+
 def test_rewrite_does_what_a_node_transformer_does():
     class Rename(ast.NodeTransformer):
         def visit_Name(self, node):
