@@ -288,12 +288,12 @@ def _user_imports(entries) -> list[str]:
     wanted: dict[str, set[str]] = {}
     for entry in entries:
         tree = entry.tree
-        bound = set(reverse.parameter_names(tree)) | {
-            n.id for n in walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        names = [n for n in walk(tree) if n.__class__ is ast.Name]
+        bound = {*reverse.parameter_names(tree), *emitted, "rt", "xp"}
+        bound.update(n.id for n in names if isinstance(n.ctx, ast.Store))
         module = getattr(entry.function, "__module__", None) or "__main__"
-        for node in walk(tree):
-            if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-                    and node.id not in bound | emitted | {"rt", "xp"}
+        for node in names:
+            if (isinstance(node.ctx, ast.Load) and node.id not in bound
                     and not hasattr(builtins, node.id)):
                 wanted.setdefault(module, set()).add(node.id)
     return [f"from {module} import {', '.join(sorted(names))}"

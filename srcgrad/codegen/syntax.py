@@ -114,11 +114,13 @@ def fix_locations(node: ast.AST, position=(1, 0, 1, 0)):
     """`ast.fix_missing_locations` (a node without a position takes its parent's), without
     visiting contexts and operators, which have none."""
     if "lineno" in node._attributes:
-        own = tuple(getattr(node, attr, None) for attr in _POSITION)
-        for attr, value, inherited in zip(_POSITION, own, position, strict=True):
-            if value is None:
-                setattr(node, attr, inherited)
-        position = tuple(i if v is None else v for v, i in zip(own, position, strict=True))
+        own = (getattr(node, "lineno", None), getattr(node, "col_offset", None),
+               getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None))
+        if None in own:
+            own = tuple(i if v is None else v for v, i in zip(own, position, strict=True))
+            for attr, value in zip(_POSITION, own, strict=True):
+                setattr(node, attr, value)
+        position = own
     for child in children(node):
         fix_locations(child, position)
     return node

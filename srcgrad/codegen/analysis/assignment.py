@@ -28,6 +28,8 @@ def targets(stmt: ast.AST) -> frozenset[str]:
         return frozenset({base.id}) if isinstance(base, ast.Name) else frozenset()
     if isinstance(stmt, ast.Assign):
         nodes = stmt.targets
+        if len(nodes) == 1 and nodes[0].__class__ is ast.Name:
+            return frozenset((nodes[0].id,))
     elif isinstance(stmt, ast.For):
         nodes = [stmt.target]
     else:
