@@ -12,18 +12,31 @@ README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def add_ratios(rows: dict) -> None:
-    """Median time over the hand-written gradient's and over the NumPy primal's."""
+    """Time over the hand-written gradient's and over the NumPy primal's: the median of
+    the ratios of samples taken in the same repetition (peers are interleaved, so the two
+    samples of a pair ran within a fraction of a second of each other, and a machine that
+    slows down for a while slows both), or, without paired samples, the ratio of the
+    medians."""
     for key, reference in (("ratio_hand", "hand"), ("ratio_primal", "primal")):
-        base = rows.get(reference, {}).get("median_s")
+        base = rows.get(reference, {})
         for row in rows.values():
-            if base and "median_s" in row:
-                row[key] = row["median_s"] / base
+            pairs = list(zip(row.get("per_call", ()), base.get("per_call", ())))
+            if pairs and len(pairs) == len(row["per_call"]) == len(base["per_call"]):
+                row[key] = _median([mine / theirs for mine, theirs in pairs])
+            elif base.get("median_s") and "median_s" in row:
+                row[key] = row["median_s"] / base["median_s"]
     # tracemalloc is exact where both have it; the RSS figure is page-granular
     for key in ("peak_rss_delta_bytes", "tracemalloc_peak_bytes"):
         hand_memory = rows.get("hand", {}).get(key)
         for row in rows.values():
             if hand_memory and key in row:
                 row["memory_ratio_hand"] = row[key] / hand_memory
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def seconds(value) -> str:

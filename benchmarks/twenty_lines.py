@@ -4,7 +4,13 @@ data-dependent branch and a spread term, differentiated with respect to six arra
 
 `python benchmarks/twenty_lines.py` prints its compile times; `benchmarks/run.py`
 measures them in a fresh process, records them (`compile_20_lines` in the JSON) and checks
-the target (<= 50 ms).
+the target (<= 50 ms). `--compile N` only compiles N fresh copies, for counting the
+instructions of one compilation, which a busy machine does not change:
+
+    for n in 1 5; do PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no \
+        --cachegrind-out-file=/dev/null python benchmarks/twenty_lines.py --compile $n; done
+
+(the difference of the two "I refs" totals, divided by 4).
 """
 
 from __future__ import annotations
@@ -80,6 +86,16 @@ def compile_times(repetitions: int = 7) -> dict:
             "samples": len(samples)}
 
 
+def compile_only(copies: int) -> None:
+    """Compile (and call once) `copies` fresh copies, after the one that builds the tables."""
+    import srcgrad
+
+    args = inputs(np.random.default_rng(0))
+    srcgrad.grad(_fresh_copy(), wrt=WRT)(*args)
+    for _ in range(copies):
+        srcgrad.grad(_fresh_copy(), wrt=WRT)(*args)
+
+
 def measure_in_fresh_process(repetitions: int, environment=None) -> dict:
     """`compile_times` in a new Python process (what a user's process holds, not a
     benchmark's heap of arrays and peers' caches); {"error": ...} when it fails."""
@@ -96,6 +112,8 @@ def measure_in_fresh_process(repetitions: int, environment=None) -> dict:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--json"]:
         print(json.dumps(compile_times(int(sys.argv[2]))))
+    elif sys.argv[1:2] == ["--compile"]:
+        compile_only(int(sys.argv[2]))
     else:
         result = compile_times(15)
         print(f"compiling the {result['lines']}-line model_loss: "

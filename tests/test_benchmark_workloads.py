@@ -92,3 +92,19 @@ def test_the_twenty_line_function_compiles_to_its_gradient():
     timing = twenty_lines.compile_times(repetitions=2)
     assert timing["lines"] == 20 and timing["samples"] == 2
     assert 0 < timing["min_s"] <= timing["median_s"]
+
+
+def test_ratios_pair_the_samples_of_one_repetition():
+    """A machine that slows down for a while slows both samples of a repetition: the
+    ratio of each pair stays, where the ratio of the medians would swing with when the
+    slow spell came (here it would say 0.55)."""
+    import report
+
+    rows = {"hand": {"per_call": [1.0, 1.0, 2.0, 2.0, 2.0], "median_s": 2.0},
+            "srcgrad": {"per_call": [1.1, 1.1, 1.1, 2.2, 2.2], "median_s": 1.1},
+            "other": {"median_s": 3.0}}  # no samples to pair: the ratio of the medians
+    report.add_ratios(rows)
+    assert rows["srcgrad"]["ratio_hand"] == pytest.approx(1.1)
+    assert rows["hand"]["ratio_hand"] == 1.0
+    assert rows["other"]["ratio_hand"] == pytest.approx(1.5)
+    assert "ratio_primal" not in rows["srcgrad"]  # no primal row
