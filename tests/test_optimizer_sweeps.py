@@ -52,13 +52,19 @@ def _function(text: str) -> ast.FunctionDef:
     return ast.parse(inspect.cleandoc(text)).body[0]
 
 
-def test_the_check_catches_a_pass_that_hides_a_change(monkeypatch):
+@pytest.fixture
+def checked(monkeypatch):
+    """`y = x; return y`, with every pass's report checked."""
     monkeypatch.setattr(optimize, "CHECK_CHANGES", True)
-    function = _function("""
+    return _function("""
         def f(x):
             y = x
             return y
     """)
+
+
+def test_the_check_catches_a_pass_that_hides_a_change(checked):
+    function = checked
 
     def sneaky():
         function.body[0].value = ast.Name("z", ast.Load())
@@ -68,13 +74,8 @@ def test_the_check_catches_a_pass_that_hides_a_change(monkeypatch):
         optimize._until_nothing_changes([sneaky], function)
 
 
-def test_the_check_catches_a_pass_listed_as_idempotent_that_is_not(monkeypatch):
-    monkeypatch.setattr(optimize, "CHECK_CHANGES", True)
-    function = _function("""
-        def f(x):
-            y = x
-            return y
-    """)
+def test_the_check_catches_a_pass_listed_as_idempotent_that_is_not(checked):
+    function = checked
     left = [2]
 
     def halfway():  # one change per run, and it changes twice
