@@ -259,3 +259,24 @@ def test_a_sum_of_whole_arrays_of_unknown_shapes_is_a_scalar():
     np.testing.assert_allclose(dW2, 0.6 * W2, rtol=1e-13)
     srcgrad.check_grad(penalized, W1, W2, 0.3, wrt=(0, 1))
     assert "unbroadcast" not in gradient.source and "require_scalar" not in gradient.source
+
+
+def test_only_a_whole_reduction_of_an_array_of_unknown_shape_has_a_known_shape():
+    from srcgrad.codegen.analysis import layouts
+
+    function = ast.parse(inspect.cleandoc("""
+        def f(items, i):
+            w = items[i]
+            whole = xp.sum(w)
+            largest = xp.max(w, axis=None)
+            rows = xp.sum(w, axis=0)
+            kept = xp.sum(w, keepdims=True)
+            acc = 0.0
+            acc = acc + whole
+            return (whole, largest, rows, kept, acc)
+    """)).body[0]
+    shapes = layouts.analyze(function, {})
+    shape = {name: shapes.of(ast.Name(name, ast.Load()))
+             for name in ("w", "whole", "largest", "rows", "kept", "acc")}
+    assert shape == {"w": None, "whole": (), "largest": (), "rows": None, "kept": None,
+                     "acc": ()}
