@@ -108,3 +108,19 @@ def test_ratios_pair_the_samples_of_one_repetition():
     assert rows["hand"]["ratio_hand"] == 1.0
     assert rows["other"]["ratio_hand"] == pytest.approx(1.5)
     assert "ratio_primal" not in rows["srcgrad"]  # no primal row
+
+
+def test_a_target_between_the_quartiles_of_the_paired_ratios_says_so():
+    import report
+
+    def document(per_call):
+        rows = {"hand": {"per_call": [1.0] * 5, "median_s": 1.0},
+                "srcgrad": {"per_call": per_call, "median_s": sorted(per_call)[2]}}
+        report.add_ratios(rows)
+        return {"results": [{"workload": "W6", "case": "W6 n=10", "rows": rows}]}
+
+    noisy = dict((t, v) for t, _, v in report.targets(document([0.9, 0.94, 1.01, 1.06, 1.1])))
+    assert noisy["W6 n=10: srcgrad <= 1.0x hand"] == (
+        "missed (within this run's noise: quartiles 0.92-1.08)")
+    steady = dict((t, v) for t, _, v in report.targets(document([1.04, 1.05, 1.05, 1.06, 1.06])))
+    assert steady["W6 n=10: srcgrad <= 1.0x hand"] == "missed"
