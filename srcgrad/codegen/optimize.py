@@ -40,10 +40,10 @@ def _is_restore(stmt: ast.stmt) -> bool:
             and isinstance(stmt.value.func.value, ast.Name) and stmt.value.func.value.id in STACKS)
 
 
-def _zero_starts(function: ast.FunctionDef) -> bool:
-    """Is some name both assigned 0 and added to (`b = b + e`): what
-    `_first_contributions` looks for?"""
-    zeros, sums = set(), set()
+def _zero_starts(function: ast.FunctionDef) -> tuple[frozenset, list]:
+    """The names both assigned 0 and added to (`b = b + e`), and those additions: what
+    `_first_contributions` looks at."""
+    zeros, sums = set(), []
     for stmt in statements(function.body):
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             target, value = stmt.targets[0].id, stmt.value
@@ -51,38 +51,33 @@ def _zero_starts(function: ast.FunctionDef) -> bool:
                 zeros.add(target)
             elif (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
                   and isinstance(value.left, ast.Name) and value.left.id == target):
-                sums.add(target)
-    return bool(zeros & sums)
+                sums.append(stmt)
+    candidates = frozenset(zeros.intersection(s.targets[0].id for s in sums))
+    return candidates, [s for s in sums if s.targets[0].id in candidates]
 
 
 def _first_contributions(function: ast.FunctionDef) -> bool:
     """`b = b + e` where b certainly holds the literal 0.0 becomes `b = e`; True when
     there was one."""
-    if not _zero_starts(function):
+    candidates, additions = _zero_starts(function)
+    if not candidates:
         return False
     graph = cfg_module.build(function)
-    everything = frozenset(n.id for n in walk(function) if isinstance(n, ast.Name))
 
-    def zeros(node, facts):
+    def zeros(node, facts):  # (facts about the candidates only: nothing else is asked)
         stmt = node.ast_node
-        defined = liveness.defines(stmt) | assignment.targets(stmt)
-        facts = facts - defined
+        facts = facts - liveness.defines(stmt) - assignment.targets(stmt)
         if isinstance(stmt, ast.Assign) and is_value(stmt.value, 0) and isinstance(
-                stmt.targets[0], ast.Name):
+                stmt.targets[0], ast.Name) and stmt.targets[0].id in candidates:
             facts = facts | {stmt.targets[0].id}
         return facts
 
-    facts = solve(graph, FORWARD, zeros, join=frozenset.intersection, top=everything)
+    facts = solve(graph, FORWARD, zeros, join=frozenset.intersection, top=candidates)
     known = {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
     changed = False
-    for stmt in walk(function):
-        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
-            continue
-        value, target = stmt.value, stmt.targets[0].id
-        if (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
-                and isinstance(value.left, ast.Name) and value.left.id == target
-                and target in known.get(stmt, ())):
-            stmt.value = value.right
+    for stmt in additions:
+        if stmt.targets[0].id in known.get(stmt, ()):
+            stmt.value = stmt.value.right
             changed = True
     return changed
 
