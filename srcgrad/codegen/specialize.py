@@ -357,7 +357,7 @@ def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
             definition.value = inner  # now the opposite: its name says so
             name = expr.id
             opposite = name[len("neg_"):] if name.startswith("neg_") else f"neg_{name}"
-            definition.targets[0].id = renamed = _fresh(opposite, taken)
+            definition.targets[0].id = renamed = fresh(opposite, taken)
             defined[renamed], stores[renamed], loads[renamed] = definition, 1, 1
             return ast.Name(renamed, ast.Load())
         return negated_product(expr, numbers)
@@ -391,16 +391,6 @@ def _fold_negated_names(function: ast.FunctionDef, primal: frozenset) -> bool:
                 changed = True
                 inner = negated(inner, numbers=False)  # (b may hold another sign)
     return changed
-
-
-def _fresh(name: str, taken: set) -> str:
-    """`name`, or `name_2`, `name_3`, ... if taken; the one returned is taken from now."""
-    chosen, number = name, 1
-    while chosen in taken:
-        number += 1
-        chosen = f"{name}_{number}"
-    taken.add(chosen)
-    return chosen
 
 
 def _subtract_negated_starts(function: ast.FunctionDef, primal: frozenset) -> bool:
