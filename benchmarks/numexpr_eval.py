@@ -4,9 +4,11 @@ hand-written gradient (which updates in place) before it is timed.
 
 Variants: the whole gradient as one numexpr expression; numexpr for the arithmetic only
 (tanh and exp by NumPy); the hand-written gradient run over blocks of 2^15 elements, so
-that its temporaries stay in the cache (NumPy only: what emitted code could do without a
-library); the same blocks with numexpr for the arithmetic; and jax.jit when JAX is
-installed (XLA fuses the whole chain into one loop).
+that its temporaries stay in the cache (NumPy only); the same blocks with numexpr for the
+arithmetic; srcgrad's emitted gradient, whose chain of elementwise statements
+`xp.blockwise` runs over blocks of 2^14 elements (called directly, without the
+`Derivative` wrapper); and jax.jit when JAX is installed (XLA fuses the whole chain into
+one loop).
 
 Run:  python benchmarks/numexpr_eval.py     (needs `pip install numexpr`; JAX optional)
 """
@@ -36,6 +38,16 @@ def _blocked(gradient_of_block):
             out[start:start + BLOCK] = gradient_of_block(x[start:start + BLOCK])
         return out
     return blocked
+
+
+def _srcgrad_variant():
+    import srcgrad
+
+    gradient = srcgrad.grad(workloads.elementwise)
+    gradient(np.ones(4))  # compiled for 1-d float64 arrays
+    namespace: dict = {}
+    exec(compile(gradient.source, "<srcgrad W6>", "exec"), namespace)
+    return namespace["elementwise_grad"]
 
 
 def _jax_variant():
@@ -74,6 +86,7 @@ def main() -> int:
                 ("numexpr, arithmetic only", fused_arithmetic),
                 ("NumPy in blocks", _blocked(workloads.elementwise_grad)),
                 ("numexpr arithmetic in blocks", _blocked(fused_arithmetic))]
+    variants.append(("srcgrad (emitted, in blocks)", _srcgrad_variant()))
     jitted = _jax_variant()
     if jitted is not None:
         variants.append(("jax.jit", jitted))

@@ -46,6 +46,9 @@ def _statement(stmt: ast.stmt, depth: int) -> list[str]:
         return [header, *_block(stmt.body, depth + 1)]
     if isinstance(stmt, ast.While):
         return [f"{pad}while {ast.unparse(stmt.test)}:", *_block(stmt.body, depth + 1)]
+    if isinstance(stmt, ast.FunctionDef):
+        header = ast.unparse(copy_without_body(stmt)).splitlines()[0]
+        return [f"{pad}{header}", *_block(stmt.body, depth + 1)]
     text = ast.unparse(stmt)
     return [f"{pad}{line}" for line in text.splitlines()]
 

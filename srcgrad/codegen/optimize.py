@@ -1,5 +1,6 @@
 """Clean-ups on emitted functions: constant folding and propagation (`folding`), DCE, and
-the layout rewrites (`specialize`, `factoring`, `in_place`), run until nothing changes.
+the layout rewrites (`specialize`, `factoring`, `in_place`), run until nothing changes;
+then long elementwise chains are run block by block (`blocking`).
 
 The goal is the code a careful person would write: no `g * 1.0`, no `b = a` chains, no
 temporaries nobody reads, no primal work the adjoint does not need. Every rewrite here keeps
@@ -13,7 +14,8 @@ from __future__ import annotations
 import ast
 from functools import partial
 
-from srcgrad.codegen import closed_forms, factoring, gathers, in_place, specialize, spelling
+from srcgrad.codegen import (blocking, closed_forms, factoring, gathers, in_place, specialize,
+                             spelling)
 from srcgrad.codegen.analysis import assignment, layouts, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
@@ -322,6 +324,9 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     for stmt in statements(function.body):  # (`ast.unparse` reads statements' lines)
         if not hasattr(stmt, "lineno"):
             ast.copy_location(stmt, function)
+    if argument_layouts and namespace is not None and blocking.block_elementwise(
+            function, argument_layouts):
+        _restore_namespace(function, namespace)
     return function
 
 

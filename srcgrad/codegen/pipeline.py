@@ -291,6 +291,7 @@ def _user_imports(entries) -> list[str]:
         names = [n for n in walk(tree) if n.__class__ is ast.Name]
         bound = {*reverse.parameter_names(tree), *emitted, "rt", "xp"}
         bound.update(n.id for n in names if isinstance(n.ctx, ast.Store))
+        bound.update(n.name for n in walk(tree) if n.__class__ is ast.FunctionDef)
         module = getattr(entry.function, "__module__", None) or "__main__"
         for node in names:
             if (isinstance(node.ctx, ast.Load) and node.id not in bound

@@ -28,9 +28,13 @@ from srcgrad.codegen.analysis.shapes import all_statements, is_pop
 from srcgrad.rules import registry
 from srcgrad.codegen.syntax import walk
 
-__all__ = ["Shapes", "analyze"]
+__all__ = ["ARITHMETIC_KERNELS", "Shapes", "analyze"]
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv)
+# the arithmetic kernels emitted code calls to write into a buffer (`xp.subtract(1.0, g,
+# out=g)`): elementwise, like the kernels the rules list as such
+ARITHMETIC_KERNELS = frozenset({"negative", "positive", "add", "subtract", "multiply",
+                                "divide", "true_divide", "power", "reciprocal"})
 _REDUCTIONS = {"sum", "mean", "max", "min", "prod", "amax", "amin", "nansum", "nanmean"}
 # helper -> position of the argument whose shape the result has
 _SHAPED_LIKE = {"unbroadcast": 1, "broadcast_like": 1, "unreduce": 1, "unmean": 1,
@@ -174,7 +178,8 @@ class Shapes:
         if position is not None:
             return self.of(expr.args[position]) if len(expr.args) > position else None
         kernel = registry.KERNELS.get(name)
-        if kernel is not None and kernel.key in registry.ELEMENTWISE:
+        if name in ARITHMETIC_KERNELS or (
+                kernel is not None and kernel.key in registry.ELEMENTWISE):
             return self.broadcast([self.of(a) for a in expr.args])
         if name in _REDUCTIONS:
             return self._reduction(expr)
