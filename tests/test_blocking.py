@@ -135,7 +135,7 @@ def test_two_arrays_in_blocks_and_arrays_that_cannot_be_cut(small_blocks, monkey
 
 def _blocked_text(source: str, layouts_: dict) -> str:
     function = ast.parse(textwrap.dedent(source)).body[0]
-    blocking.block_elementwise(function, layouts_)
+    blocking.block_elementwise(function, layouts.analyze(function, layouts_))
     return ast.unparse(function)
 
 

@@ -251,13 +251,14 @@ def _block(body: list[ast.stmt], start: int, end: int, shapes: layouts.Shapes,
     return stop - start
 
 
-def block_elementwise(function: ast.FunctionDef, argument_layouts: dict) -> bool:
+def block_elementwise(function: ast.FunctionDef, shapes: layouts.Shapes) -> bool:
     """Run the long elementwise chains of `function`'s top level block by block; True
-    when there was one."""
+    when there was one. `shapes` are those of its names (an analysis of the code before
+    its temporaries were updated in place, which binds no new names and keeps their
+    shapes, is good)."""
     runs = _runs(function.body)
     if not runs:
         return False
-    shapes = layouts.analyze(function, argument_layouts)
     taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
     body = function.body
     changed = False

@@ -325,7 +325,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
         if not hasattr(stmt, "lineno"):
             ast.copy_location(stmt, function)
     if argument_layouts and namespace is not None and blocking.block_elementwise(
-            function, argument_layouts):
+            function, known):
         _restore_namespace(function, namespace)
     return function
 
