@@ -15,6 +15,8 @@ Run:  python benchmarks/numexpr_eval.py     (needs `pip install numexpr`; JAX op
 
 import os
 
+if hasattr(os, "sched_setaffinity"):  # one CPU: XLA would spread its loop over all of them
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 os.environ.setdefault("NUMEXPR_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

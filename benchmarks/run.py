@@ -22,7 +22,11 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 
 def pin_threads(threads: int) -> None:
-    """Set every thread-count knob before NumPy, PyTorch or JAX is imported."""
+    """Set every thread-count knob before NumPy, PyTorch or JAX is imported; with one
+    thread, also keep the process on one CPU (XLA parallelizes its fused loops over every
+    CPU it may use, whatever its flags say: unpinned, jax.jit's W6 ran on both cores)."""
+    if threads == 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
