@@ -1,6 +1,6 @@
 """Emitted code specialized to the layouts (rank, unit axes) of a call's arrays gives the
 same derivatives as the generic code, for every layout a function is called with; golden
-files pin the specialized gradients of an MLP and an RNN.
+files pin the specialized gradients of an MLP, an RNN and W6's elementwise chain.
 
 Regenerate the golden files after an intended change with
 
@@ -105,19 +105,22 @@ def test_specialized_code_is_what_a_person_writes():
     assert "require_scalar" not in specialized  # a sum is a scalar: no check, no loss value
 
 
-GOLDEN_CASES = {
-    "mlp_grad": (workloads.mlp_loss, lambda: workloads.mlp_inputs(16, np.random.default_rng(2))),
+GOLDEN_CASES = {  # name: (function, its arguments, wrt)
+    "mlp_grad": (workloads.mlp_loss, lambda: workloads.mlp_inputs(16, np.random.default_rng(2)),
+                 (0, 1, 2, 3)),
     "rnn_grad": (workloads.rnn_loss,
                  lambda: next(c for c in workloads.cases(test=True)
-                              if c.workload.primal is workloads.rnn_loss).args),
+                              if c.workload.primal is workloads.rnn_loss).args, (0, 1, 2, 3)),
+    # W6: an elementwise chain, run in blocks (codegen/blocking.py)
+    "elementwise_grad": (workloads.elementwise, lambda: (np.linspace(-2.0, 2.0, 11),), 0),
 }
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
 def test_specialized_source_matches_golden_file(name):
-    function, arguments = GOLDEN_CASES[name]
+    function, arguments, wrt = GOLDEN_CASES[name]
     args = arguments()
-    derivative = srcgrad.grad(function, wrt=(0, 1, 2, 3))
+    derivative = srcgrad.grad(function, wrt=wrt)
     derivative(*args)
     path = GOLDEN / f"{name}.py"
     if UPDATE:
