@@ -304,3 +304,55 @@ def test_corpus_programs_with_chains_agree_with_the_generic_code(monkeypatch, ca
     monkeypatch.setattr(elementwise_helpers, "BLOCK_ELEMENTS", 1)  # (their arrays are small)
     monkeypatch.setattr(elementwise_helpers, "MIN_BLOCKS", 2)
     _check_blocked(monkeypatch, derivative, *args, cotangent)
+
+
+# ---------------------------------------------------------------- random chains
+
+_UNARY = ["np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(np.sin({}))", "0.5 * {}",
+          "-{}", "{} * {}"]
+_BINARY = ["{} + {}", "{} - {}", "{} * {}", "{} / (1.5 + np.cos({}))", "np.maximum({}, {})"]
+
+
+def _random_program(seed: int) -> str:
+    """A function of x and y: a few elementwise statements, each on earlier names, and
+    the sum of a product of two of them."""
+    rng = np.random.default_rng(seed)
+    names = ["x", "y"]
+    lines = [f"def chained_{seed}(x, y):"]
+    for index in range(int(rng.integers(3, 8))):
+        if rng.random() < 0.5:
+            form = _UNARY[int(rng.integers(len(_UNARY)))]
+            operand = names[int(rng.integers(len(names)))]
+            value = form.format(*([operand] * form.count("{}")))
+        else:
+            form = _BINARY[int(rng.integers(len(_BINARY)))]
+            value = form.format(*(names[int(rng.integers(len(names)))] for _ in range(2)))
+        lines.append(f"    t{index} = {value}")
+        names.append(f"t{index}")
+    lines.append(f"    return np.sum({names[-1]} * {names[-2]})")
+    return "\n".join(lines) + "\n"
+
+
+def test_random_elementwise_programs_in_blocks(small_blocks, monkeypatch, tmp_path):
+    """Thirty random elementwise programs: where their gradients have chains, the blocks
+    give the whole result bit for bit, and every gradient is the generic code's."""
+    sources = [_random_program(seed) for seed in range(30)]
+    path = tmp_path / "random_chains.py"
+    path.write_text("import numpy as np\n\n\n" + "\n\n".join(sources))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import random_chains
+
+    rng = np.random.default_rng(7)
+    blocked = 0
+    for seed in range(30):
+        function = getattr(random_chains, f"chained_{seed}")
+        x, y = rng.uniform(-1.0, 1.0, size=(2, 45))
+        gradient = srcgrad.grad(function, wrt=(0, 1))
+        result = gradient(x, y)
+        _close(result, gradient.generic_function()(x, y))
+        if "xp.blockwise(" in gradient.source:
+            blocked += 1
+            with monkeypatch.context() as whole:
+                _whole(whole)
+                _bitwise_equal(result, gradient(x, y))
+    assert blocked >= 10, blocked  # (so that the check above is not vacuous)
