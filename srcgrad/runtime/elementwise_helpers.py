@@ -152,10 +152,10 @@ def blockwise(xp, chain, *arrays):
     elements (whole rows); otherwise this is one call of ``chain``.
     """
     first = arrays[0]
-    shape = getattr(first, "shape", ())
-    if xp.name != "numpy" or not shape or first.size < MIN_BLOCKS * BLOCK_ELEMENTS:
-        return chain(*arrays)
-    ndarray = xp.ndarray
+    ndarray = xp.ndarray if xp.name == "numpy" else None
+    if type(first) is not ndarray or first.size < MIN_BLOCKS * BLOCK_ELEMENTS:
+        return chain(*arrays)  # (the common case of small arrays: decided first, cheaply)
+    shape = first.shape
     for array in arrays:
         if type(array) is not ndarray or array.shape != shape or not array.flags.c_contiguous:
             return chain(*arrays)
