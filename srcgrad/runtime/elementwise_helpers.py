@@ -2,10 +2,14 @@
 ``blockwise``, which runs an emitted chain of elementwise statements on blocks of rows.
 
 Same contract as :mod:`srcgrad.runtime.adjoints`: each helper takes the backend ``xp``
-first, uses only ``xp.<kernel>`` calls, and is listed in ``__all__``.
+first, uses only ``xp.<kernel>`` calls, and is listed in ``__all__``. (``blockwise`` also
+compares its arguments' type with NumPy's array type, which no other backend's arrays
+have: it cuts NumPy arrays only.)
 """
 
 from __future__ import annotations
+
+import numpy
 
 __all__ = [
     "tie_weight",
@@ -136,6 +140,7 @@ def math_ceil(xp, x):
 
 # -- elementwise chains, block by block -----------------------------------------------
 
+_NDARRAY = numpy.ndarray  # (CuPy's, Dask's and the strict stand-in's arrays: one call)
 BLOCK_ELEMENTS = 1 << 14  # 128 KiB of float64: a chain's temporaries stay in the L2 cache
 MIN_BLOCKS = 4  # smaller arrays are computed whole
 
@@ -152,10 +157,9 @@ def blockwise(xp, chain, *arrays):
     elements (whole rows); otherwise this is one call of ``chain``.
     """
     first = arrays[0]
-    ndarray = xp.ndarray if xp.name == "numpy" else None
-    if type(first) is not ndarray or first.size < MIN_BLOCKS * BLOCK_ELEMENTS:
+    if type(first) is not _NDARRAY or first.size < MIN_BLOCKS * BLOCK_ELEMENTS:
         return chain(*arrays)  # (the common case of small arrays: decided first, cheaply)
-    shape = first.shape
+    ndarray, shape = _NDARRAY, first.shape
     for array in arrays:
         if type(array) is not ndarray or array.shape != shape or not array.flags.c_contiguous:
             return chain(*arrays)
