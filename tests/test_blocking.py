@@ -356,3 +356,22 @@ def test_random_elementwise_programs_in_blocks(small_blocks, monkeypatch, tmp_pa
                 _whole(whole)
                 _bitwise_equal(result, gradient(x, y))
     assert blocked >= 10, blocked  # (so that the check above is not vacuous)
+
+
+def leaky_softplus(x):
+    positive = x > 0.0
+    return np.sum(np.where(positive, x, 0.1 * x) * np.log1p(np.exp(-np.abs(x))))
+
+
+def test_float32_and_boolean_chains(small_blocks, monkeypatch):
+    rng = np.random.default_rng(11)
+    x32 = rng.uniform(-2.0, 2.0, 50).astype(np.float32)
+    gradient = srcgrad.grad(workloads.elementwise)
+    result = gradient(x32)
+    assert result.dtype == np.float32 and "xp.blockwise(chain" in gradient.source
+    with monkeypatch.context() as whole:
+        _whole(whole)
+        _bitwise_equal(result, gradient(x32))
+    x = rng.uniform(-2.0, 2.0, 64)
+    _check_blocked(monkeypatch, srcgrad.grad(leaky_softplus), x)
+    srcgrad.check_grad(leaky_softplus, x)
