@@ -25,7 +25,7 @@ A statement joins a chain when it is elementwise (arithmetic, comparisons, the
 elementwise kernels, `out=` into a name of the chain), its result has the chain's shape,
 and every name it reads from before the chain holds either an array of that shape
 (passed in, sliced into blocks) or a number (read from the enclosing function). A chain
-writes into no array from before it (a slice of a shared buffer would see blocks of other
+writes into no array from before it (no update, no `out=` at any depth) (a slice of a shared buffer would see blocks of other
 arrays change in another order), and the names it hands back are distinct arrays it made.
 """
 
@@ -70,8 +70,9 @@ def _looks_elementwise(expr: ast.expr) -> bool:
     if kind is ast.Compare:
         return (len(expr.ops) == 1 and isinstance(expr.ops[0], _COMPARISONS)
                 and _looks_elementwise(expr.left) and _looks_elementwise(expr.comparators[0]))
-    if kind is ast.Call:
+    if kind is ast.Call:  # (`xp.where(mask)` alone gives indices, not an array like mask)
         return (_elementwise_kernel(expr.func)
+                and (expr.func.attr != "where" or len(expr.args) == 3)
                 and all(_looks_elementwise(a) for a in expr.args)
                 and all(k.arg == "out" and isinstance(k.value, ast.Name) for k in expr.keywords))
     return False
@@ -124,6 +125,9 @@ class _Chain:
     def _reads(self, expr: ast.expr) -> bool:
         """Does every name `expr` reads hold an array of the chain's shape or a number?"""
         for node in walk(expr):
+            if node.__class__ is ast.Call and any(
+                    k.value.id not in self.buffers for k in node.keywords):
+                return False  # (`out=` an array from before the chain, at any depth)
             if node.__class__ is ast.Name and node.id not in self.buffers:
                 if node.id == "xp":
                     continue

@@ -172,7 +172,11 @@ def blockwise(xp, chain, *arrays):
     parts = results if several else (results,)
     block = (step, *shape[1:])
     if any(type(part) is not ndarray or part.shape != block for part in parts):
-        return chain(*arrays)  # (not an array of the rows' shape: computed whole instead)
+        # (the compiler makes chains of elementwise statements only: never reached; not
+        # computed again whole, in case the chain changed what it was given)
+        raise TypeError("srcgrad internal error: an elementwise chain gave "
+                        f"{[type(part).__name__ for part in parts]} for rows of shape "
+                        f"{block}; please report it, with the function differentiated")
     outputs = tuple(xp.empty(shape, dtype=part.dtype) for part in parts)
     for output, part in zip(outputs, parts):
         output[:step] = part

@@ -178,6 +178,8 @@ class Shapes:
         if position is not None:
             return self.of(expr.args[position]) if len(expr.args) > position else None
         kernel = registry.KERNELS.get(name)
+        if name == "where" and len(expr.args) != 3:
+            return None  # `where(mask)`: a tuple of index arrays
         if name in ARITHMETIC_KERNELS or (
                 kernel is not None and kernel.key in registry.ELEMENTWISE):
             return self.broadcast([self.of(a) for a in expr.args])
