@@ -25,8 +25,9 @@ A statement joins a chain when it is elementwise (arithmetic, comparisons, the
 elementwise kernels, `out=` into a name of the chain), its result has the chain's shape,
 and every name it reads from before the chain holds either an array of that shape
 (passed in, sliced into blocks) or a number (read from the enclosing function). A chain
-writes into no array from before it (no update, no `out=` at any depth) (a slice of a shared buffer would see blocks of other
-arrays change in another order), and the names it hands back are distinct arrays it made.
+writes into no array from before it, by an update or an `out=` at any depth (a slice of
+a shared buffer would see blocks of other arrays change in another order), and the names
+it hands back are distinct arrays it made.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import ast
 
 from srcgrad.codegen.analysis import layouts
 from srcgrad.codegen.syntax import Comment, call, fix_locations, fresh, loads, name, walk
-from srcgrad.rules import registry
 
 __all__ = ["block_elementwise", "MIN_STATEMENTS"]
 
@@ -43,16 +43,6 @@ MIN_STATEMENTS = 3  # operations: shorter chains keep their few passes over memo
 _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv)
 _UPDATES = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
-
-
-def _elementwise_kernel(func: ast.expr) -> bool:
-    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-            and func.value.id == "xp"):
-        return False
-    if func.attr in layouts.ARITHMETIC_KERNELS:
-        return True
-    kernel = registry.KERNELS.get(func.attr)
-    return kernel is not None and kernel.key in registry.ELEMENTWISE
 
 
 def _looks_elementwise(expr: ast.expr) -> bool:
@@ -70,9 +60,11 @@ def _looks_elementwise(expr: ast.expr) -> bool:
     if kind is ast.Compare:
         return (len(expr.ops) == 1 and isinstance(expr.ops[0], _COMPARISONS)
                 and _looks_elementwise(expr.left) and _looks_elementwise(expr.comparators[0]))
-    if kind is ast.Call:  # (`xp.where(mask)` alone gives indices, not an array like mask)
-        return (_elementwise_kernel(expr.func)
-                and (expr.func.attr != "where" or len(expr.args) == 3)
+    if kind is ast.Call:
+        func = expr.func
+        return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id == "xp"
+                and layouts.elementwise_kernel(func.attr, len(expr.args))
                 and all(_looks_elementwise(a) for a in expr.args)
                 and all(k.arg == "out" and isinstance(k.value, ast.Name) for k in expr.keywords))
     return False
@@ -146,9 +138,8 @@ class _Chain:
         new one (None: an array from before the chain)."""
         if isinstance(expr, ast.Name):
             return self.buffers.get(expr.id)
-        if isinstance(expr, ast.Call):
-            for keyword in expr.keywords:
-                return self.buffers.get(keyword.value.id)
+        if isinstance(expr, ast.Call) and expr.keywords:  # (`out=b`, the only keyword)
+            return self.buffers.get(expr.keywords[0].value.id)
         self.arrays += 1
         return self.arrays
 
@@ -232,19 +223,21 @@ def _block(body: list[ast.stmt], start: int, end: int, shapes: layouts.Shapes,
     if chain.traffic < 2 * (len(chain.inputs) + len(outputs)):
         return 0  # most of what it reads and writes comes in or goes out anyway
     kernel = fresh("chain", taken)
-    result = outputs[0] if len(outputs) == 1 else ast.Tuple(
-        [name(n) for n in outputs], ast.Load())
+
+    def handed_back(store: bool) -> ast.expr:
+        if len(outputs) == 1:
+            return name(outputs[0], store)
+        return ast.Tuple([name(n, store) for n in outputs], ast.Store() if store else ast.Load())
+
     definition = ast.FunctionDef(
         name=kernel,
         args=ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in chain.inputs],
                            kwonlyargs=[], kw_defaults=[], defaults=[]),
-        body=[*body[start:stop], ast.Return(name(result) if isinstance(result, str)
-                                            else result)],
+        body=[*body[start:stop], ast.Return(handed_back(False))],
         decorator_list=[], returns=None)
     if "type_params" in ast.FunctionDef._fields:  # (Python 3.12 on)
         definition.type_params = []
-    targets = name(result, True) if isinstance(result, str) else ast.Tuple(
-        [name(n, True) for n in outputs], ast.Store())
+    targets = handed_back(True)
     blockwise = ast.Assign(targets=[targets], value=call(
         "xp.blockwise", [name(kernel), *(name(n) for n in chain.inputs)]))
     note = Comment("elementwise from here: xp.blockwise runs it on blocks of rows that fit "

@@ -159,9 +159,9 @@ def blockwise(xp, chain, *arrays):
     first = arrays[0]
     if type(first) is not _NDARRAY or first.size < MIN_BLOCKS * BLOCK_ELEMENTS:
         return chain(*arrays)  # (the common case of small arrays: decided first, cheaply)
-    ndarray, shape = _NDARRAY, first.shape
+    shape = first.shape
     for array in arrays:
-        if type(array) is not ndarray or array.shape != shape or not array.flags.c_contiguous:
+        if type(array) is not _NDARRAY or array.shape != shape or not array.flags.c_contiguous:
             return chain(*arrays)
     rows = shape[0]
     step = BLOCK_ELEMENTS * rows // first.size  # rows per block
@@ -171,7 +171,7 @@ def blockwise(xp, chain, *arrays):
     several = type(results) is tuple
     parts = results if several else (results,)
     block = (step, *shape[1:])
-    if any(type(part) is not ndarray or part.shape != block for part in parts):
+    if any(type(part) is not _NDARRAY or part.shape != block for part in parts):
         # (the compiler makes chains of elementwise statements only: never reached; not
         # computed again whole, in case the chain changed what it was given)
         raise TypeError("srcgrad internal error: an elementwise chain gave "

@@ -28,13 +28,26 @@ from srcgrad.codegen.analysis.shapes import all_statements, is_pop
 from srcgrad.rules import registry
 from srcgrad.codegen.syntax import walk
 
-__all__ = ["ARITHMETIC_KERNELS", "Shapes", "analyze"]
+__all__ = ["Shapes", "analyze", "elementwise_kernel"]
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv)
 # the arithmetic kernels emitted code calls to write into a buffer (`xp.subtract(1.0, g,
 # out=g)`): elementwise, like the kernels the rules list as such
-ARITHMETIC_KERNELS = frozenset({"negative", "positive", "add", "subtract", "multiply",
+_ARITHMETIC_KERNELS = frozenset({"negative", "positive", "add", "subtract", "multiply",
                                 "divide", "true_divide", "power", "reciprocal"})
+
+
+def elementwise_kernel(name: str, arguments: int) -> bool:
+    """Does `xp.<name>(...)` with that many positional arguments give an array of the
+    broadcast shape of its operands, element by element? (`where(mask)` alone gives a
+    tuple of index arrays.)"""
+    if name in _ARITHMETIC_KERNELS:
+        return True
+    kernel = registry.KERNELS.get(name)
+    return (kernel is not None and kernel.key in registry.ELEMENTWISE
+            and (name != "where" or arguments == 3))
+
+
 _REDUCTIONS = {"sum", "mean", "max", "min", "prod", "amax", "amin", "nansum", "nanmean"}
 # helper -> position of the argument whose shape the result has
 _SHAPED_LIKE = {"unbroadcast": 1, "broadcast_like": 1, "unreduce": 1, "unmean": 1,
@@ -177,11 +190,7 @@ class Shapes:
         position = _SHAPED_LIKE.get(name)
         if position is not None:
             return self.of(expr.args[position]) if len(expr.args) > position else None
-        kernel = registry.KERNELS.get(name)
-        if name == "where" and len(expr.args) != 3:
-            return None  # `where(mask)`: a tuple of index arrays
-        if name in ARITHMETIC_KERNELS or (
-                kernel is not None and kernel.key in registry.ELEMENTWISE):
+        if elementwise_kernel(name, len(expr.args)):
             return self.broadcast([self.of(a) for a in expr.args])
         if name in _REDUCTIONS:
             return self._reduction(expr)
