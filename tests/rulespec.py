@@ -156,7 +156,9 @@ def check_case(case: Case) -> None:
     if np.shape(output) == ():
         cotangent = float(cotangent)
     derivative = srcgrad.vjp(case.fn, wrt=positions)
+    given = _copied([*args, cotangent])
     grads = derivative(*args, cotangent)
+    _require_unchanged(given, [*args, cotangent], f"{case.name}: vjp", derivative)
     assert isinstance(grads, tuple) and len(grads) == len(positions)
     for position, g in zip(positions, grads, strict=True):
         assert np.shape(g) == np.shape(args[position]), (
@@ -187,7 +189,9 @@ def check_case(case: Case) -> None:
 
     # Forward mode along the same directions: <v, J u> again, from the tangent.
     forward = srcgrad.jvp(case.fn, wrt=positions)
+    given = _copied([*args, *directions])
     primal_out, tangent = forward(*args, *directions)
+    _require_unchanged(given, [*args, *directions], f"{case.name}: jvp", forward)
     np.testing.assert_allclose(np.asarray(primal_out), np.asarray(output), rtol=1e-12,
                                err_msg=f"{case.name}: jvp primal output\n{forward.source}")
     assert np.shape(tangent) == np.shape(output), (
@@ -227,6 +231,27 @@ def check_case(case: Case) -> None:
                 _rerun(case, derivative, args, cotangent, grads)
 
 
+def _copied(values: list) -> list:
+    return _map_tree(values, lambda v: v.copy() if isinstance(v, np.ndarray) else v)
+
+
+def _require_unchanged(before: list, after: list, what: str, derivative) -> None:
+    """Emitted code never writes into the arrays its caller passed (arguments,
+    cotangents, tangents), nor into the containers that hold them."""
+    old, new = _leaves(before), _leaves(after)
+    assert len(old) == len(new), f"{what} changed a container it was given\n{derivative.source}"
+    for index, (was, now) in enumerate(zip(old, new, strict=True)):
+        if isinstance(now, np.ndarray):
+            assert np.array_equal(was, now, equal_nan=True), (
+                f"{what} wrote into an array it was given (leaf {index})\n{derivative.source}")
+
+
+def _leaves(tree) -> list:
+    found = []
+    _map_tree(tree, found.append)
+    return found
+
+
 def _rerun(case, derivative, args, cotangent, grads) -> None:
     """The vector-Jacobian product again on TEST_BACKEND: the same numbers as NumPy's."""
     to_device, to_host = _MOVERS[TEST_BACKEND]()
@@ -247,7 +272,10 @@ def _check_second_order(case, args, positions, cotangent, directions, derivative
     """Forward mode over the emitted vector-Jacobian product (a second derivative) against
     central differences of that product along the same directions."""
     second = srcgrad.jvp(derivative, wrt=positions)
+    given = _copied([*args, cotangent, *directions])
     _, pushed = second(*args, cotangent, *directions)
+    _require_unchanged(given, [*args, cotangent, *directions],
+                       f"{case.name}: jvp of vjp", second)
     pushed = list(pushed) if isinstance(pushed, (list, tuple)) else [pushed]
     step = 1e-5
     up = derivative(*_perturbed(args, positions, directions, step), cotangent)

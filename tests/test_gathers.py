@@ -9,6 +9,7 @@ import pytest
 
 import srcgrad
 from srcgrad.codegen import gathers
+import srcgrad.runtime as rt
 from srcgrad.runtime import NUMPY, adjoints
 
 
@@ -133,3 +134,23 @@ def test_an_accumulator_assigned_elsewhere_in_the_loop_is_left_alone():
     function = ast.parse(gathered).body[0]
     assert gathers.gather_in_buffers(function)
     assert "bx_slots = xp.accumulate_at(bx_slots, g, x, i)" in ast.unparse(function)
+
+
+def adds_into_a_copy(acc, g, x, key):
+    xp = rt.namespace(acc=acc, g=g, x=x)
+    owned = acc * 1.0
+    return xp.accumulate_at(owned, g, x, key)
+
+
+def test_the_tangent_of_an_update_in_place_writes_into_a_copy_of_the_callers_tangent():
+    # `dacc * 1.0` (the tangent of `acc * 1.0`) used to fold to `dacc`, and the tangent
+    # of `accumulate_at` then added into the caller's array
+    acc, g, x = np.zeros(5), np.ones(2), np.zeros(5)
+    dacc, dg = np.arange(5.0), np.array([10.0, 20.0])
+    forward = srcgrad.jvp(adds_into_a_copy, wrt=(0, 1))
+    value, tangent = forward(acc, g, x, np.array([1, 3]), dacc, dg)
+    assert "downed = dacc * 1.0" in forward.source
+    np.testing.assert_array_equal(dacc, [0.0, 1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(tangent, [0.0, 11.0, 2.0, 23.0, 4.0])
+    np.testing.assert_array_equal(value, [0.0, 1.0, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(acc, np.zeros(5))

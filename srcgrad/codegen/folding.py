@@ -157,11 +157,27 @@ def _assigns_itself(stmt: ast.stmt) -> bool:
             and stmt.value.id == stmt.targets[0].id)
 
 
+def _fold_owned(stmt: ast.stmt, algebra: bool, tally: Tally, env) -> ast.stmt:
+    """`fold` for a statement assigning a name that is updated in place: a value folded to
+    another name (`a * 1.0 -> a`, in derivative code) is copied instead (`a * 1.0`), and
+    only a change to the statement counts as one."""
+    before = ast.dump(stmt)
+    stmt = fold(stmt, algebra, Tally(), env)
+    if algebra and type(stmt) is ast.Assign and stmt.value.__class__ is ast.Name:
+        stmt.value = ast.copy_location(
+            ast.BinOp(left=stmt.value, op=ast.Mult(), right=ast.Constant(1.0)), stmt.value)
+    if ast.dump(stmt) != before:
+        tally.count += 1
+    return stmt
+
+
 def propagate(body: list[ast.stmt], primal: frozenset, tally: Tally,
-              env=None) -> list[ast.stmt]:
+              env=None, owned=frozenset()) -> list[ast.stmt]:
     """Forward constant and copy propagation (not into returns, so returned gradients keep
     their adjoint names). Statements defining `primal` names get constant arithmetic only.
-    Into a branch or loop only facts about names it does not assign are carried."""
+    Into a branch or loop only facts about names it does not assign are carried. Names
+    in `owned` are updated in place later, so each must hold an array of its own: an
+    assignment to one never becomes a copy of another name (`b = a * 1.0` stays)."""
     env = {} if env is None else env
     out = []
     for stmt in body:
@@ -169,8 +185,8 @@ def propagate(body: list[ast.stmt], primal: frozenset, tally: Tally,
             _kill(env, stores_in(stmt))
             header = "iter" if isinstance(stmt, ast.For) else "test"
             setattr(stmt, header, fold(getattr(stmt, header), False, tally, env))
-            stmt.body = propagate(stmt.body, primal, tally, dict(env))
-            stmt.orelse = propagate(stmt.orelse, primal, tally, dict(env))
+            stmt.body = propagate(stmt.body, primal, tally, dict(env), owned)
+            stmt.orelse = propagate(stmt.orelse, primal, tally, dict(env), owned)
             out.append(stmt)
             continue
         # (a record keeps its own name: its push and pop are matched by that name)
@@ -179,7 +195,10 @@ def propagate(body: list[ast.stmt], primal: frozenset, tally: Tally,
             continue
         known = None if isinstance(stmt, ast.Return) or record_name(stmt) else env
         defined = liveness.defines(stmt)  # (folding reads names, never binds them)
-        stmt = fold(stmt, not (defined & primal), tally, known)
+        if defined & owned:
+            stmt = _fold_owned(stmt, not (defined & primal), tally, known)
+        else:
+            stmt = fold(stmt, not (defined & primal), tally, known)
         if _assigns_itself(stmt) and stmt.targets[0].id not in primal:
             continue  # `b = c` where c holds what b holds (and the fold counted a change)
         _kill(env, defined)

@@ -274,6 +274,16 @@ def _restore_namespace(function: ast.FunctionDef, namespace: ast.stmt | None) ->
     return False
 
 
+def _updated_in_place(function: ast.FunctionDef) -> frozenset:
+    """The names `function` hands to `xp.accumulate_at`, which adds into its first argument
+    in place."""
+    return frozenset(
+        node.args[0].id for node in walk(function)
+        if node.__class__ is ast.Call and node.func.__class__ is ast.Attribute
+        and node.func.attr == "accumulate_at" and node.args
+        and node.args[0].__class__ is ast.Name)
+
+
 def optimize(function: ast.FunctionDef, primal=frozenset(),
              argument_layouts=None, floats=frozenset()) -> ast.FunctionDef:
     """Return an optimized copy of an emitted function; `primal` names the user's own
@@ -283,10 +293,11 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     primal = frozenset(primal)
     namespace = namespace_statement(function)
     helpers = xp_calls(function)  # (passes only ever remove the ones their checks look at)
+    owned = _updated_in_place(function) if "accumulate_at" in helpers else frozenset()
 
     def propagated():
         tally = Tally()
-        function.body = propagate(function.body, primal, tally)
+        function.body = propagate(function.body, primal, tally, owned=owned)
         return tally.count > 0
 
     def loops():  # the loop rewrites call `xp`
