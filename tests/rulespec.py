@@ -159,6 +159,7 @@ def check_case(case: Case) -> None:
     given = _copied([*args, cotangent])
     grads = derivative(*args, cotangent)
     _require_unchanged(given, [*args, cotangent], f"{case.name}: vjp", derivative)
+    _require_own(grads, [*args, cotangent], f"{case.name}: vjp", derivative)
     assert isinstance(grads, tuple) and len(grads) == len(positions)
     for position, g in zip(positions, grads, strict=True):
         assert np.shape(g) == np.shape(args[position]), (
@@ -192,6 +193,7 @@ def check_case(case: Case) -> None:
     given = _copied([*args, *directions])
     primal_out, tangent = forward(*args, *directions)
     _require_unchanged(given, [*args, *directions], f"{case.name}: jvp", forward)
+    _require_own([tangent], [*args, *directions], f"{case.name}: jvp", forward)
     np.testing.assert_allclose(np.asarray(primal_out), np.asarray(output), rtol=1e-12,
                                err_msg=f"{case.name}: jvp primal output\n{forward.source}")
     assert np.shape(tangent) == np.shape(output), (
@@ -244,6 +246,18 @@ def _require_unchanged(before: list, after: list, what: str, derivative) -> None
         if isinstance(now, np.ndarray):
             assert np.array_equal(was, now, equal_nan=True), (
                 f"{what} wrote into an array it was given (leaf {index})\n{derivative.source}")
+
+
+def _require_own(results, given: list, what: str, derivative) -> None:
+    """Each array a derivative returns is its own: it shares no memory with what the
+    caller passed, nor with another result (the caller may update it in place)."""
+    arrays = [leaf for leaf in _leaves(list(results)) if isinstance(leaf, np.ndarray)]
+    others = [leaf for leaf in _leaves(given) if isinstance(leaf, np.ndarray)]
+    for index, result in enumerate(arrays):
+        for other in [*others, *arrays[:index]]:
+            assert not np.shares_memory(result, other), (
+                f"{what} returned an array that shares memory with an argument or another "
+                f"result\n{derivative.source}")
 
 
 def _leaves(tree) -> list:

@@ -105,7 +105,7 @@ def test_grad_prints_module(runner, model):
 def test_grad_wrt_names(runner, model):
     result = run_ok(runner, "grad", f"{model}:f", "--wrt", "x,y")
     assert "Transform: grad(wrt=('x', 'y'))" in result.stdout
-    assert "return (bx, by)" in result.stdout
+    assert "return (xp.own(bx), by)" in result.stdout  # bx is y: a copy of an array y
 
 
 def test_grad_wrt_position(runner, model):
@@ -483,7 +483,7 @@ def test_show_is_plain_when_not_a_terminal(runner, model):
     shown = run_ok(runner, "show", f"{model}:f", "--wrt", "x,y").stdout
     assert "\x1b[" not in shown
     assert shown == run_ok(runner, "grad", f"{model}:f", "--wrt", "x,y").stdout
-    assert GRAD_OF_Z in shown.splitlines()[-5]
+    assert any(line.strip() == GRAD_OF_Z for line in shown.splitlines())
 
 
 def test_show_highlights_on_a_terminal(runner, model, monkeypatch):

@@ -16,13 +16,13 @@ from functools import partial
 
 from srcgrad.codegen import (blocking, closed_forms, factoring, gathers, in_place, specialize,
                              spelling)
-from srcgrad.codegen.analysis import assignment, layouts, liveness, shapes
+from srcgrad.codegen.analysis import aliases, assignment, layouts, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
 from srcgrad.codegen.folding import Tally, is_value, propagate
 from srcgrad.codegen.records import record_name
-from srcgrad.codegen.syntax import (STACKS, Comment, clone, namespace_statement, rewrite,
-                                    statements, walk, xp_calls)
+from srcgrad.codegen.syntax import (STACKS, Comment, call, clone, namespace_statement,
+                                    rewrite, statements, walk, xp_calls)
 
 __all__ = ["optimize"]
 
@@ -284,11 +284,12 @@ def _updated_in_place(function: ast.FunctionDef) -> frozenset:
         and node.args[0].__class__ is ast.Name)
 
 
-def optimize(function: ast.FunctionDef, primal=frozenset(),
-             argument_layouts=None, floats=frozenset()) -> ast.FunctionDef:
+def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=None,
+             floats=frozenset(), own_results=False) -> ast.FunctionDef:
     """Return an optimized copy of an emitted function; `primal` names the user's own
     values, whose statements keep their exact operations; `argument_layouts` (parameter
-    name -> rank and unit axes) specializes the code to arguments of those layouts."""
+    name -> rank and unit axes) specializes the code to arguments of those layouts. With
+    `own_results` (the function the user calls), every array it returns is its own."""
     function = clone(function)
     primal = frozenset(primal)
     namespace = namespace_statement(function)
@@ -338,7 +339,39 @@ def optimize(function: ast.FunctionDef, primal=frozenset(),
     if argument_layouts and namespace is not None and blocking.block_elementwise(
             function, known):
         _restore_namespace(function, namespace)
+    if own_results and _own_results(function, argument_layouts or {}):
+        if not _restore_namespace(function, namespace) and namespace_statement(function) is None:
+            raise AssertionError("srcgrad internal error: a derivative without `xp`")
     return function
+
+
+def _own_results(function: ast.FunctionDef, argument_layouts: dict) -> bool:
+    """Return `xp.own(b)` for each returned `b` that may be an argument's array (copy
+    propagation makes the gradient of `sum(a * b)` with respect to `a` the array `b`),
+    or another result's; numbers (the arguments of layout `()`) need no copy."""
+    numbers = frozenset(n for n, layout in argument_layouts.items() if layout == ())
+    shared = {id(leaf) for leaf in aliases.shared_results(function, numbers)}
+    if not shared:
+        return False
+
+    def owned(node):
+        if id(node) in shared:
+            return ast.copy_location(call("xp.own", [node]), node)
+        if node.__class__ is ast.Tuple:
+            node.elts = [owned(item) for item in node.elts]
+        return node
+
+    for stmt in statements(function.body):
+        if stmt.__class__ is ast.Return and stmt.value is not None:
+            stmt.value = owned(stmt.value)
+    last = function.body[-1]
+    if last.__class__ is ast.Return and any(
+            n.__class__ is ast.Attribute and n.attr == "own" for n in walk(last)):
+        function.body.insert(-1, Comment(_OWN_NOTE))
+    return True
+
+
+_OWN_NOTE = "xp.own: a copy of a result that may be an argument's array or another result's"
 
 
 CHECK_CHANGES = False  # tests set it: every pass's report of a change is checked

@@ -35,6 +35,7 @@ __all__ = [
     "update_slot",
     "like",
     "Like",
+    "own",
     "require_unshared",
     "SharedMemoryError",
     "item_record",
@@ -402,6 +403,25 @@ def like(xp, value):
     if value is None or isinstance(value, (int, float, complex)) or not hasattr(value, "dtype"):
         return value
     return Like(xp.shape(value), value.dtype)
+
+
+def own(xp, value):
+    """``value`` as the caller's own: a copy of an array, numbers as they are, containers
+    item by item. A derivative returns a result through it where the result could
+    otherwise be the array of an argument, or of another result: the caller may update
+    what a derivative returns in place."""
+    kind = type(value)
+    if kind is float or value is None or isinstance(value, (int, float, complex, str)):
+        return value
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+        items = [own(xp, item) for item in value]
+        return kind(*items) if hasattr(value, "_fields") else kind(items)
+    if isinstance(value, dict):
+        return {key: own(xp, item) for key, item in value.items()}
+    if _is_container_adjoint(value):
+        return kind(own(xp, value.entries))
+    copy = getattr(value, "copy", None)
+    return value if copy is None or not hasattr(value, "shape") else copy()
 
 
 def require_unshared(xp, value, others, message, filename="", line=0, col=0):

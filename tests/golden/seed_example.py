@@ -16,4 +16,5 @@ def seed_example_grad(x, y):
     by = 2.0 * y
     bx = y
     by = by + x
-    return (bx, by)
+    # xp.own: a copy of a result that may be an argument's array or another result's
+    return (xp.own(bx), by)

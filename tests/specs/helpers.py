@@ -42,6 +42,11 @@ def accumulate_at(acc, g, x, key):
     return xp.accumulate_at(owned, g, x, key)
 
 
+def own(v):
+    xp = rt.namespace(v=v)
+    return xp.own(v) * v
+
+
 def repeated_product(g, factor, count):
     xp = rt.namespace(g=g)
     return xp.repeated_product(g, factor, count)
@@ -187,6 +192,8 @@ for acc_shape, g_shape, x_shape, key in [
     CASES.append(Case(accumulate_at, (Arg(acc_shape), Arg(g_shape), Arg(x_shape), key),
                       (adjoints.accumulate_at,), id=f"accumulate_at{acc_shape}-{g_shape}-{key}",
                       wrt=(0, 1)))
+for v_shape in [(3, 4), (), None]:
+    CASES.append(Case(own, (Arg(v_shape),), (adjoints.own,), id=f"own{v_shape}"))
 for g_shape, factor, count in [((3, 4), 2, 5), ((), -0.5, 3), (None, 3.0, 0), ((2,), 1.5, 7)]:
     CASES.append(Case(repeated_product, (Arg(g_shape), factor, count),
                       (adjoints.repeated_product,),

@@ -1,0 +1,221 @@
+"""Which of the values a function returns may share memory with its arguments or with
+each other.
+
+A derivative's results are the caller's to keep and to update in place (`w -= lr * gw`),
+so each must be an array of its own. Copy propagation and the folding of `g * 1.0` can
+make a returned gradient the very array of an argument (the gradient of `sum(a * b)` with
+respect to `a` is `b`), of the cotangent (`vjp(lambda x: x + 1.0)`) or of another result
+(`sum(a + b)`); `shared_results` finds those, so that the optimizer copies them and
+nothing else.
+
+The analysis follows the statements in order (branches joined, loops run to a fixed
+point) and keeps, for each name, the origins its value may share memory with: an argument
+or a name from outside the function (by name), or an expression that makes a new array
+(by the node's id). Arithmetic, ufuncs and the allocating kernels make new arrays; names,
+subscripts, attributes and views pass their origins on; a container holds those of what
+is put in it; a call the analysis does not know may return any of its arguments.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import numpy
+
+from srcgrad.codegen.analysis.mutation import VIEW_KERNELS
+from srcgrad.codegen.syntax import parameter_names, walk
+
+__all__ = ["shared_results"]
+
+_NONE = frozenset()
+
+# backend kernels and helpers whose result is always a new array (or a number)
+_UFUNCS = frozenset(n for n in dir(numpy) if isinstance(getattr(numpy, n), numpy.ufunc))
+_FRESH = _UFUNCS | {
+    "sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "cumsum", "cumprod",
+    "dot", "inner", "outer", "tensordot", "zeros", "ones", "empty", "full", "zeros_like",
+    "ones_like", "empty_like", "full_like", "copy", "stack", "concatenate", "where", "clip",
+    "sort", "argsort", "argmax", "argmin", "unreduce", "matmul_adjoint_a",
+    "matmul_adjoint_b", "blockwise", "own",
+}
+# ... and those that may return their first argument (or a view of it), never another
+_FIRST = VIEW_KERNELS | {"unbroadcast", "broadcast_like", "slot_adjoint", "accumulate_at",
+                         "require_scalar", "require_same_shape"}
+# methods that put their arguments into the container they are called on
+_PUTS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
+
+
+def shared_results(function: ast.FunctionDef, immutable=frozenset()) -> list[ast.expr]:
+    """The expressions `function` returns (the items of a returned tuple, at any depth)
+    whose value may share memory with an argument, a name from outside the function, or
+    an item returned before it. `immutable` names arguments that hold numbers."""
+    walker = _Walker()
+    env = {p: frozenset((p,)) for p in _all_parameters(function) if p not in immutable}
+    env.update({p: _NONE for p in immutable})
+    walker.body(function.body, env)
+    shared = []
+    for stmt, before in walker.returns.values():
+        seen: frozenset = _NONE
+        for leaf in _leaves(stmt.value):
+            origins = walker.origins(leaf, before)
+            if any(type(o) is str for o in origins) or origins & seen:
+                shared.append(leaf)
+            seen |= origins
+    return shared
+
+
+def _all_parameters(function: ast.FunctionDef) -> list[str]:
+    args = function.args
+    return [*parameter_names(function), *(a.arg for a in (args.vararg, args.kwarg) if a)]
+
+
+def _leaves(value: ast.expr | None) -> list[ast.expr]:
+    if value is None:
+        return []
+    if value.__class__ is ast.Tuple:
+        return [leaf for item in value.elts for leaf in _leaves(item)]
+    return [value]
+
+
+def _blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    blocks = [getattr(stmt, field, None) or [] for field in ("body", "orelse", "finalbody")]
+    blocks += [part.body for part in (getattr(stmt, "handlers", None) or [])]
+    blocks += [part.body for part in (getattr(stmt, "cases", None) or [])]
+    return blocks
+
+
+def _join(one: dict, other: dict) -> dict:
+    joined = dict(one)
+    for key, value in other.items():
+        mine = joined.get(key)
+        if mine is None:
+            joined[key] = value
+        elif mine is not value:  # (mostly the same set, copied from one state to the next)
+            joined[key] = mine | value
+    return joined
+
+
+class _Walker:
+    def __init__(self):
+        self.returns: dict[int, tuple[ast.Return, dict]] = {}  # (the last, widest state)
+
+    def body(self, stmts: list[ast.stmt], env: dict) -> dict:
+        for stmt in stmts:
+            env = self.statement(stmt, env)
+        return env
+
+    def statement(self, stmt: ast.stmt, env: dict) -> dict:
+        kind = stmt.__class__
+        if kind is ast.Assign:
+            origins = self.origins(stmt.value, env)
+            for target in stmt.targets:
+                self.bind(target, origins, env)
+        elif kind is ast.AugAssign:
+            # an array is updated in place; a list grows by the items of a display
+            if stmt.value.__class__ in (ast.List, ast.Tuple, ast.ListComp):
+                self.bind(stmt.target, self.origins(stmt.value, env), env, add=True)
+        elif kind is ast.AnnAssign:
+            if stmt.value is not None:
+                self.bind(stmt.target, self.origins(stmt.value, env), env)
+        elif kind is ast.Expr:
+            call = stmt.value
+            if (call.__class__ is ast.Call and call.func.__class__ is ast.Attribute
+                    and call.func.attr in _PUTS):
+                self.bind(call.func.value, self._union(call.args, env), env, add=True)
+        elif kind is ast.Return:
+            self.returns[id(stmt)] = (stmt, dict(env))
+        elif kind is ast.If:
+            return _join(self.body(stmt.body, dict(env)), self.body(stmt.orelse, dict(env)))
+        elif kind in (ast.For, ast.While):
+            return self.loop(stmt, env)
+        elif kind is ast.Delete:
+            for target in stmt.targets:
+                if target.__class__ is ast.Name:
+                    env.pop(target.id, None)
+        elif kind in (ast.FunctionDef, ast.ClassDef):
+            env[stmt.name] = _NONE  # (its own returns are not this function's)
+        elif hasattr(stmt, "body") or hasattr(stmt, "cases"):
+            # with, try, match: each block may run or not, after the ones before it
+            for block in _blocks(stmt):
+                env = _join(env, self.body(block, dict(env)))
+        return env
+
+    def loop(self, stmt: ast.For | ast.While, env: dict) -> dict:
+        entry = env
+        while True:
+            inner = dict(entry)
+            if stmt.__class__ is ast.For:
+                self.bind(stmt.target, self.origins(stmt.iter, inner), inner)
+            widened = _join(entry, self.body(stmt.body, inner))
+            if widened == entry:
+                return self.body(stmt.orelse, dict(entry))
+            entry = widened
+
+    def bind(self, target: ast.expr, origins: frozenset, env: dict, add=False) -> None:
+        kind = target.__class__
+        if kind is ast.Name:
+            env[target.id] = env.get(target.id, _NONE) | origins if add else origins
+        elif kind in (ast.Tuple, ast.List):
+            for item in target.elts:
+                self.bind(item, origins, env, add)
+        elif kind is ast.Starred:
+            self.bind(target.value, origins, env, add)
+        elif kind in (ast.Subscript, ast.Attribute):
+            # what is stored in a slot or an attribute stays reachable from the container
+            self.bind(target.value, origins, env, add=True)
+
+    def _union(self, nodes, env: dict) -> frozenset:
+        found = _NONE
+        for node in nodes:
+            found = found | self.origins(node.value if node.__class__ is ast.keyword
+                                         else node, env)
+        return found
+
+    def origins(self, node: ast.expr, env: dict) -> frozenset:
+        kind = node.__class__
+        if kind is ast.Name:
+            return env.get(node.id, frozenset((node.id,)))  # (a global or closure value)
+        if kind is ast.Constant:
+            return _NONE
+        if kind in (ast.UnaryOp, ast.Compare):
+            return frozenset((id(node),))
+        if kind is ast.BinOp:
+            made = frozenset((id(node),))
+            displays = (ast.List, ast.Tuple, ast.ListComp)
+            if node.left.__class__ in displays or node.right.__class__ in displays:
+                return made | self._union((node.left, node.right), env)  # lists joined
+            return made
+        if kind in (ast.Subscript, ast.Attribute, ast.Starred):
+            return self.origins(node.value, env)
+        if kind is ast.IfExp:
+            return self._union((node.body, node.orelse), env)
+        if kind is ast.BoolOp:
+            return self._union(node.values, env)
+        if kind in (ast.Tuple, ast.List, ast.Set):
+            return self._union(node.elts, env)
+        if kind is ast.Dict:
+            return self._union(node.values, env)
+        if kind is ast.Call:
+            return self.call(node, env)
+        # comprehensions, lambdas, f-strings: whatever they read
+        return frozenset((id(node),)) | self._union(
+            [n for n in walk(node) if n.__class__ is ast.Name], env)
+
+    def call(self, node: ast.Call, env: dict) -> frozenset:
+        func = node.func
+        made = frozenset((id(node),))
+        if func.__class__ is not ast.Attribute:
+            return made | self._union([*node.args, *node.keywords], env)
+        if func.value.__class__ is ast.Name and func.value.id == "xp":
+            for keyword in node.keywords:
+                if keyword.arg == "out":
+                    return self.origins(keyword.value, env)
+            if func.attr in _FRESH:
+                return made
+            if func.attr in _FIRST:
+                return made | (self.origins(node.args[0], env) if node.args else _NONE)
+            return made | self._union([*node.args, *node.keywords], env)
+        if func.attr == "copy" and not node.args and not node.keywords:
+            return made
+        return made | self.origins(func.value, env) | self._union(
+            [*node.args, *node.keywords], env)
