@@ -58,9 +58,10 @@ COMPUTES_TO_DECIDE = frozenset({
     "for_else", "grow_and_count", "halve_until_small", "ifexp_on_reduction", "ifexp_scalar",
     "inner_while_trips_vary", "leaky_relu_by_elements", "logsumexp_loops", "nested_ifs",
     "newton_sqrt_to_tolerance", "not_conditions", "or_value", "pass_in_branch",
-    "return_from_while_in_for", "return_inside_loop_on_data", "rows_branch_on_data",
-    "running_max_ifexp", "scale_set_in_one_branch", "search_with_returns", "sign_branch",
-    "slot_at_argmax", "swap_if_larger", "while_else", "while_return", "while_true_break",
+    "return_from_while_in_for", "return_inside_loop_on_data", "returns_one_argument",
+    "rows_branch_on_data", "running_max_ifexp", "scale_set_in_one_branch",
+    "search_with_returns", "sign_branch", "slot_at_argmax", "swap_if_larger", "while_else",
+    "while_return", "while_true_break",
 })
 
 RUN_ALL = TEST_BACKEND == "dask"

@@ -84,6 +84,9 @@ def _first_contributions(function: ast.FunctionDef) -> bool:
     return changed
 
 
+_ZERO = ast.Constant(0.0)
+
+
 def _dropping_unbroadcasts(classes: shapes.ShapeClasses, index: int, tally: Tally):
     def change(node):
         if type(node) is not ast.Call:
@@ -96,6 +99,10 @@ def _dropping_unbroadcasts(classes: shapes.ShapeClasses, index: int, tally: Tall
             and func.attr in ("unbroadcast", "broadcast_like")
             and len(node.args) == 2
             and classes.same_shape(index, node.args[0], node.args[1])
+            # (a 0.0 placeholder has no class: widening it to an array of zeros stays)
+            and not (node.args[0].__class__ is ast.Name
+                     and node.args[0].id in classes.placeholders
+                     and not classes.same_shape(index, _ZERO, node.args[1]))
         ):
             tally.count += 1
             return node.args[0]

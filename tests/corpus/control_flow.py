@@ -134,6 +134,20 @@ def early_return_in_branch(x):
     return -x * x
 
 
+def returns_one_argument(x, y):
+    # the argument the branch not taken returns gets zeros of its shape, not 0.0
+    if np.sum(y) > 0:
+        return np.sum(x * x)
+    return np.sum(np.tanh(y))
+
+
+def loop_may_not_run(w, x, steps):
+    h = np.tanh(x)
+    for _ in range(steps):
+        h = np.tanh(h @ w)
+    return np.sum(h)
+
+
 # -- conditional expressions, `and` / `or` values -------------------------------------------
 
 
@@ -1190,6 +1204,11 @@ CASES = [
     Case(early_return_in_branch, (Arg((), 0.5, 2.0),), (), id="early_return_in_branch-taken"),
     Case(early_return_in_branch, (Arg(None, -2.0, -0.5),), (),
          id="early_return_in_branch-skipped"),
+    Case(returns_one_argument, (Arg(M23), Arg(V3, 0.5, 2.0)), (), id="returns_one_argument-x"),
+    Case(returns_one_argument, (Arg(M23), Arg(V3, -2.0, -0.5)), (),
+         id="returns_one_argument-y"),
+    Case(loop_may_not_run, (Arg((3, 3)), Arg(M23), 2), (), id="loop_may_not_run-twice"),
+    Case(loop_may_not_run, (Arg((3, 3)), Arg(M23), 0), (), id="loop_may_not_run-never"),
     # conditional expressions, `and` / `or` values
     Case(ifexp_scalar, (Arg((), 1.5, 3.0),), (), id="ifexp_scalar-then"),
     Case(ifexp_scalar, (Arg(None, -1.0, 0.5),), (), id="ifexp_scalar-else"),

@@ -36,7 +36,7 @@ _FRESH = _UFUNCS | {
     "dot", "inner", "outer", "tensordot", "zeros", "ones", "empty", "full", "zeros_like",
     "ones_like", "empty_like", "full_like", "copy", "stack", "concatenate", "where", "clip",
     "sort", "argsort", "argmax", "argmin", "unreduce", "matmul_adjoint_a",
-    "matmul_adjoint_b", "blockwise", "own",
+    "matmul_adjoint_b", "blockwise", "own", "zeros_tree",
 }
 # ... and those that may return their first argument (or a view of it), never another
 _FIRST = VIEW_KERNELS | {"unbroadcast", "broadcast_like", "slot_adjoint", "accumulate_at",

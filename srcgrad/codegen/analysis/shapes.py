@@ -48,6 +48,7 @@ class ShapeClasses:
 
     class_at: tuple
     zero_d: frozenset
+    placeholders: frozenset = frozenset()  # (none: straight-line code has exact classes)
 
     def same_shape(self, index: int, expr: ast.expr, like: ast.expr) -> bool:
         env = self.class_at[index]
@@ -107,10 +108,12 @@ def is_pop(value: ast.expr) -> bool:
 
 @record
 class _FlowInsensitive:
-    """Classes that hold for a name at every point (for bodies with branches and loops)."""
+    """Classes that hold for a name at every point (for bodies with branches and loops),
+    but where a name in `placeholders` may still hold its 0.0 placeholder."""
 
     env: dict
     zero_d: frozenset
+    placeholders: frozenset
 
     def same_shape(self, index, expr: ast.expr, like: ast.expr) -> bool:
         return ShapeClasses((self.env,), self.zero_d).same_shape(0, expr, like)
@@ -119,7 +122,8 @@ class _FlowInsensitive:
 def _analyze_flow_insensitive(function: ast.FunctionDef) -> _FlowInsensitive:
     """One class per name, valid at every point: a name assigned values of different
     classes gets a class of its own. Restores from the stack and 0.0 placeholders (which
-    are widened before any rule reads them) do not change a name's class."""
+    are widened before any rule reads them) do not change a name's class; the names that
+    have one are listed, since the widening itself must stay where it may still be one."""
     args = function.args
     env = {a.arg: a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     statements = list(all_statements(function.body))
@@ -157,7 +161,8 @@ def _analyze_flow_insensitive(function: ast.FunctionDef) -> _FlowInsensitive:
             found = class_of(stmt.value.args[0], env)
             if found is not None and found != SCALAR:
                 zero_d.add(found)
-    return _FlowInsensitive(env, frozenset(zero_d))
+    placeholders = {s.targets[0].id for s in assigned if isinstance(s.value, ast.Constant)}
+    return _FlowInsensitive(env, frozenset(zero_d), frozenset(placeholders & computed))
 
 
 def analyze(function: ast.FunctionDef):
