@@ -277,8 +277,8 @@ class Derivative:
         if self._pullback is None:
             self._pullback = Derivative(self._function, "vjp", self._wrt)
         gradient = self._pullback(*args, np.ones(shape), **kwargs)
-        if self._kind == "value_and_grad":
-            return self._function(*args, **kwargs), gradient
+        if self._kind == "value_and_grad":  # (the value a copy: the function may return x)
+            return rt.adjoints.own(rt.NUMPY, self._function(*args, **kwargs)), gradient
         return gradient
 
     def _wrt_positions(self) -> frozenset:

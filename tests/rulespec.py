@@ -193,7 +193,7 @@ def check_case(case: Case) -> None:
     given = _copied([*args, *directions])
     primal_out, tangent = forward(*args, *directions)
     _require_unchanged(given, [*args, *directions], f"{case.name}: jvp", forward)
-    _require_own([tangent], [*args, *directions], f"{case.name}: jvp", forward)
+    _require_own([primal_out, tangent], [*args, *directions], f"{case.name}: jvp", forward)
     np.testing.assert_allclose(np.asarray(primal_out), np.asarray(output), rtol=1e-12,
                                err_msg=f"{case.name}: jvp primal output\n{forward.source}")
     assert np.shape(tangent) == np.shape(output), (
@@ -261,8 +261,19 @@ def _require_own(results, given: list, what: str, derivative) -> None:
 
 
 def _leaves(tree) -> list:
+    """The values a tree of lists, tuples, dicts, container adjoints and objects holds."""
     found = []
-    _map_tree(tree, found.append)
+
+    def leaf(value):
+        entries = getattr(value, "entries", None)  # (a container adjoint)
+        if entries is not None:
+            _map_tree(list(entries.values()) if isinstance(entries, dict) else entries, leaf)
+        elif hasattr(value, "__dict__") and not hasattr(value, "shape"):
+            _map_tree(list(vars(value).values()), leaf)
+        else:
+            found.append(value)
+
+    _map_tree(tree, leaf)
     return found
 
 

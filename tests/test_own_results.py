@@ -187,3 +187,143 @@ def test_records_and_containers_hold_what_is_put_in_them():
                 return x
             return xp.blockwise(chain, x)
     """) == []  # the nested function's returns are its own
+
+
+# -- containers, objects, helpers (found by review) -------------------------------------------
+
+GLOBAL = np.arange(3.0) + 1.0
+
+
+def list_sum(ws):
+    return np.sum(ws[0] + ws[1])
+
+
+def dict_sum(ws):
+    return np.sum(ws["a"] + ws["b"])
+
+
+def list_pair(ws):
+    return ws[0] + ws[1]
+
+
+def sines_twice(x):
+    y = np.sin(x)
+    return y, y
+
+
+def the_global(z):
+    return GLOBAL
+
+
+def through_a_helper(x):
+    return the_global(x * 2.0)
+
+
+def identity(x):
+    return x
+
+
+def _arrays(tree) -> list:
+    if isinstance(tree, dict):
+        tree = list(tree.values())
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _arrays(item)]
+    if hasattr(tree, "__dict__") and not isinstance(tree, np.ndarray):
+        return _arrays(list(vars(tree).values()))
+    return [tree] if isinstance(tree, np.ndarray) else []
+
+
+@pytest.mark.parametrize("function, argument", [
+    (list_sum, [np.ones(3), np.ones(3)]),
+    (list_sum, (np.ones(3), np.ones(3))),
+    (dict_sum, {"a": np.ones(3), "b": np.ones(3)}),
+])
+def test_items_of_a_container_gradient_are_their_own(function, argument):
+    gradient = srcgrad.grad(function)(argument)
+    assert not _shares(_arrays(gradient), _arrays(argument))
+    first = _arrays(gradient)[0]
+    first *= 0.1  # an in-place step on one item leaves the other alone
+    np.testing.assert_array_equal(_arrays(gradient)[1], np.ones(3))
+
+
+def test_a_pulled_back_container_does_not_hold_the_cotangent():
+    ws, cotangent = [np.ones(3), np.full(3, 2.0)], np.ones(3)
+    pulled = srcgrad.vjp(list_pair)(ws, cotangent)
+    assert not _shares(_arrays(pulled), [*ws, cotangent])
+
+
+def test_one_array_returned_twice_in_a_list_is_two():
+    x, direction = np.ones(3), np.ones(3)
+    value, tangent = srcgrad.jvp(sines_twice)(x, direction)
+    assert not _shares(_arrays(tangent), [x, direction])
+    assert not _shares(_arrays(value) + _arrays(tangent), [])
+
+
+def test_a_global_a_helper_returns_is_copied():
+    value, tangent = srcgrad.jvp(through_a_helper)(np.ones(3), np.ones(3))
+    assert value is not GLOBAL and not np.shares_memory(value, GLOBAL)
+    np.testing.assert_array_equal(value, GLOBAL)
+
+
+def test_an_objects_gradient_holds_arrays_of_its_own():
+    model = srcgrad.nn.Linear(3, 2, rng=0)
+    x, cotangent = np.ones(3), np.array([1.0, -1.0])
+    gradient, _ = srcgrad.vjp(lambda_call, wrt=(0, 1))(model, x, cotangent)
+    assert not _shares(_arrays(gradient), [cotangent, x, *_arrays(model)])
+    gradient.bias *= 0.5
+    np.testing.assert_array_equal(cotangent, [1.0, -1.0])
+
+
+def lambda_call(model, x):
+    return model(x)
+
+
+def test_the_value_of_a_one_element_output_is_not_the_argument():
+    x = np.array([2.0])
+    value, gradient = srcgrad.value_and_grad(identity)(x)
+    assert value is not x and not np.shares_memory(value, x)
+    np.testing.assert_array_equal(gradient, [1.0])
+
+
+def test_own_copies_the_arrays_of_objects_and_container_adjoints():
+    from srcgrad.runtime.containers import Cotangents
+
+    array = np.ones(2)
+    model = srcgrad.nn.Linear(2, 1, rng=0)
+    copied = adjoints.own(NUMPY, model)
+    assert type(copied) is type(model)
+    assert not _shares(_arrays(copied), _arrays(model))
+    entries = adjoints.own(NUMPY, Cotangents([array, None])).entries
+    assert entries[1] is None and not np.shares_memory(entries[0], array)
+
+
+def test_the_analysis_sees_repeated_items_and_joined_containers():
+    assert _shared("""
+        def f(x):
+            y = xp.sin(x)
+            pair = [y, y]
+            return pair
+    """) == ["pair"]
+    assert _shared("""
+        def f(ws, g):
+            a = xp.item_part(ws, 0, g)
+            b = xp.item_part(ws, 1, g)
+            c = a + b
+            return c
+    """) == ["c"]
+    assert _shared("""
+        def f(x):
+            return helper(x * 2.0)
+    """) == ["helper(x * 2.0)"]
+    assert _shared("""
+        def f(x):
+            rows = [xp.sin(x)] * 3
+            return rows
+    """) == ["rows"]  # one array three times
+    assert _shared("""
+        def f(ws, g):
+            a = xp.item_part(ws, 0, g * 2.0)
+            b = a * 3.0
+            c = b / 2.0
+            return (b, c)
+    """) == []  # only `+` joins container adjoints: products are new arrays

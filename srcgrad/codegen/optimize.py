@@ -357,7 +357,8 @@ def _own_results(function: ast.FunctionDef, argument_layouts: dict) -> bool:
     propagation makes the gradient of `sum(a * b)` with respect to `a` the array `b`),
     or another result's; numbers (the arguments of layout `()`) need no copy."""
     numbers = frozenset(n for n, layout in argument_layouts.items() if layout == ())
-    shared = {id(leaf) for leaf in aliases.shared_results(function, numbers)}
+    shared = {id(leaf) for leaf in aliases.shared_results(
+        function, numbers, frozenset(argument_layouts))}
     if not shared:
         return False
 

@@ -407,9 +407,9 @@ def like(xp, value):
 
 def own(xp, value):
     """``value`` as the caller's own: a copy of an array, numbers as they are, containers
-    item by item. A derivative returns a result through it where the result could
-    otherwise be the array of an argument, or of another result: the caller may update
-    what a derivative returns in place."""
+    and objects (a module's gradient) with each array copied. A derivative returns a result
+    through it where the result could otherwise be the array of an argument, or of another
+    result: the caller may update what a derivative returns in place."""
     kind = type(value)
     if kind is float or value is None or isinstance(value, (int, float, complex, str)):
         return value
@@ -420,8 +420,19 @@ def own(xp, value):
         return {key: own(xp, item) for key, item in value.items()}
     if _is_container_adjoint(value):
         return kind(own(xp, value.entries))
-    copy = getattr(value, "copy", None)
-    return value if copy is None or not hasattr(value, "shape") else copy()
+    if hasattr(value, "shape"):
+        copy = getattr(value, "copy", None)
+        return value if copy is None else copy()
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        import copy as copying  # an object: a shallow copy holding copies of its arrays
+
+        out = copying.copy(value)
+        for name, item in vars(value).items():
+            owned = own(xp, item)
+            if owned is not item:
+                object.__setattr__(out, name, owned)
+        return out
+    return value
 
 
 def require_unshared(xp, value, others, message, filename="", line=0, col=0):

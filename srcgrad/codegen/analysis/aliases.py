@@ -38,18 +38,29 @@ _FRESH = _UFUNCS | {
     "sort", "argsort", "argmax", "argmin", "unreduce", "matmul_adjoint_a",
     "matmul_adjoint_b", "blockwise", "own", "zeros_tree",
 }
-# ... and those that may return their first argument (or a view of it), never another
-_FIRST = VIEW_KERNELS | {"unbroadcast", "broadcast_like", "slot_adjoint", "accumulate_at",
-                         "require_scalar", "require_same_shape"}
+# ... and those whose result may be (or hold) the arguments at these positions, never
+# another: views, helpers that return a value unchanged when there is nothing to do, and
+# the container adjoints, which hold the adjoints they are given
+_PASSES = {**{kernel: (0,) for kernel in VIEW_KERNELS}, **{kernel: (0,) for kernel in (
+    "unbroadcast", "broadcast_like", "slot_adjoint", "accumulate_at", "require_scalar",
+    "require_same_shape", "unindex", "as_gradient", "cotangents", "drop_last",
+    "undrop_last", "item_adjoint", "attribute_tangent")},
+    "item_part": (2,), "attribute_part": (3,), "push_adjoint": (0, 1)}
+# builtins that make new values (or numbers) from their arguments
+_BUILTINS = frozenset({"range", "len", "reversed", "enumerate", "zip", "float", "int", "bool",
+                       "abs", "isinstance", "round"})
+SHARED = "<shared>"  # an origin outside the function: a helper's globals, repeated items
 # methods that put their arguments into the container they are called on
 _PUTS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
 
 
-def shared_results(function: ast.FunctionDef, immutable=frozenset()) -> list[ast.expr]:
+def shared_results(function: ast.FunctionDef, immutable=frozenset(),
+                   arrays=frozenset()) -> list[ast.expr]:
     """The expressions `function` returns (the items of a returned tuple, at any depth)
     whose value may share memory with an argument, a name from outside the function, or
-    an item returned before it. `immutable` names arguments that hold numbers."""
-    walker = _Walker()
+    an item returned before it. `immutable` names arguments that hold numbers, `arrays`
+    those that certainly hold arrays (not containers)."""
+    walker = _Walker(arrays)
     env = {p: frozenset((p,)) for p in _all_parameters(function) if p not in immutable}
     env.update({p: _NONE for p in immutable})
     walker.body(function.body, env)
@@ -58,7 +69,7 @@ def shared_results(function: ast.FunctionDef, immutable=frozenset()) -> list[ast
         seen: frozenset = _NONE
         for leaf in _leaves(stmt.value):
             origins = walker.origins(leaf, before)
-            if any(type(o) is str for o in origins) or origins & seen:
+            if any(type(o) is str for o in origins) or origins & seen:  # (SHARED is one)
                 shared.append(leaf)
             seen |= origins
     return shared
@@ -96,8 +107,13 @@ def _join(one: dict, other: dict) -> dict:
 
 
 class _Walker:
-    def __init__(self):
+    def __init__(self, arrays=frozenset()):
+        self.arrays = arrays  # arguments that certainly are arrays (or numbers)
         self.returns: dict[int, tuple[ast.Return, dict]] = {}  # (the last, widest state)
+        # origins that may be containers (a list display, a container adjoint a helper
+        # made): `+` joins their items instead of making a new array
+        self.containers: set = set()
+        self.lists: set = set()  # (list and tuple displays, which `*` repeats)
 
     def body(self, stmts: list[ast.stmt], env: dict) -> dict:
         for stmt in stmts:
@@ -181,9 +197,15 @@ class _Walker:
             return frozenset((id(node),))
         if kind is ast.BinOp:
             made = frozenset((id(node),))
-            displays = (ast.List, ast.Tuple, ast.ListComp)
-            if node.left.__class__ in displays or node.right.__class__ in displays:
-                return made | self._union((node.left, node.right), env)  # lists joined
+            if node.op.__class__ not in (ast.Add, ast.Mult):
+                return made
+            sides = [self.origins(node.left, env), self.origins(node.right, env)]
+            held = sides[0] | sides[1]
+            if node.op.__class__ is ast.Add and held & self.containers:
+                # container adjoints (and lists) add item by item: the sum holds the items
+                return made | held | self._repeated(sides)
+            if node.op.__class__ is ast.Mult and held & self.lists:
+                return made | held | {SHARED}  # `[h] * 3`: one array three times
             return made
         if kind in (ast.Subscript, ast.Attribute, ast.Starred):
             return self.origins(node.value, env)
@@ -191,31 +213,57 @@ class _Walker:
             return self._union((node.body, node.orelse), env)
         if kind is ast.BoolOp:
             return self._union(node.values, env)
-        if kind in (ast.Tuple, ast.List, ast.Set):
-            return self._union(node.elts, env)
-        if kind is ast.Dict:
-            return self._union(node.values, env)
+        if kind in (ast.Tuple, ast.List, ast.Set, ast.Dict):
+            items = [self.origins(item, env)
+                     for item in (node.values if kind is ast.Dict else node.elts)]
+            self.lists.add(id(node))
+            return self._made(node, frozenset().union(*items) | self._repeated(items))
         if kind is ast.Call:
             return self.call(node, env)
         # comprehensions, lambdas, f-strings: whatever they read
-        return frozenset((id(node),)) | self._union(
-            [n for n in walk(node) if n.__class__ is ast.Name], env)
+        return self._made(node, self._union(
+            [n for n in walk(node) if n.__class__ is ast.Name], env))
+
+    def _made(self, node: ast.AST, held: frozenset) -> frozenset:
+        """The origins of a value `node` makes that may be a container holding `held`."""
+        self.containers.add(id(node))
+        return frozenset((id(node),)) | held
+
+    @staticmethod
+    def _repeated(items: list[frozenset]) -> frozenset:
+        """SHARED when two of the items may be one array (a container holding it twice)."""
+        seen: frozenset = _NONE
+        for item in items:
+            if item & seen:
+                return frozenset((SHARED,))
+            seen |= item
+        return _NONE
 
     def call(self, node: ast.Call, env: dict) -> frozenset:
         func = node.func
-        made = frozenset((id(node),))
+        arguments = [*node.args, *node.keywords]
+        if func.__class__ is ast.Name:
+            if func.id in _BUILTINS:
+                return frozenset((id(node),))
+            # a function of the user's (or its derivative) may return what it reads from
+            # outside, as well as its arguments
+            return self._made(node, self._union(arguments, env) | {SHARED})
         if func.__class__ is not ast.Attribute:
-            return made | self._union([*node.args, *node.keywords], env)
+            return self._made(node, self._union(arguments, env) | {SHARED})
         if func.value.__class__ is ast.Name and func.value.id == "xp":
             for keyword in node.keywords:
                 if keyword.arg == "out":
                     return self.origins(keyword.value, env)
             if func.attr in _FRESH:
-                return made
-            if func.attr in _FIRST:
-                return made | (self.origins(node.args[0], env) if node.args else _NONE)
-            return made | self._union([*node.args, *node.keywords], env)
+                return frozenset((id(node),))
+            if func.attr == "unindex" and len(node.args) > 1 and (
+                    node.args[1].__class__ is ast.Name and node.args[1].id in self.arrays):
+                return frozenset((id(node),))  # zeros shaped like an array, g written in
+            positions = _PASSES.get(func.attr)
+            if positions is not None:
+                return self._made(node, self._union(
+                    [node.args[i] for i in positions if i < len(node.args)], env))
+            return self._made(node, self._union(arguments, env))
         if func.attr == "copy" and not node.args and not node.keywords:
-            return made
-        return made | self.origins(func.value, env) | self._union(
-            [*node.args, *node.keywords], env)
+            return frozenset((id(node),))
+        return self._made(node, self.origins(func.value, env) | self._union(arguments, env))
