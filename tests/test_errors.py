@@ -99,6 +99,8 @@ def compile_error(derivative) -> errors.SrcgradError:
 UNSUPPORTED = [
     ("uses_lambda", "lambda", "lambda", "lambda t"),
     ("uses_listcomp", "listcomp", "comprehension", "[t * 2.0"),
+    # (the product's rule would not add up the copies' adjoints: a wrong answer before)
+    ("uses_list_repetition", "list_repetition", "repeating a list", "[x * 2.0] * 3"),
     ("uses_with", "with", "`with`", "with np"),
     ("uses_try", "try", "`try`", "try:"),
     ("uses_assert", "assert", "`assert`", "assert x"),

@@ -26,6 +26,11 @@ def uses_listcomp(x):
     return y
 
 
+def uses_list_repetition(x):
+    rows = [x * 2.0] * 3  # <- list_repetition
+    return np.sum(np.stack(rows))
+
+
 def uses_with(x):
     with np.errstate(all="ignore"):  # <- with
         y = x * 2.0

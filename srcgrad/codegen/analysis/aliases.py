@@ -35,9 +35,15 @@ _FRESH = _UFUNCS | {
     "sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "cumsum", "cumprod",
     "dot", "inner", "outer", "tensordot", "zeros", "ones", "empty", "full", "zeros_like",
     "ones_like", "empty_like", "full_like", "copy", "stack", "concatenate", "where", "clip",
-    "sort", "argsort", "argmax", "argmin", "unreduce", "matmul_adjoint_a",
-    "matmul_adjoint_b", "blockwise", "own", "zeros_tree",
+    "sort", "argsort", "argmax", "argmin", "unreduce", "blockwise", "own", "zeros_tree",
+    "matmul_adjoint_a", "matmul_adjoint_b", "dot_adjoint_a", "dot_adjoint_b", "dot_tangent",
+    "inner_adjoint_a", "inner_adjoint_b", "inner_tangent", "outer_tangent",
+    "matmul_adjoint_a_tangent", "matmul_adjoint_b_tangent", "dot_adjoint_a_tangent",
+    "dot_adjoint_b_tangent", "inner_adjoint_a_tangent", "inner_adjoint_b_tangent",
 }
+# methods of arrays that make new arrays (`copy` also of lists and dicts: a shallow one)
+_FRESH_METHODS = frozenset({"copy", "sum", "mean", "prod", "max", "min", "std", "var",
+                            "cumsum", "cumprod", "dot", "astype", "flatten", "round", "clip"})
 # ... and those whose result may be (or hold) the arguments at these positions, never
 # another: views, helpers that return a value unchanged when there is nothing to do, and
 # the container adjoints, which hold the adjoints they are given
@@ -45,10 +51,12 @@ _PASSES = {**{kernel: (0,) for kernel in VIEW_KERNELS}, **{kernel: (0,) for kern
     "unbroadcast", "broadcast_like", "slot_adjoint", "accumulate_at", "require_scalar",
     "require_same_shape", "unindex", "as_gradient", "cotangents", "drop_last",
     "undrop_last", "item_adjoint", "attribute_tangent")},
-    "item_part": (2,), "attribute_part": (3,), "push_adjoint": (0, 1)}
-# builtins that make new values (or numbers) from their arguments
-_BUILTINS = frozenset({"range", "len", "reversed", "enumerate", "zip", "float", "int", "bool",
-                       "abs", "isinstance", "round"})
+    "item_part": (2,), "attribute_part": (2,), "push_adjoint": (0, 1)}
+# builtins that make numbers (or ranges), and those that hold their arguments' items
+_BUILTIN_NUMBERS = frozenset({"range", "len", "float", "int", "bool", "abs", "isinstance",
+                              "round"})
+_BUILTIN_HOLDERS = frozenset({"reversed", "enumerate", "zip", "list", "tuple", "dict",
+                              "sorted", "iter", "next", "min", "max", "sum"})
 SHARED = "<shared>"  # an origin outside the function: a helper's globals, repeated items
 # methods that put their arguments into the container they are called on
 _PUTS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
@@ -125,7 +133,12 @@ class _Walker:
         if kind is ast.Assign:
             origins = self.origins(stmt.value, env)
             for target in stmt.targets:
-                self.bind(target, origins, env)
+                if origins == {id(stmt.value)} and target.__class__ is ast.Tuple:
+                    # a new value unpacked (`bb, ba = xp.blockwise(...)`): new arrays each
+                    for index, item in enumerate(target.elts):
+                        self.bind(item, frozenset(((id(stmt.value), index),)), env)
+                else:
+                    self.bind(target, origins, env)
         elif kind is ast.AugAssign:
             # an array is updated in place; a list grows by the items of a display
             if stmt.value.__class__ in (ast.List, ast.Tuple, ast.ListComp):
@@ -229,6 +242,12 @@ class _Walker:
         self.containers.add(id(node))
         return frozenset((id(node),)) | held
 
+    def _joined(self, node: ast.Call, parts, env: dict) -> frozenset:
+        """A container adjoint holding the items of `parts`; in a loop, the same expression
+        adds its arrays trip after trip, and one array may then fill several slots."""
+        items = [self.origins(part, env) for part in parts]
+        return self._made(node, frozenset().union(*items) | self._repeated(items))
+
     @staticmethod
     def _repeated(items: list[frozenset]) -> frozenset:
         """SHARED when two of the items may be one array (a container holding it twice)."""
@@ -243,8 +262,10 @@ class _Walker:
         func = node.func
         arguments = [*node.args, *node.keywords]
         if func.__class__ is ast.Name:
-            if func.id in _BUILTINS:
+            if func.id in _BUILTIN_NUMBERS:
                 return frozenset((id(node),))
+            if func.id in _BUILTIN_HOLDERS:
+                return self._made(node, self._union(arguments, env))
             # a function of the user's (or its derivative) may return what it reads from
             # outside, as well as its arguments
             return self._made(node, self._union(arguments, env) | {SHARED})
@@ -259,11 +280,21 @@ class _Walker:
             if func.attr == "unindex" and len(node.args) > 1 and (
                     node.args[1].__class__ is ast.Name and node.args[1].id in self.arrays):
                 return frozenset((id(node),))  # zeros shaped like an array, g written in
+            if func.attr == "accumulate_at" and len(node.args) > 2 and not (
+                    node.args[2].__class__ is ast.Name and node.args[2].id in self.arrays):
+                return self._joined(node, node.args[:2], env)  # a container's slots
+            if func.attr == "add_tree":
+                return self._joined(node, node.args, env)
             positions = _PASSES.get(func.attr)
             if positions is not None:
                 return self._made(node, self._union(
                     [node.args[i] for i in positions if i < len(node.args)], env))
             return self._made(node, self._union(arguments, env))
-        if func.attr == "copy" and not node.args and not node.keywords:
+        if func.attr in _FRESH_METHODS and not any(k.arg in ("out", "copy")
+                                                   for k in node.keywords):
+            receiver = self.origins(func.value, env)
+            if func.attr == "copy" and (receiver & self.containers or any(
+                    type(o) is str and o not in self.arrays for o in receiver)):
+                return self._made(node, receiver)  # a list's or dict's copy holds its items
             return frozenset((id(node),))
         return self._made(node, self.origins(func.value, env) | self._union(arguments, env))
