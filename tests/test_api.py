@@ -178,6 +178,19 @@ def test_value_and_grad_has_aux():
     assert gradient == -8.0
 
 
+def test_an_aux_list_of_arrays_of_different_shapes():
+    def loss_with_rows(x):
+        y = x * 2.0
+        return np.sum(y), [y, y[1:]]
+
+    x = np.arange(3.0)
+    (value, aux), gradient = srcgrad.value_and_grad(loss_with_rows, has_aux=True)(x)
+    assert value == 6.0
+    np.testing.assert_array_equal(aux[0], [0.0, 2.0, 4.0])
+    np.testing.assert_array_equal(aux[1], [2.0, 4.0])
+    np.testing.assert_array_equal(gradient, [2.0, 2.0, 2.0])
+
+
 # -- vjp ----------------------------------------------------------------------------------
 
 def _double(x):

@@ -346,9 +346,11 @@ def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=Non
     if argument_layouts and namespace is not None and blocking.block_elementwise(
             function, known):
         _restore_namespace(function, namespace)
-    if own_results and _own_results(function, argument_layouts or {}):
-        if not _restore_namespace(function, namespace) and namespace_statement(function) is None:
+    if own_results and _own_results(function, argument_layouts or {}) and (
+            namespace_statement(function) is None):  # (`xp.own` needs it)
+        if namespace is None:
             raise AssertionError("srcgrad internal error: a derivative without `xp`")
+        function.body.insert(0, clone(namespace))
     return function
 
 

@@ -108,16 +108,15 @@ def item_part(xp, container, key, g):
 
 
 def item_adjoint(xp, b, key, like):
-    """Entry `key` of the container adjoint `b`, as an array shaped like `like`."""
-    if _is_zero(b):
-        return xp.zeros_like(like)
+    """Entry `key` of the container adjoint `b`, as an array shaped like `like` (a zero
+    entry for a container `like` is the placeholder None: its items may differ in shape)."""
     try:
-        entry = b[key]
+        entry = None if _is_zero(b) else b[key]
     except (KeyError, IndexError):
-        return xp.zeros_like(like)
-    if _is_zero(entry):
-        return xp.zeros_like(like)
-    return entry
+        entry = None
+    if not _is_zero(entry):
+        return entry
+    return None if isinstance(like, (list, tuple, dict)) else xp.zeros_like(like)
 
 
 def drop_last(xp, b, container):

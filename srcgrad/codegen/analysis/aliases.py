@@ -58,6 +58,10 @@ _BUILTIN_NUMBERS = frozenset({"range", "len", "float", "int", "bool", "abs", "is
 _BUILTIN_HOLDERS = frozenset({"reversed", "enumerate", "zip", "list", "tuple", "dict",
                               "sorted", "iter", "next", "min", "max", "sum"})
 SHARED = "<shared>"  # an origin outside the function: a helper's globals, repeated items
+# marks, not origins: the value may be a container (whose `+` joins items), or a list or
+# tuple (whose `*` repeats them); an item taken out of a list is not a list
+CONTAINER, LIST = -2, -1
+_MARKS = frozenset((CONTAINER, LIST))
 # methods that put their arguments into the container they are called on
 _PUTS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
 
@@ -77,6 +81,7 @@ def shared_results(function: ast.FunctionDef, immutable=frozenset(),
         seen: frozenset = _NONE
         for leaf in _leaves(stmt.value):
             origins = walker.origins(leaf, before)
+            origins = origins - _MARKS
             if any(type(o) is str for o in origins) or origins & seen:  # (SHARED is one)
                 shared.append(leaf)
             seen |= origins
@@ -118,10 +123,6 @@ class _Walker:
     def __init__(self, arrays=frozenset()):
         self.arrays = arrays  # arguments that certainly are arrays (or numbers)
         self.returns: dict[int, tuple[ast.Return, dict]] = {}  # (the last, widest state)
-        # origins that may be containers (a list display, a container adjoint a helper
-        # made): `+` joins their items instead of making a new array
-        self.containers: set = set()
-        self.lists: set = set()  # (list and tuple displays, which `*` repeats)
 
     def body(self, stmts: list[ast.stmt], env: dict) -> dict:
         for stmt in stmts:
@@ -214,14 +215,14 @@ class _Walker:
                 return made
             sides = [self.origins(node.left, env), self.origins(node.right, env)]
             held = sides[0] | sides[1]
-            if node.op.__class__ is ast.Add and held & self.containers:
+            if node.op.__class__ is ast.Add and CONTAINER in held:
                 # container adjoints (and lists) add item by item: the sum holds the items
                 return made | held | self._repeated(sides)
-            if node.op.__class__ is ast.Mult and held & self.lists:
+            if node.op.__class__ is ast.Mult and LIST in held:
                 return made | held | {SHARED}  # `[h] * 3`: one array three times
             return made
         if kind in (ast.Subscript, ast.Attribute, ast.Starred):
-            return self.origins(node.value, env)
+            return self.origins(node.value, env) - {LIST}
         if kind is ast.IfExp:
             return self._union((node.body, node.orelse), env)
         if kind is ast.BoolOp:
@@ -229,18 +230,17 @@ class _Walker:
         if kind in (ast.Tuple, ast.List, ast.Set, ast.Dict):
             items = [self.origins(item, env)
                      for item in (node.values if kind is ast.Dict else node.elts)]
-            self.lists.add(id(node))
-            return self._made(node, frozenset().union(*items) | self._repeated(items))
+            return self._made(node, frozenset().union(*items) | self._repeated(items) | {LIST})
         if kind is ast.Call:
             return self.call(node, env)
         # comprehensions, lambdas, f-strings: whatever they read
         return self._made(node, self._union(
             [n for n in walk(node) if n.__class__ is ast.Name], env))
 
-    def _made(self, node: ast.AST, held: frozenset) -> frozenset:
+    @staticmethod
+    def _made(node: ast.AST, held: frozenset) -> frozenset:
         """The origins of a value `node` makes that may be a container holding `held`."""
-        self.containers.add(id(node))
-        return frozenset((id(node),)) | held
+        return frozenset((id(node), CONTAINER)) | held
 
     def _joined(self, node: ast.Call, parts, env: dict) -> frozenset:
         """A container adjoint holding the items of `parts`; in a loop, the same expression
@@ -253,6 +253,7 @@ class _Walker:
         """SHARED when two of the items may be one array (a container holding it twice)."""
         seen: frozenset = _NONE
         for item in items:
+            item = item - _MARKS
             if item & seen:
                 return frozenset((SHARED,))
             seen |= item
@@ -285,6 +286,13 @@ class _Walker:
                 return self._joined(node, node.args[:2], env)  # a container's slots
             if func.attr == "add_tree":
                 return self._joined(node, node.args, env)
+            if func.attr in ("item_adjoint", "attribute_tangent") and node.args:
+                # an item: a list no more, and an array when it is shaped like one
+                held = self.origins(node.args[0], env) - {LIST}
+                like = node.args[2] if len(node.args) > 2 else None
+                if like.__class__ is ast.Name and like.id in self.arrays:
+                    held = held - {CONTAINER}
+                return frozenset((id(node),)) | held
             positions = _PASSES.get(func.attr)
             if positions is not None:
                 return self._made(node, self._union(
@@ -293,7 +301,7 @@ class _Walker:
         if func.attr in _FRESH_METHODS and not any(k.arg in ("out", "copy")
                                                    for k in node.keywords):
             receiver = self.origins(func.value, env)
-            if func.attr == "copy" and (receiver & self.containers or any(
+            if func.attr == "copy" and (CONTAINER in receiver or any(
                     type(o) is str and o not in self.arrays for o in receiver)):
                 return self._made(node, receiver)  # a list's or dict's copy holds its items
             return frozenset((id(node),))
