@@ -99,8 +99,9 @@ def compile_error(derivative) -> errors.SrcgradError:
 UNSUPPORTED = [
     ("uses_lambda", "lambda", "lambda", "lambda t"),
     ("uses_listcomp", "listcomp", "comprehension", "[t * 2.0"),
-    # (the product's rule would not add up the copies' adjoints: a wrong answer before)
+    # (the rules of a product and a sum gave wrong answers for lists before)
     ("uses_list_repetition", "list_repetition", "repeating a list", "[x * 2.0] * 3"),
+    ("uses_list_concatenation", "list_concatenation", "concatenating lists", "[x] + [x"),
     ("uses_with", "with", "`with`", "with np"),
     ("uses_try", "try", "`try`", "try:"),
     ("uses_assert", "assert", "`assert`", "assert x"),
@@ -121,6 +122,12 @@ def test_unsupported_syntax_is_located(name, marker, phrase, snippet):
     exc = compile_error(srcgrad.grad(getattr(programs, name)))
     line, text = MARKS[marker]
     assert_located(exc, errors.UnsupportedSyntaxError, phrase, line, text, snippet)
+
+
+def test_list_concatenation_is_located_in_forward_mode_too():
+    exc = compile_error(srcgrad.jvp(programs.uses_list_concatenation))
+    line, text = MARKS["list_concatenation"]
+    assert_located(exc, errors.UnsupportedSyntaxError, "forward mode", line, text, "[x] + [x")
 
 
 # Constructs these tests once used as "unsupported" examples; they are differentiated now.

@@ -377,3 +377,9 @@ def test_the_analysis_sees_repeated_items_and_joined_containers():
             c = xp.tanh(x).copy()
             return (a, b, c)
     """) == ["a", "b"]  # a list's copy holds its items; x may be a list too
+    assert _shared("""
+        def f(xs, ys, x):
+            both = xs + ys
+            scaled = x * 2.0
+            return (both, scaled)
+    """) == ["both"]  # list arguments joined hold their items

@@ -17,6 +17,7 @@ import copy
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.adjoints import is_pop
 from srcgrad.codegen.analysis import activity as activity_module
+from srcgrad.codegen.analysis import containers as containers_module
 from srcgrad.codegen.calls import active_arguments, call_specimens, primal_call, user_call
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
@@ -42,6 +43,7 @@ class _Forward:
         self.emitted_name = emitted_name
         self.internal = internal
         self.activity = activity_module.analyze(function, self.wrt)
+        self.containers = containers_module.containers(function)
         self.namer = Namer(local_names(function))
         self.tangents: dict[str, str] = {}
         self.carriers = set(self.wrt) | {
@@ -69,6 +71,10 @@ class _Forward:
             items = stmt.value.func.value.id
             dvalue = self.tangent_value(stmt, stmt.value.args[0])
             return [ast.Expr(call(f"{self.tangent_name(items)}.append", [dvalue]))]
+        joined = containers_module.joined_containers(stmt.value, self.containers, (ast.Add,))
+        if joined is not None:  # (`+` of lists would get the rule of a sum)
+            message, hint = containers_module.joining_error(joined, "forward")
+            raise UnsupportedSyntaxError(message, self.source.locate(stmt), hint)
         if isinstance(stmt.value, (ast.List, ast.Tuple, ast.Dict)):
             value = stmt.value
             if isinstance(value, ast.Dict):

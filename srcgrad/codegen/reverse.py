@@ -167,12 +167,12 @@ class _Reverse(Adjoints):
         out: list[ast.stmt] = []
         target = stmt.targets[0].id
         badjoint = self.adjoint_names.get(target)
-        if self.activity.active_target(stmt) and self._repeats_container(stmt.value):
-            # (the rule of `*` is the product's: it would not add up the copies' adjoints)
-            raise UnsupportedSyntaxError(
-                "repeating a list or tuple with `*` cannot be differentiated in reverse mode",
-                self.source.locate(stmt), "list the items (`[x, x, x]`), or build the array "
-                "with np.tile or np.repeat")
+        joined = containers_module.joined_containers(stmt.value, self.containers)
+        if joined is not None and self.activity.active_target(stmt):
+            # (the rules of `+` and `*` are the sum's and product's: they would neither
+            # split the adjoint of a concatenation nor add up the copies' adjoints)
+            message, hint = containers_module.joining_error(joined, "reverse")
+            raise UnsupportedSyntaxError(message, self.source.locate(stmt), hint)
         if self.activity.active_target(stmt) and badjoint in state.defined:
             if badjoint in state.maybe_zero and target not in self.containers:
                 widen = assign(badjoint, call("xp.broadcast_like", [name(badjoint), name(target)]))
@@ -194,13 +194,6 @@ class _Reverse(Adjoints):
                 out.append(ast.copy_location(pop(target, self.stack_for(stmt, target)), stmt))
                 self.records.add(stmt)
         return out
-
-    def _repeats_container(self, value: ast.expr) -> bool:
-        """`t * n` or `n * t` for a list or tuple t."""
-        return value.__class__ is ast.BinOp and value.op.__class__ is ast.Mult and any(
-            side.__class__ in (ast.List, ast.Tuple) or (
-                side.__class__ is ast.Name and side.id in self.containers)
-            for side in (value.left, value.right))
 
     # -- the forward sweep ---------------------------------------------------------------
 

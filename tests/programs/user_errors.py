@@ -31,6 +31,11 @@ def uses_list_repetition(x):
     return np.sum(np.stack(rows))
 
 
+def uses_list_concatenation(x):
+    rows = [x] + [x * 2.0]  # <- list_concatenation
+    return np.sum(rows[0] * rows[1])
+
+
 def uses_with(x):
     with np.errstate(all="ignore"):  # <- with
         y = x * 2.0

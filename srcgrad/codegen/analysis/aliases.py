@@ -215,11 +215,14 @@ class _Walker:
                 return made
             sides = [self.origins(node.left, env), self.origins(node.right, env)]
             held = sides[0] | sides[1]
-            if node.op.__class__ is ast.Add and CONTAINER in held:
+            if node.op.__class__ is ast.Add and (CONTAINER in held or all(
+                    self._may_be_list(side) for side in sides)):
                 # container adjoints (and lists) add item by item: the sum holds the items
                 return made | held | self._repeated(sides)
             if node.op.__class__ is ast.Mult and LIST in held:
-                return made | held | {SHARED}  # `[h] * 3`: one array three times
+                # `[h] * 3`: one array three times (an argument that is a list is taken
+                # for an array here: `x * 2` is mostly an array's double)
+                return made | held | {SHARED}
             return made
         if kind in (ast.Subscript, ast.Attribute, ast.Starred):
             return self.origins(node.value, env) - {LIST}
@@ -236,6 +239,11 @@ class _Walker:
         # comprehensions, lambdas, f-strings: whatever they read
         return self._made(node, self._union(
             [n for n in walk(node) if n.__class__ is ast.Name], env))
+
+    def _may_be_list(self, origins: frozenset) -> bool:
+        """May a value of these origins be a list: an argument not known to be an array?"""
+        return LIST in origins or any(type(o) is str and o != SHARED and o not in self.arrays
+                                      for o in origins)
 
     @staticmethod
     def _made(node: ast.AST, held: frozenset) -> frozenset:

@@ -11,7 +11,7 @@ from srcgrad.codegen.syntax import walk
 
 import ast
 
-__all__ = ["containers"]
+__all__ = ["containers", "joined_containers", "joining_error"]
 
 
 def containers(function: ast.FunctionDef) -> frozenset[str]:
@@ -30,3 +30,28 @@ def containers(function: ast.FunctionDef) -> frozenset[str]:
                 found.add(target)
                 changed = True
     return frozenset(found)
+
+
+def joined_containers(value: ast.expr, names: frozenset, operators=(ast.Add, ast.Mult)):
+    """The operator of `a + b` or `a * n` (one of `operators`) where a side is a list or
+    tuple (a display, or a name in `names`): a concatenation or repetition, which the
+    arithmetic rules would take for an elementwise sum or product; else None."""
+    if value.__class__ is not ast.BinOp or value.op.__class__ not in operators:
+        return None
+    sides = (value.left, value.right)
+    if value.op.__class__ is ast.Mult and any(
+            side.__class__ is ast.Constant and side.value == 1 for side in sides):
+        return None  # `[x] * 1`: the list itself
+    if any(side.__class__ in (ast.List, ast.Tuple) or (
+            side.__class__ is ast.Name and side.id in names) for side in sides):
+        return value.op.__class__
+    return None
+
+
+def joining_error(operator, mode: str) -> tuple[str, str]:
+    """The message and hint of the located error for `joined_containers`."""
+    if operator is ast.Add:
+        return (f"concatenating lists or tuples with `+` cannot be differentiated in {mode} "
+                "mode", "build the list with its items written out ([a, b]) or with .append")
+    return (f"repeating a list or tuple with `*` cannot be differentiated in {mode} mode",
+            "list the items (`[x, x, x]`), or build the array with np.tile or np.repeat")
