@@ -417,3 +417,19 @@ def test_errors_survive_pickling():
     assert copy.location == exc.location
     assert copy.hint == exc.hint
     assert str(copy) == str(exc)
+
+
+def concatenated_arguments(xs, ys):
+    q = xs + ys
+    return np.sum(q[0] * q[1])
+
+
+def test_list_arguments_concatenated_raise_instead_of_a_wrong_gradient():
+    # (their types are known only at run time: the adjoint helper refuses a list's adjoint;
+    # it gave [7, 10] for [6, 8] before)
+    xs, ys = [np.array([1.0, 2.0])], [np.array([3.0, 4.0])]
+    with pytest.raises(ValueError, match=r"concatenating \(\+\) or repeating"):
+        srcgrad.grad(concatenated_arguments, wrt=(0, 1))(xs, ys)
+    value, tangent = srcgrad.jvp(concatenated_arguments, wrt=(0, 1))(
+        xs, ys, [np.ones(2)], [np.ones(2)])  # forward mode concatenates the tangents too
+    assert value == 11.0 and tangent == 10.0

@@ -71,6 +71,12 @@ def unbroadcast(xp, g, x):
     # The common case in hot loops: elementwise ops on equal shapes.
     if g_shape == shape:
         return g
+    if _is_container_adjoint(g):  # (an elementwise result is an array, never a list)
+        raise ValueError(
+            "srcgrad: the adjoint of a list or tuple reached the rule of an arithmetic "
+            "operator: concatenating (+) or repeating (*) lists or tuples cannot be "
+            "differentiated in reverse mode; build the list with its items written out "
+            "([a, b]) or with .append")
     extra = len(g_shape) - len(shape)
     if extra > 0:
         g = xp.sum(g, axis=tuple(range(extra)))
