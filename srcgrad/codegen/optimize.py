@@ -1,6 +1,7 @@
 """Clean-ups on emitted functions: constant folding and propagation (`folding`), DCE, and
 the layout rewrites (`specialize`, `factoring`, `in_place`), run until nothing changes;
-then long elementwise chains are run block by block (`blocking`).
+then long elementwise chains are run block by block (`blocking`), and the function the
+user calls copies the results that may share an argument's array (`owning`).
 
 The goal is the code a careful person would write: no `g * 1.0`, no `b = a` chains, no
 temporaries nobody reads, no primal work the adjoint does not need. Every rewrite here keeps
@@ -14,15 +15,15 @@ from __future__ import annotations
 import ast
 from functools import partial
 
-from srcgrad.codegen import (blocking, closed_forms, factoring, gathers, in_place, specialize,
-                             spelling)
-from srcgrad.codegen.analysis import aliases, assignment, layouts, liveness, shapes
+from srcgrad.codegen import (blocking, closed_forms, factoring, gathers, in_place, owning,
+                             specialize, spelling)
+from srcgrad.codegen.analysis import assignment, layouts, liveness, shapes
 from srcgrad.codegen.analysis import cfg as cfg_module
 from srcgrad.codegen.analysis.dataflow import FORWARD, solve
 from srcgrad.codegen.folding import Tally, is_value, propagate
 from srcgrad.codegen.records import record_name
-from srcgrad.codegen.syntax import (STACKS, Comment, call, clone, namespace_statement,
-                                    rewrite, statements, walk, xp_calls)
+from srcgrad.codegen.syntax import (STACKS, Comment, clone, namespace_statement, rewrite,
+                                    statements, walk, xp_calls)
 
 __all__ = ["optimize"]
 
@@ -346,42 +347,12 @@ def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=Non
     if argument_layouts and namespace is not None and blocking.block_elementwise(
             function, known):
         _restore_namespace(function, namespace)
-    if own_results and _own_results(function, argument_layouts or {}) and (
+    if own_results and owning.own_results(function, argument_layouts or {}) and (
             namespace_statement(function) is None):  # (`xp.own` needs it)
         if namespace is None:
             raise AssertionError("srcgrad internal error: a derivative without `xp`")
         function.body.insert(0, clone(namespace))
     return function
-
-
-def _own_results(function: ast.FunctionDef, argument_layouts: dict) -> bool:
-    """Return `xp.own(b)` for each returned `b` that may be an argument's array (copy
-    propagation makes the gradient of `sum(a * b)` with respect to `a` the array `b`),
-    or another result's; numbers (the arguments of layout `()`) need no copy."""
-    numbers = frozenset(n for n, layout in argument_layouts.items() if layout == ())
-    shared = {id(leaf) for leaf in aliases.shared_results(
-        function, numbers, frozenset(argument_layouts))}
-    if not shared:
-        return False
-
-    def owned(node):
-        if id(node) in shared:
-            return ast.copy_location(call("xp.own", [node]), node)
-        if node.__class__ is ast.Tuple:
-            node.elts = [owned(item) for item in node.elts]
-        return node
-
-    for stmt in statements(function.body):
-        if stmt.__class__ is ast.Return and stmt.value is not None:
-            stmt.value = owned(stmt.value)
-    last = function.body[-1]
-    if last.__class__ is ast.Return and any(
-            n.__class__ is ast.Attribute and n.attr == "own" for n in walk(last)):
-        function.body.insert(-1, Comment(_OWN_NOTE))
-    return True
-
-
-_OWN_NOTE = "xp.own: a copy of a result that may be an argument's array or another result's"
 
 
 CHECK_CHANGES = False  # tests set it: every pass's report of a change is checked
