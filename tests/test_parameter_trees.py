@@ -224,3 +224,39 @@ def test_a_submodule_without_arrays_gets_a_zero_gradient():
     grads = srcgrad.grad(through_activation)(WithActivation(), x)
     np.testing.assert_allclose(grads.w, x * (1 - np.tanh(x) ** 2))
     assert type(grads.act) is Activation
+
+
+# -- `.copy()` of a list or dict is one again (it was np.copy: an array, or an IndexError)
+
+
+def doubled_first_of_a_copy(xs):
+    ys = xs.copy()
+    ys[0] = ys[0] * 2.0
+    return np.sum(ys[0] * ys[1])
+
+
+def product_of_a_dict_copy(d):
+    e = d.copy()
+    return np.sum(e["a"] * e["b"])
+
+
+def sums_of_rows_of_different_lengths(xs):
+    ys = xs.copy()
+    return np.sum(ys[0]) + np.sum(ys[1] ** 2)
+
+
+def test_a_copied_list_or_dict_stays_one():
+    xs = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    gradient = srcgrad.grad(doubled_first_of_a_copy)(xs)
+    np.testing.assert_allclose(gradient[0], [6.0, 8.0])
+    np.testing.assert_allclose(gradient[1], [2.0, 4.0])
+    value, tangent = srcgrad.jvp(doubled_first_of_a_copy)(xs, [np.ones(2), np.zeros(2)])
+    assert value == 22.0 and tangent == 14.0
+    d = {"a": np.ones(2), "b": np.full(2, 3.0)}
+    gradient = srcgrad.grad(product_of_a_dict_copy)(d)
+    np.testing.assert_allclose(gradient["a"], [3.0, 3.0])
+    np.testing.assert_allclose(gradient["b"], [1.0, 1.0])
+    ragged = [np.ones(2), np.array([1.0, 2.0, 3.0])]
+    gradient = srcgrad.grad(sums_of_rows_of_different_lengths)(ragged)
+    np.testing.assert_allclose(gradient[0], [1.0, 1.0])
+    np.testing.assert_allclose(gradient[1], [2.0, 4.0, 6.0])  # d sum(y ** 2) = 2 y

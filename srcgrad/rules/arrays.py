@@ -11,6 +11,7 @@ argument; `dense_tangents` turns it into zeros of the element's shape before joi
 import numpy as np
 
 from srcgrad.rules.registry import Seq, adjoint, d, method, nondifferentiable, rule, tangent, xp
+from srcgrad.runtime import containers
 
 # ---------------------------------------------------------------- reshaping
 
@@ -269,7 +270,7 @@ method("ravel", np.ravel)
 method("flatten", np.ravel)
 method("repeat", np.repeat)
 method("diagonal", np.diagonal)
-method("copy", np.copy)
+method("copy", containers.copy_of)  # (also a list's or dict's, which stay one)
 method("argmax", np.argmax)
 method("argmin", np.argmin)
 method("any", np.any)

@@ -10,6 +10,15 @@ from srcgrad.rules.registry import adjoint, d, nondifferentiable, rule, tangent,
 from srcgrad.runtime import containers
 
 
+@rule(containers.copy_of, kernel="copy_of")
+def copy_of(out, value, order="K"):
+    """`value.copy()` of a list, dict or array: the identity."""
+    with adjoint:
+        d[value] = d[out]
+    with tangent:
+        d[out] = xp.copy_of(d[value], order)
+
+
 @rule(containers.add_tree, kernel="add_tree")
 def add_tree(out, a, b):
     """The sum of two adjoints, entry by entry."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
            "Cotangents", "as_gradient", "push_adjoint", "attribute", "attribute_part",
-           "attribute_tangent", "undrop_last"]
+           "attribute_tangent", "undrop_last", "copy_of"]
 
 
 def _is_zero(value) -> bool:
@@ -85,6 +85,14 @@ def cotangents(xp, entries):
     if _is_zero(entries):
         return entries
     return entries if isinstance(entries, Cotangents) else Cotangents(entries)
+
+
+def copy_of(xp, value, order="K"):
+    """`value.copy()`: a list's or dict's shallow copy (the same items), an array's copy
+    (in `order`)."""
+    if isinstance(value, (list, dict)):
+        return value.copy()
+    return xp.copy(value) if order == "K" else xp.copy(value, order=order)
 
 
 def add_tree(xp, a, b):

@@ -47,6 +47,11 @@ def own(v):
     return xp.own(v) * v
 
 
+def copy_of(v):
+    xp = rt.namespace(v=v)
+    return xp.copy_of(v) * v
+
+
 def repeated_product(g, factor, count):
     xp = rt.namespace(g=g)
     return xp.repeated_product(g, factor, count)
@@ -194,6 +199,7 @@ for acc_shape, g_shape, x_shape, key in [
                       wrt=(0, 1)))
 for v_shape in [(3, 4), (), None]:
     CASES.append(Case(own, (Arg(v_shape),), (adjoints.own,), id=f"own{v_shape}"))
+    CASES.append(Case(copy_of, (Arg(v_shape),), (containers.copy_of,), id=f"copy_of{v_shape}"))
 for g_shape, factor, count in [((3, 4), 2, 5), ((), -0.5, 3), (None, 3.0, 0), ((2,), 1.5, 7)]:
     CASES.append(Case(repeated_product, (Arg(g_shape), factor, count),
                       (adjoints.repeated_product,),

@@ -240,6 +240,13 @@ class _Walker:
         return self._made(node, self._union(
             [n for n in walk(node) if n.__class__ is ast.Name], env))
 
+    def _copied(self, node: ast.Call, origins: frozenset) -> frozenset:
+        """A copy: a new array, but a list's or dict's copy holds the same items."""
+        if CONTAINER in origins or any(type(o) is str and o not in self.arrays
+                                       for o in origins):
+            return self._made(node, origins)
+        return frozenset((id(node),))
+
     def _may_be_list(self, origins: frozenset) -> bool:
         """May a value of these origins be a list: an argument not known to be an array?"""
         return LIST in origins or any(type(o) is str and o != SHARED and o not in self.arrays
@@ -286,6 +293,8 @@ class _Walker:
                     return self.origins(keyword.value, env)
             if func.attr in _FRESH:
                 return frozenset((id(node),))
+            if func.attr == "copy_of" and node.args:  # (`value.copy()`)
+                return self._copied(node, self.origins(node.args[0], env))
             if func.attr == "unindex" and len(node.args) > 1 and (
                     node.args[1].__class__ is ast.Name and node.args[1].id in self.arrays):
                 return frozenset((id(node),))  # zeros shaped like an array, g written in
@@ -308,9 +317,7 @@ class _Walker:
             return self._made(node, self._union(arguments, env))
         if func.attr in _FRESH_METHODS and not any(k.arg in ("out", "copy")
                                                    for k in node.keywords):
-            receiver = self.origins(func.value, env)
-            if func.attr == "copy" and (CONTAINER in receiver or any(
-                    type(o) is str and o not in self.arrays for o in receiver)):
-                return self._made(node, receiver)  # a list's or dict's copy holds its items
+            if func.attr == "copy":
+                return self._copied(node, self.origins(func.value, env))
             return frozenset((id(node),))
         return self._made(node, self.origins(func.value, env) | self._union(arguments, env))
