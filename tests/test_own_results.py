@@ -383,3 +383,17 @@ def test_the_analysis_sees_repeated_items_and_joined_containers():
             scaled = x * 2.0
             return (both, scaled)
     """) == ["both"]  # list arguments joined hold their items
+
+
+class Slotted:
+    __slots__ = ("a", "b")
+
+    def __init__(self):
+        self.a, self.b = np.ones(2), 3.0
+
+
+def test_own_copies_the_arrays_of_an_object_with_slots():
+    value = Slotted()
+    copied = adjoints.own(NUMPY, value)
+    assert copied is not value and type(copied) is Slotted
+    assert not np.shares_memory(copied.a, value.a) and copied.b == 3.0

@@ -429,16 +429,30 @@ def own(xp, value):
     if hasattr(value, "shape"):
         copy = getattr(value, "copy", None)
         return value if copy is None else copy()
-    if hasattr(value, "__dict__") and not isinstance(value, type):
+    fields = _fields(value)
+    if fields:
         import copy as copying  # an object: a shallow copy holding copies of its arrays
 
         out = copying.copy(value)
-        for name, item in vars(value).items():
+        for name, item in fields.items():
             owned = own(xp, item)
             if owned is not item:
                 object.__setattr__(out, name, owned)
         return out
     return value
+
+
+def _fields(value) -> dict:
+    """The attributes of an object (those in `__dict__` and in `__slots__`), or {} for a
+    value that is not one."""
+    if isinstance(value, type):
+        return {}
+    found = dict(vars(value)) if hasattr(value, "__dict__") else {}
+    for kind in type(value).__mro__:
+        for name in getattr(kind, "__slots__", ()):
+            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
+                found[name] = getattr(value, name)
+    return found
 
 
 def require_unshared(xp, value, others, message, filename="", line=0, col=0):
