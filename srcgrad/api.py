@@ -278,7 +278,7 @@ class Derivative:
             self._pullback = Derivative(self._function, "vjp", self._wrt)
         gradient = self._pullback(*args, np.ones(shape), **kwargs)
         if self._kind == "value_and_grad":  # (the value a copy: the function may return x)
-            return rt.adjoints.own(rt.NUMPY, self._function(*args, **kwargs)), gradient
+            return rt.containers.own(rt.NUMPY, self._function(*args, **kwargs)), gradient
         return gradient
 
     def _wrt_positions(self) -> frozenset:

@@ -13,7 +13,7 @@ import pytest
 
 import srcgrad
 from srcgrad.codegen.analysis.aliases import shared_results
-from srcgrad.runtime import NUMPY, adjoints
+from srcgrad.runtime import NUMPY, containers
 
 WEIGHTS = np.arange(3.0)
 
@@ -106,10 +106,10 @@ def test_fresh_results_and_numbers_are_not_copied():
 
 def test_own_copies_arrays_and_keeps_numbers_and_containers_shapes():
     array = np.ones(3)
-    copy = adjoints.own(NUMPY, array)
+    copy = containers.own(NUMPY, array)
     assert copy is not array and not np.shares_memory(copy, array)
-    assert adjoints.own(NUMPY, 2.5) == 2.5 and adjoints.own(NUMPY, None) is None
-    items = adjoints.own(NUMPY, (array, [array, 1.0], {"w": array}))
+    assert containers.own(NUMPY, 2.5) == 2.5 and containers.own(NUMPY, None) is None
+    items = containers.own(NUMPY, (array, [array, 1.0], {"w": array}))
     assert type(items) is tuple and type(items[1]) is list and type(items[2]) is dict
     assert not _shares([items[0], items[1][0], items[2]["w"]], [array])
 
@@ -322,10 +322,10 @@ def test_own_copies_the_arrays_of_objects_and_container_adjoints():
 
     array = np.ones(2)
     model = srcgrad.nn.Linear(2, 1, rng=0)
-    copied = adjoints.own(NUMPY, model)
+    copied = containers.own(NUMPY, model)
     assert type(copied) is type(model)
     assert not _shares(_arrays(copied), _arrays(model))
-    entries = adjoints.own(NUMPY, Cotangents([array, None])).entries
+    entries = containers.own(NUMPY, Cotangents([array, None])).entries
     assert entries[1] is None and not np.shares_memory(entries[0], array)
 
 
@@ -394,6 +394,6 @@ class Slotted:
 
 def test_own_copies_the_arrays_of_an_object_with_slots():
     value = Slotted()
-    copied = adjoints.own(NUMPY, value)
+    copied = containers.own(NUMPY, value)
     assert copied is not value and type(copied) is Slotted
     assert not np.shares_memory(copied.a, value.a) and copied.b == 3.0

@@ -49,15 +49,6 @@ def broadcast_like(out, t, y):
         d[out] = xp.broadcast_like(d[t], y)
 
 
-@rule(adjoints.own, kernel="own")
-def own(out, value):
-    """A copy of value (numbers as they are): the identity."""
-    with adjoint:
-        d[value] = d[out]
-    with tangent:
-        d[out] = xp.own(d[value])
-
-
 @rule(adjoints.repeated_product, kernel="repeated_product")
 def repeated_product(out, g, factor, count):
     """g * factor ** count for numbers factor and count: linear in g."""

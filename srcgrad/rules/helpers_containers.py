@@ -19,6 +19,15 @@ def copy_of(out, value, order="K"):
         d[out] = xp.copy_of(d[value], order)
 
 
+@rule(containers.own, kernel="own")
+def own(out, value):
+    """A copy of value (numbers as they are): the identity."""
+    with adjoint:
+        d[value] = d[out]
+    with tangent:
+        d[out] = xp.own(d[value])
+
+
 @rule(containers.add_tree, kernel="add_tree")
 def add_tree(out, a, b):
     """The sum of two adjoints, entry by entry."""

@@ -35,7 +35,6 @@ __all__ = [
     "update_slot",
     "like",
     "Like",
-    "own",
     "require_unshared",
     "SharedMemoryError",
     "item_record",
@@ -409,50 +408,6 @@ def like(xp, value):
     if value is None or isinstance(value, (int, float, complex)) or not hasattr(value, "dtype"):
         return value
     return Like(xp.shape(value), value.dtype)
-
-
-def own(xp, value):
-    """``value`` as the caller's own: a copy of an array, numbers as they are, containers
-    and objects (a module's gradient) with each array copied. A derivative returns a result
-    through it where the result could otherwise be the array of an argument, or of another
-    result: the caller may update what a derivative returns in place."""
-    kind = type(value)
-    if kind is float or value is None or isinstance(value, (int, float, complex, str)):
-        return value
-    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
-        items = [own(xp, item) for item in value]
-        return kind(*items) if hasattr(value, "_fields") else kind(items)
-    if isinstance(value, dict):
-        return {key: own(xp, item) for key, item in value.items()}
-    if _is_container_adjoint(value):
-        return kind(own(xp, value.entries))
-    if hasattr(value, "shape"):
-        copy = getattr(value, "copy", None)
-        return value if copy is None else copy()
-    fields = _fields(value)
-    if fields:
-        import copy as copying  # an object: a shallow copy holding copies of its arrays
-
-        out = copying.copy(value)
-        for name, item in fields.items():
-            owned = own(xp, item)
-            if owned is not item:
-                object.__setattr__(out, name, owned)
-        return out
-    return value
-
-
-def _fields(value) -> dict:
-    """The attributes of an object (those in `__dict__` and in `__slots__`), or {} for a
-    value that is not one."""
-    if isinstance(value, type):
-        return {}
-    found = dict(vars(value)) if hasattr(value, "__dict__") else {}
-    for kind in type(value).__mro__:
-        for name in getattr(kind, "__slots__", ()):
-            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
-                found[name] = getattr(value, name)
-    return found
 
 
 def require_unshared(xp, value, others, message, filename="", line=0, col=0):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
            "Cotangents", "as_gradient", "push_adjoint", "attribute", "attribute_part",
-           "attribute_tangent", "undrop_last", "copy_of"]
+           "attribute_tangent", "undrop_last", "copy_of", "own"]
 
 
 def _is_zero(value) -> bool:
@@ -93,6 +93,50 @@ def copy_of(xp, value, order="K"):
     if isinstance(value, (list, dict)):
         return value.copy()
     return xp.copy(value) if order == "K" else xp.copy(value, order=order)
+
+
+def own(xp, value):
+    """``value`` as the caller's own: a copy of an array, numbers as they are, containers
+    and objects (a module's gradient) with each array copied. A derivative returns a result
+    through it where the result could otherwise be the array of an argument, or of another
+    result: the caller may update what a derivative returns in place."""
+    kind = type(value)
+    if value is None or isinstance(value, (int, float, complex, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [own(xp, item) for item in value]
+        return kind(*items) if hasattr(value, "_fields") else kind(items)
+    if isinstance(value, dict):
+        return {key: own(xp, item) for key, item in value.items()}
+    if kind is Cotangents:
+        return Cotangents(own(xp, value.entries))
+    if hasattr(value, "shape"):
+        copy = getattr(value, "copy", None)
+        return value if copy is None else copy()
+    fields = _fields(value)
+    if fields:
+        import copy as copying  # an object: a shallow copy holding copies of its arrays
+
+        out = copying.copy(value)
+        for name, item in fields.items():
+            owned = own(xp, item)
+            if owned is not item:
+                object.__setattr__(out, name, owned)
+        return out
+    return value
+
+
+def _fields(value) -> dict:
+    """The attributes of an object (those in `__dict__` and in `__slots__`), or {} for a
+    value that is not one."""
+    if isinstance(value, type):
+        return {}
+    found = dict(vars(value)) if hasattr(value, "__dict__") else {}
+    for kind in type(value).__mro__:
+        for name in getattr(kind, "__slots__", ()):
+            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
+                found[name] = getattr(value, name)
+    return found
 
 
 def add_tree(xp, a, b):

@@ -198,7 +198,7 @@ for acc_shape, g_shape, x_shape, key in [
                       (adjoints.accumulate_at,), id=f"accumulate_at{acc_shape}-{g_shape}-{key}",
                       wrt=(0, 1)))
 for v_shape in [(3, 4), (), None]:
-    CASES.append(Case(own, (Arg(v_shape),), (adjoints.own,), id=f"own{v_shape}"))
+    CASES.append(Case(own, (Arg(v_shape),), (containers.own,), id=f"own{v_shape}"))
     CASES.append(Case(copy_of, (Arg(v_shape),), (containers.copy_of,), id=f"copy_of{v_shape}"))
 for g_shape, factor, count in [((3, 4), 2, 5), ((), -0.5, 3), (None, 3.0, 0), ((2,), 1.5, 7)]:
     CASES.append(Case(repeated_product, (Arg(g_shape), factor, count),
