@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
+import operator
 import sys
 import threading
 import weakref
@@ -73,7 +74,7 @@ class Derivative:
         self._has_aux = has_aux
         self._compiled = None
         self._call = None
-        self._fast = None  # the emitted function of the last plain call, guarded
+        self._calls = self._slow_call  # what a call runs (see `__call__`)
         self._has_objects = False  # has any call passed an object (its methods resolve)?
         self._last_specimens = None
         self._parameter_names = None
@@ -221,16 +222,14 @@ class Derivative:
         found.update({n: a for n, a in kwargs.items() if source_module.object_like(a)})
         return found
 
-    def __call__(self, *args, **kwargs):
-        fast = self._fast
-        if fast is not None and not kwargs:
-            # the code of the last plain call, for arguments of its types, shapes and dtypes
-            try:
-                result = fast(*args)
-            except (rt.SharedMemoryError, rt.NonScalarOutputError):
-                result = arguments.MISS  # the full path reports it with its location
-            if result is not arguments.MISS:
-                return result
+    # A call goes straight to `self._calls`: `_slow_call` at first, then, after a plain
+    # call, a function made for that call's signature (`arguments.fast_path`), which runs
+    # the emitted code for arguments of the same types, shapes and dtypes and hands any
+    # other call to `_slow_call`. (A method `__call__` would cost a bound method and one
+    # more Python frame a call: as much as the emitted code of a small gradient.)
+    __call__ = property(operator.attrgetter("_calls"), doc="Call the derivative.")
+
+    def _slow_call(self, *args, **kwargs):
         return self._full_call(args, kwargs)
 
     def _full_call(self, args, kwargs):
@@ -246,7 +245,7 @@ class Derivative:
             if (not specimens and not kwargs
                     and len(args) == len(compiled.parameters) + len(compiled.extra_parameters)
                     and arguments.plain(args, self._wrt_positions())):
-                self._fast = arguments.guard(args, self._call)
+                self._calls = arguments.fast_path(args, self._call, self._slow_call)
             if self._kind != "jvp" and self._containers(args, kwargs):
                 result = self._as_gradients(result, args, kwargs)
             inner = self._function

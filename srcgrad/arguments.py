@@ -9,7 +9,7 @@ import numpy as np
 
 from srcgrad import runtime as rt
 
-__all__ = ["layout", "guard", "MISS", "plain", "is_integer_like", "describe"]
+__all__ = ["layout", "fast_path", "MISS", "plain", "is_integer_like", "describe"]
 
 
 def layout(value):
@@ -29,16 +29,20 @@ def is_float64(value) -> bool:
     return type(value) is float or getattr(value, "dtype", None) == np.float64
 
 
-MISS = object()  # what a guard returns for arguments its function was not made for
+MISS = object()  # a positional argument the call did not pass
 
 
-def guard(args, function):
-    """A function that calls `function` with arguments of the types, shapes and dtypes
-    that `args` have (and returns its result) and returns `MISS` for any others: the
-    fast path of a call. It is written for the one signature, so that the check costs
-    about a tenth of a microsecond an argument and no loop."""
+def fast_path(args, function, slow):
+    """The function a derivative is called through after a plain call with `args`: it
+    calls `function` with arguments of the types, shapes and dtypes that `args` have (and
+    returns its result) and hands any other call, with its keywords, to `slow`. It is
+    written for the one signature, with a positional parameter per argument (no tuple to
+    unpack) and no loop, so that the check costs about a tenth of a microsecond an array.
+    The errors the full path locates (`rt.SharedMemoryError`, `rt.NonScalarOutputError`)
+    go to `slow` too, which runs the call again to report them."""
     names = [f"a{i}" for i in range(len(args))]
-    scope = {"ndarray": np.ndarray, "function": function, "MISS": MISS}
+    scope = {"ndarray": np.ndarray, "function": function, "slow": slow, "MISS": MISS,
+             "located": (rt.SharedMemoryError, rt.NonScalarOutputError)}
     checks = []
     for i, (name, value) in enumerate(zip(names, args)):
         kind = type(value)
@@ -49,15 +53,18 @@ def guard(args, function):
         else:
             scope[f"type{i}"] = kind
             checks.append(f"type({name}) is type{i}")
-    unpack = f"        {', '.join(names)}, = args\n" if names else ""
-    text = (f"def guard(*args):\n"
-            f"    if len(args) == {len(args)}:\n"
-            f"{unpack}"
-            f"        if {' and '.join(checks) or 'True'}:\n"
-            f"            return function(*args)\n"
-            f"    return MISS\n")
-    exec(compile(text, "<srcgrad call guard>", "exec"), scope)  # noqa: S102 - text above
-    return scope["guard"]
+    parameters = "".join(f"{name}=MISS, " for name in names) + ("/, " if names else "")
+    passed = ", ".join(names)
+    given = f"*[a for a in ({passed},) if a is not MISS], " if names else ""
+    text = (f"def call({parameters}*more, **keywords):\n"
+            f"    if {' and '.join(checks + ['not more', 'not keywords'])}:\n"
+            f"        try:\n"
+            f"            return function({passed})\n"
+            f"        except located:\n"
+            f"            pass\n"
+            f"    return slow({given}*more, **keywords)\n")
+    exec(compile(text, "<srcgrad call fast path>", "exec"), scope)  # noqa: S102 - text above
+    return scope["call"]
 
 
 _NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32})

@@ -1,6 +1,8 @@
 """The fast path of a call: the code of the last plain call runs again only for arguments
 of its types, shapes and dtypes; anything else takes the full path (and its own code)."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -12,11 +14,15 @@ def _recorded(*args):
     return args
 
 
-def test_guard_calls_for_the_recorded_signature():
+def _slow(*args, **kwargs):
+    return "slow", args, kwargs
+
+
+def test_the_fast_path_calls_for_the_recorded_signature():
     x, n = np.ones((2, 3)), 4.0
-    guard = arguments.guard((x, n), _recorded)
+    call = arguments.fast_path((x, n), _recorded, _slow)
     y = np.zeros((2, 3))
-    assert guard(y, 1.5) == (y, 1.5)
+    assert call(y, 1.5) == (y, 1.5)
 
 
 @pytest.mark.parametrize("args", [
@@ -30,15 +36,45 @@ def test_guard_calls_for_the_recorded_signature():
     (np.ones((2, 3)), 1.0, 1.0),  # more
     (np.ma.ones((2, 3)), 1.0),  # a subclass of ndarray
 ])
-def test_guard_misses_any_other_signature(args):
-    guard = arguments.guard((np.ones((2, 3)), 4.0), _recorded)
-    assert guard(*args) is arguments.MISS
+def test_the_fast_path_hands_any_other_signature_on_as_it_came(args):
+    call = arguments.fast_path((np.ones((2, 3)), 4.0), _recorded, _slow)
+    assert call(*args) == ("slow", args, {})
 
 
-def test_guard_of_no_arguments():
-    guard = arguments.guard((), _recorded)
-    assert guard() == ()
-    assert guard(1.0) is arguments.MISS
+def test_keywords_take_the_slow_path():
+    x = np.ones((2, 3))
+    call = arguments.fast_path((x, 4.0), _recorded, _slow)
+    assert call(x, n=1.0) == ("slow", (x,), {"n": 1.0})
+    assert call(x, 1.0, a0=2.0) == ("slow", (x, 1.0), {"a0": 2.0})
+    assert call(a1=x) == ("slow", (), {"a1": x})
+
+
+def test_the_fast_path_of_no_arguments():
+    call = arguments.fast_path((), _recorded, _slow)
+    assert call() == ()
+    assert call(1.0) == ("slow", (1.0,), {})
+    assert call(x=1.0) == ("slow", (), {"x": 1.0})
+
+
+def test_errors_the_full_path_locates_go_to_it():
+    def failing(x):
+        raise srcgrad.runtime.NonScalarOutputError("not a scalar")
+
+    call = arguments.fast_path((1.0,), failing, _slow)
+    assert call(2.0) == ("slow", (2.0,), {})
+
+
+def test_a_derivative_is_called_through_its_fast_path_after_a_plain_call():
+    grad = srcgrad.grad(_loss, wrt=["w", "b"])
+    w, b, x = np.ones((3, 4)), np.zeros(4), np.ones((5, 3))
+    assert grad.__call__ == grad._slow_call
+    first = grad(w, b, x)
+    fast = grad.__call__
+    assert fast != grad._slow_call
+    for got, expected in zip(grad(w, b, x), first, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert grad.__call__ is fast
+    assert callable(grad) and inspect.signature(grad) == inspect.signature(_loss)
 
 
 def _loss(w, b, x):
