@@ -433,3 +433,17 @@ def test_list_arguments_concatenated_raise_instead_of_a_wrong_gradient():
     value, tangent = srcgrad.jvp(concatenated_arguments, wrt=(0, 1))(
         xs, ys, [np.ones(2)], [np.ones(2)])  # forward mode concatenates the tangents too
     assert value == 11.0 and tangent == 10.0
+
+
+def repeated_argument(p):
+    q = p * 2
+    return np.sum(q[0] * q[3])
+
+
+def test_a_list_argument_repeated_raises_in_reverse_mode_and_is_repeated_in_forward_mode():
+    # (reverse mode multiplied the list's adjoint by 2: a TypeError from generated code)
+    p = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    with pytest.raises(ValueError, match=r"concatenating \(\+\) or repeating \(\*\)"):
+        srcgrad.grad(repeated_argument)(p)
+    value, tangent = srcgrad.jvp(repeated_argument)(p, [np.ones(2), np.zeros(2)])
+    assert value == 11.0 and tangent == 7.0  # d/dp0 sum(p0 * p1) . [1, 1] = 3 + 4

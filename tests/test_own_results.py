@@ -122,9 +122,40 @@ def test_second_derivatives_through_own():
 # -- the analysis on its own ------------------------------------------------------------------
 
 
-def _shared(source: str) -> list[str]:
+def _shared(source: str, arrays=frozenset(), repeats=False) -> list[str]:
     function = ast.parse(textwrap.dedent(source)).body[0]
-    return [ast.unparse(leaf) for leaf in shared_results(function, frozenset({"n"}))]
+    return [ast.unparse(leaf)
+            for leaf in shared_results(function, frozenset({"n"}), arrays, repeats)]
+
+
+def test_tangents_of_a_list_argument_times_an_int_may_be_the_list_repeated():
+    source = """
+        def f(p, dp, x):
+            q = p * 2
+            dq = 3 * dp
+            dy = x * 2
+            return (q, dq, dy, dp * 2.0)
+    """
+    assert _shared(source, repeats=True) == ["q", "dq", "dy"]
+    assert _shared(source, arrays=frozenset({"x"}), repeats=True) == ["q", "dq"]
+    assert _shared(source) == []  # reverse mode refuses a list's `*`: an array's multiple
+
+
+def repeated(p):
+    q = p * 2
+    return q
+
+
+def test_the_jvp_of_a_repeated_list_argument_holds_copies():
+    p = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    dp = [np.array([0.5, 0.0]), np.array([0.0, 1.0])]
+    value, tangent = srcgrad.jvp(repeated)(p, dp)
+    for got, expected in ((value, p * 2), (tangent, dp * 2)):
+        assert len(got) == 4
+        for item, reference in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(item, reference)
+        assert not _shares(got, p + dp)
+    assert not _shares(value, tangent)
 
 
 def test_names_views_and_unknown_calls_pass_their_origins_on():

@@ -293,11 +293,12 @@ def _updated_in_place(function: ast.FunctionDef) -> frozenset:
 
 
 def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=None,
-             floats=frozenset(), own_results=False) -> ast.FunctionDef:
+             floats=frozenset(), own_results=False, tangents=False) -> ast.FunctionDef:
     """Return an optimized copy of an emitted function; `primal` names the user's own
     values, whose statements keep their exact operations; `argument_layouts` (parameter
     name -> rank and unit axes) specializes the code to arguments of those layouts. With
-    `own_results` (the function the user calls), every array it returns is its own."""
+    `own_results` (the function the user calls), every array it returns is its own;
+    `tangents` says that it computes tangents (forward mode repeats lists)."""
     function = clone(function)
     primal = frozenset(primal)
     namespace = namespace_statement(function)
@@ -347,7 +348,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=Non
     if argument_layouts and namespace is not None and blocking.block_elementwise(
             function, known):
         _restore_namespace(function, namespace)
-    if own_results and owning.own_results(function, argument_layouts or {}) and (
+    if own_results and owning.own_results(function, argument_layouts or {}, tangents) and (
             namespace_statement(function) is None):  # (`xp.own` needs it)
         if namespace is None:
             raise AssertionError("srcgrad internal error: a derivative without `xp`")

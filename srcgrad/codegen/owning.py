@@ -12,13 +12,14 @@ from srcgrad.codegen.syntax import Comment, call, statements, walk
 __all__ = ["own_results"]
 
 
-def own_results(function: ast.FunctionDef, argument_layouts: dict) -> bool:
+def own_results(function: ast.FunctionDef, argument_layouts: dict, repeats=False) -> bool:
     """Return `xp.own(b)` for each returned `b` that may be an argument's array (copy
     propagation makes the gradient of `sum(a * b)` with respect to `a` the array `b`),
-    or another result's; numbers (the arguments of layout `()`) need no copy."""
+    or another result's; numbers (the arguments of layout `()`) need no copy. `repeats`:
+    the function computes tangents, where a list argument times an int is repeated."""
     numbers = frozenset(n for n, layout in argument_layouts.items() if layout == ())
     shared = {id(leaf) for leaf in shared_results(
-        function, numbers, frozenset(argument_layouts))}
+        function, numbers, frozenset(argument_layouts), repeats)}
     if not shared:
         return False
 

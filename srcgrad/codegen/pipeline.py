@@ -175,7 +175,8 @@ class Module:
                                              name=src.name, tuple_result=as_tuple)
             tree = reverse.reverse(src, normalized, options, self, entry.name, internal)
         entry.tree = optimize.optimize(tree, normalize.local_names(normalized), src.layouts,
-                                       src.floats, own_results=not internal)
+                                       src.floats, own_results=not internal,
+                                       tangents=entry.kind == "jvp")
         entry.docstring = f"{_WHAT[entry.kind]} of {src.name} with respect to {', '.join(entry.wrt)}."
         self.last_return = normalized.body[-1]
         return entry.tree

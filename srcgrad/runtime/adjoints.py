@@ -16,6 +16,7 @@ import math
 import operator
 
 from ._plumbing import _size
+from .containers import LIST_ARITHMETIC, Cotangents
 
 __all__ = [
     "unbroadcast",
@@ -71,11 +72,7 @@ def unbroadcast(xp, g, x):
     if g_shape == shape:
         return g
     if _is_container_adjoint(g):  # (an elementwise result is an array, never a list)
-        raise ValueError(
-            "srcgrad: the adjoint of a list or tuple reached the rule of an arithmetic "
-            "operator: concatenating (+) or repeating (*) lists or tuples cannot be "
-            "differentiated in reverse mode; build the list with its items written out "
-            "([a, b]) or with .append")
+        raise ValueError(LIST_ARITHMETIC)
     extra = len(g_shape) - len(shape)
     if extra > 0:
         g = xp.sum(g, axis=tuple(range(extra)))
@@ -362,8 +359,6 @@ def zero_slot(xp, g, key):
     """The adjoint of ``y`` before ``y[key] = v``: ``g`` with the overwritten slots zeroed
     (a new array; ``g`` itself is left alone)."""
     if _is_container_adjoint(g):
-        from .containers import Cotangents
-
         entries = dict(g.entries) if isinstance(g.entries, dict) else list(g.entries)
         entries[key] = None
         return Cotangents(entries)
@@ -421,7 +416,7 @@ def require_unshared(xp, value, others, message, filename="", line=0, col=0):
 
 
 def _is_container_adjoint(g) -> bool:
-    return type(g).__name__ == "Cotangents"
+    return type(g) is Cotangents
 
 
 _MISSING = object()

@@ -14,6 +14,14 @@ __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "
            "attribute_tangent", "undrop_last", "copy_of", "own"]
 
 
+# what the arithmetic of a list's adjoint says (`unbroadcast` says it too): the operators
+# that take a list for an array reach it only when a list was joined or repeated
+LIST_ARITHMETIC = (
+    "srcgrad: the adjoint of a list or tuple reached the rule of an arithmetic operator: "
+    "concatenating (+) or repeating (*) lists or tuples cannot be differentiated in reverse "
+    "mode; build the list with its items written out ([a, b]) or with .append")
+
+
 def _is_zero(value) -> bool:
     return value is None or (type(value) is float and value == 0.0)
 
@@ -54,6 +62,11 @@ class Cotangents:
         return Cotangents(self._pairs(other))
 
     __radd__ = __add__
+
+    def __mul__(self, other):  # (the rule of `p * 2` for a list argument `p`)
+        raise ValueError(LIST_ARITHMETIC)
+
+    __rmul__ = __truediv__ = __rtruediv__ = __sub__ = __rsub__ = __neg__ = __mul__
 
     def __getitem__(self, key):
         return self.entries[key]

@@ -67,12 +67,14 @@ _PUTS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
 
 
 def shared_results(function: ast.FunctionDef, immutable=frozenset(),
-                   arrays=frozenset()) -> list[ast.expr]:
+                   arrays=frozenset(), repeats=False) -> list[ast.expr]:
     """The expressions `function` returns (the items of a returned tuple, at any depth)
     whose value may share memory with an argument, a name from outside the function, or
     an item returned before it. `immutable` names arguments that hold numbers, `arrays`
-    those that certainly hold arrays (not containers)."""
-    walker = _Walker(arrays)
+    those that certainly hold arrays (not containers). With `repeats`, an argument that
+    may be a list, times an int, may be that list repeated (`dp * 2`, the tangent of
+    `p * 2`: forward mode repeats lists, reverse mode refuses them)."""
+    walker = _Walker(arrays, repeats)
     env = {p: frozenset((p,)) for p in _all_parameters(function) if p not in immutable}
     env.update({p: _NONE for p in immutable})
     walker.body(function.body, env)
@@ -91,6 +93,11 @@ def shared_results(function: ast.FunctionDef, immutable=frozenset(),
 def _all_parameters(function: ast.FunctionDef) -> list[str]:
     args = function.args
     return [*parameter_names(function), *(a.arg for a in (args.vararg, args.kwarg) if a)]
+
+
+def _is_int(node: ast.expr) -> bool:
+    """An int constant: what may repeat a list."""
+    return node.__class__ is ast.Constant and type(node.value) is int
 
 
 def _leaves(value: ast.expr | None) -> list[ast.expr]:
@@ -120,8 +127,9 @@ def _join(one: dict, other: dict) -> dict:
 
 
 class _Walker:
-    def __init__(self, arrays=frozenset()):
+    def __init__(self, arrays=frozenset(), repeats=False):
         self.arrays = arrays  # arguments that certainly are arrays (or numbers)
+        self.repeats = repeats  # may an argument that may be a list be repeated?
         self.returns: dict[int, tuple[ast.Return, dict]] = {}  # (the last, widest state)
 
     def body(self, stmts: list[ast.stmt], env: dict) -> dict:
@@ -219,9 +227,11 @@ class _Walker:
                     self._may_be_list(side) for side in sides)):
                 # container adjoints (and lists) add item by item: the sum holds the items
                 return made | held | self._repeated(sides)
-            if node.op.__class__ is ast.Mult and LIST in held:
-                # `[h] * 3`: one array three times (an argument that is a list is taken
-                # for an array here: `x * 2` is mostly an array's double)
+            if node.op.__class__ is ast.Mult and (LIST in held or self.repeats and any(
+                    self._may_be_list(side) and _is_int(other)
+                    for side, other in ((sides[0], node.right), (sides[1], node.left)))):
+                # `[h] * 3`: one array three times; so is `dp * 2` when the argument `dp`
+                # may be a list (times a float or an array, it is an array's multiple)
                 return made | held | {SHARED}
             return made
         if kind in (ast.Subscript, ast.Attribute, ast.Starred):
