@@ -83,15 +83,15 @@ class Derivative:
 
     # -- compilation --------------------------------------------------------------------
 
-    def _entry(self, specimens=None, layouts=None, floats=frozenset()):
+    def _entry(self, specimens=None, layouts=None, floats=frozenset(), sequences=frozenset()):
         """The compiled derivative and its emitted function (compiled on first request,
         then cached) for calls passing these objects and arrays of these layouts, `floats`
-        naming the float64 ones."""
+        naming the float64 ones and `sequences` the lists and tuples."""
         specimens = specimens or {}
         layouts = layouts or {}
         key = (self._kind, self._wrt if not isinstance(self._wrt, list) else tuple(self._wrt),
                self._has_aux, source_module.signature(specimens), tuple(sorted(layouts.items())),
-               tuple(sorted(floats)))
+               tuple(sorted(floats)), tuple(sorted(sequences)))
         with _LOCK:
             try:
                 per_function = _CACHE.setdefault(self._function, {})
@@ -102,7 +102,7 @@ class Derivative:
                 try:
                     compiled = pipeline.compile_derivative(
                         self._function, self._wrt, self._kind, self._has_aux, specimens,
-                        layouts, floats)
+                        layouts, floats, sequences)
                 except errors.SrcgradError as exc:
                     raise exc.with_traceback(None) from None
                 call = _load(compiled, f"{self._kind} of {compiled.source.name}")
@@ -112,12 +112,13 @@ class Derivative:
                 per_function[key] = entry
         return entry
 
-    def _compile(self, specimens=None, layouts=None, floats=frozenset()):
+    def _compile(self, specimens=None, layouts=None, floats=frozenset(),
+                 sequences=frozenset()):
         """Compile (or fetch) the derivative; `specimens` are the objects the call passes
         (by parameter name): methods called on them resolve from their types, so code is
         compiled once per type signature; `layouts` are the ranks and unit axes of its
         arrays, to which the code is specialized."""
-        entry = self._entry(specimens, layouts, floats)
+        entry = self._entry(specimens, layouts, floats, sequences)
         self._compiled, self._call = entry
         self._positions = {name: compiled_index for compiled_index, name in
                            enumerate(self._compiled.parameters)}
@@ -204,15 +205,17 @@ class Derivative:
 
     def _layouts(self, args, kwargs):
         """The layout (rank and unit axes) of each array and float this call passes, by
-        name, and the names of the float64 ones."""
-        found, floats = {}, set()
+        name, the names of the float64 ones, and of the lists and tuples."""
+        found, floats, sequences = {}, set(), set()
         for name, value in (*zip(self._names(), args), *kwargs.items()):
             layout = arguments.layout(value)
             if layout is not None:
                 found[name] = layout
                 if arguments.is_float64(value):
                     floats.add(name)
-        return found, frozenset(floats)
+            elif type(value) is list or type(value) is tuple:
+                sequences.add(name)
+        return found, frozenset(floats), frozenset(sequences)
 
     def _specimens(self, args, kwargs) -> dict:
         """The objects (not arrays, numbers or containers) this call passes, by name."""

@@ -424,26 +424,50 @@ def concatenated_arguments(xs, ys):
     return np.sum(q[0] * q[1])
 
 
-def test_list_arguments_concatenated_raise_instead_of_a_wrong_gradient():
-    # (their types are known only at run time: the adjoint helper refuses a list's adjoint;
-    # it gave [7, 10] for [6, 8] before)
-    xs, ys = [np.array([1.0, 2.0])], [np.array([3.0, 4.0])]
-    with pytest.raises(ValueError, match=r"concatenating \(\+\) or repeating"):
-        srcgrad.grad(concatenated_arguments, wrt=(0, 1))(xs, ys)
-    value, tangent = srcgrad.jvp(concatenated_arguments, wrt=(0, 1))(
-        xs, ys, [np.ones(2)], [np.ones(2)])  # forward mode concatenates the tangents too
-    assert value == 11.0 and tangent == 10.0
-
-
 def repeated_argument(p):
     q = p * 2
     return np.sum(q[0] * q[3])
 
 
-def test_a_list_argument_repeated_raises_in_reverse_mode_and_is_repeated_in_forward_mode():
-    # (reverse mode multiplied the list's adjoint by 2: a TypeError from generated code)
+def weighted_by_a_list(w, x):
+    return np.sum(w * x + w)
+
+
+def _line_of(function, text: str) -> int:
+    lines, first = inspect.getsourcelines(function)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize("function, text, message", [
+    (concatenated_arguments, "q = xs + ys", "concatenating lists or tuples with `+`"),
+    (repeated_argument, "q = p * 2", "repeating a list or tuple with `*`"),
+])
+def test_list_arguments_joined_or_repeated_are_located_in_reverse_mode(function, text,
+                                                                       message):
+    # (reverse mode gave [7, 10] for [6, 8] for the concatenation, and a TypeError from
+    # generated code for the repetition; the call's lists are known when it compiles)
     p = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    args = (p[:1], p[1:]) if function is concatenated_arguments else (p,)
+    wrt = tuple(range(len(args)))
+    with pytest.raises(errors.UnsupportedSyntaxError, match=re.escape(message)) as caught:
+        srcgrad.grad(function, wrt=wrt)(*args)
+    assert caught.value.location.line == _line_of(function, text)
+    assert text in caught.value.render()
+    # code for arguments of any type (the command line's) refuses them when it runs
     with pytest.raises(ValueError, match=r"concatenating \(\+\) or repeating \(\*\)"):
-        srcgrad.grad(repeated_argument)(p)
+        srcgrad.vjp(function, wrt=wrt).generic_function()(*args, 1.0)
+
+
+def test_forward_mode_joins_and_repeats_list_arguments():
+    p = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    value, tangent = srcgrad.jvp(concatenated_arguments, wrt=(0, 1))(
+        p[:1], p[1:], [np.ones(2)], [np.ones(2)])
+    assert value == 11.0 and tangent == 10.0
     value, tangent = srcgrad.jvp(repeated_argument)(p, [np.ones(2), np.zeros(2)])
     assert value == 11.0 and tangent == 7.0  # d/dp0 sum(p0 * p1) . [1, 1] = 3 + 4
+
+
+def test_a_list_of_numbers_times_an_array_is_numpy_arithmetic():
+    x = np.array([3.0, 4.0])
+    np.testing.assert_array_equal(srcgrad.grad(weighted_by_a_list, wrt=1)([1.0, 2.0], x),
+                                  [1.0, 2.0])

@@ -98,7 +98,8 @@ def lift_nested(source: Source) -> Source:
     return Source(function=source.function, tree=new_tree, filename=source.filename,
                   line_offset=source.line_offset, col_offset=source.col_offset,
                   lines=source.lines, resolver=resolver, specimens=source.specimens,
-                  layouts=source.layouts, floats=source.floats)
+                  layouts=source.layouts, floats=source.floats,
+                  sequences=source.sequences)
 
 
 class _Extra(dict):

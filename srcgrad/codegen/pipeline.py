@@ -222,17 +222,20 @@ def _front(fn, specimens=None) -> source.Source:
 
 
 def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
-                       specimens=None, layouts=None, floats=frozenset()) -> Compiled:
+                       specimens=None, layouts=None, floats=frozenset(),
+                       sequences=frozenset()) -> Compiled:
     """Run the pipeline on `fn`; raises a located SrcgradError on bad input. `specimens`
     maps parameters to the objects a call passes, to resolve method calls on them;
     `layouts` maps parameters to the rank and unit axes of the arrays a call passes
     (`(None, 1)`: a column), to specialize the emitted code to them; `floats` names those
     that are float64 (arrays or Python floats), whose dead temporaries may be updated in
-    place."""
+    place; `sequences` those the call passes lists or tuples to (reverse mode cannot join
+    or repeat them: said where the code does it, at compile time)."""
     src = source.parse_function(fn)
     src.specimens = dict(specimens or source.annotated_specimens(fn))
     src.layouts = dict(layouts or {})
     src.floats = frozenset(floats)
+    src.sequences = frozenset(sequences)
     src = lift.lift_nested(src)
     names, as_tuple = resolve_wrt(src, wrt)
     _check_reserved(src)

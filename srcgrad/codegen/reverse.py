@@ -71,6 +71,8 @@ class _Reverse(Adjoints):
         self.activity = activity_module.analyze(function, options.wrt, options.has_aux)
         self.assignments = assignment.analyze(function)
         self.containers = containers_module.containers(function)
+        # the lists and tuples the call passes (when it is known), as they came
+        self.sequences = containers_module.sequence_parameters(function, source.sequences)
         self.namer = Namer(local_names(function) | set(STACKS))
         self.adjoint_names: dict[str, str] = {}
         self.counters: dict[ast.While, str] = {}
@@ -167,7 +169,8 @@ class _Reverse(Adjoints):
         out: list[ast.stmt] = []
         target = stmt.targets[0].id
         badjoint = self.adjoint_names.get(target)
-        joined = containers_module.joined_containers(stmt.value, self.containers)
+        joined = (containers_module.joined_containers(stmt.value, self.containers)
+                  or containers_module.joined_arguments(stmt.value, self.sequences))
         if joined is not None and self.activity.active_target(stmt):
             # (the rules of `+` and `*` are the sum's and product's: they would neither
             # split the adjoint of a concatenation nor add up the copies' adjoints)

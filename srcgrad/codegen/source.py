@@ -87,6 +87,7 @@ class Source:
     specimens: dict = field(default_factory=dict)
     layouts: dict = field(default_factory=dict)  # parameter -> rank and unit axes
     floats: frozenset = frozenset()  # parameters holding float64 values
+    sequences: frozenset = frozenset()  # parameters the call passes lists or tuples to
 
     @property
     def name(self) -> str:

@@ -11,7 +11,8 @@ from srcgrad.codegen.syntax import walk
 
 import ast
 
-__all__ = ["containers", "joined_containers", "joining_error"]
+__all__ = ["containers", "sequence_parameters", "joined_containers", "joined_arguments",
+           "joining_error"]
 
 
 def containers(function: ast.FunctionDef) -> frozenset[str]:
@@ -32,6 +33,16 @@ def containers(function: ast.FunctionDef) -> frozenset[str]:
     return frozenset(found)
 
 
+def sequence_parameters(function: ast.FunctionDef, names: frozenset) -> frozenset[str]:
+    """The parameters among `names` (those a call passes lists or tuples to) that hold
+    them throughout: `function` never assigns them."""
+    if not names:
+        return frozenset()
+    assigned = {node.id for node in walk(function)
+                if node.__class__ is ast.Name and node.ctx.__class__ is not ast.Load}
+    return frozenset(names) - assigned
+
+
 def joined_containers(value: ast.expr, names: frozenset, operators=(ast.Add, ast.Mult)):
     """The operator of `a + b` or `a * n` (one of `operators`) where a side is a list or
     tuple (a display, or a name in `names`): a concatenation or repetition, which the
@@ -45,6 +56,23 @@ def joined_containers(value: ast.expr, names: frozenset, operators=(ast.Add, ast
     if any(side.__class__ in (ast.List, ast.Tuple) or (
             side.__class__ is ast.Name and side.id in names) for side in sides):
         return value.op.__class__
+    return None
+
+
+def joined_arguments(value: ast.expr, names: frozenset):
+    """The operator of `xs + ys` where both are lists or tuples the call passes (`names`),
+    or `p * 2`, one of them times an int: a concatenation or repetition; else None. (A
+    list of numbers and an array, `w * x` or `w + x`, are NumPy's elementwise ones.)"""
+    if not names or value.__class__ is not ast.BinOp:
+        return None
+    sides = (value.left, value.right)
+    given = [side.__class__ is ast.Name and side.id in names for side in sides]
+    if value.op.__class__ is ast.Add and all(given):
+        return ast.Add
+    if value.op.__class__ is ast.Mult and any(
+            mine and other.__class__ is ast.Constant and type(other.value) is int
+            and other.value != 1 for mine, other in zip(given, reversed(sides))):
+        return ast.Mult
     return None
 
 
