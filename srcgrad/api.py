@@ -62,6 +62,15 @@ def _load(compiled, label: str):
     return functions[compiled.function_name]
 
 
+class _CallSlot(property):
+    """`Derivative.__call__`: on a derivative, the function its calls run (read in C, as
+    a property's value is); called from the class (`Derivative.__call__(d, x)`), a call of
+    `d`."""
+
+    def __call__(self, derivative, *args, **kwargs):
+        return derivative._calls(*args, **kwargs)
+
+
 class Derivative:
     """A derivative of a Python function, compiled to source on first use."""
 
@@ -230,25 +239,33 @@ class Derivative:
     # the emitted code for arguments of the same types, shapes and dtypes and hands any
     # other call to `_slow_call`. (A method `__call__` would cost a bound method and one
     # more Python frame a call: as much as the emitted code of a small gradient.)
-    __call__ = property(operator.attrgetter("_calls"), doc="Call the derivative.")
+    __call__ = _CallSlot(operator.attrgetter("_calls"), doc="Call the derivative.")
 
     def _slow_call(self, *args, **kwargs):
         return self._full_call(args, kwargs)
+
+    def __copy__(self):
+        """A copy with the same state that calls through its own methods (its fast path,
+        made by its own calls, updates it, not the original)."""
+        copied = object.__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        copied._calls = copied._slow_call
+        return copied
 
     def _full_call(self, args, kwargs):
         self._has_objects = self._has_objects or any(
             source_module.object_like(a) for a in (*args, *kwargs.values()))
         specimens = self._specimens(args, kwargs)
-        self._compile(specimens, *self._layouts(args, kwargs))
+        # (this call's code, kept here: another thread's call may compile other code)
+        compiled, emitted = self._compile(specimens, *self._layouts(args, kwargs))
         self._last_specimens = specimens
         self._check_wrt(args, kwargs)
         try:
-            result = self._call(*args, **kwargs)
-            compiled = self._compiled
+            result = emitted(*args, **kwargs)
             if (not specimens and not kwargs
                     and len(args) == len(compiled.parameters) + len(compiled.extra_parameters)
                     and arguments.plain(args, self._wrt_positions())):
-                self._calls = arguments.fast_path(args, self._call, self._slow_call)
+                self._calls = arguments.fast_path(args, emitted, self._slow_call)
             if self._kind != "jvp" and self._containers(args, kwargs):
                 result = self._as_gradients(result, args, kwargs)
             inner = self._function
@@ -268,8 +285,8 @@ class Derivative:
                     and self._kind in ("grad", "value_and_grad")):
                 return self._one_element(args, kwargs, shape)
             raise errors.NonScalarOutputError(
-                str(exc).split(": ", 1)[-1], self._compiled.output_location,
-                f"use srcgrad.vjp({self._compiled.source.name}) with a cotangent of the "
+                str(exc).split(": ", 1)[-1], compiled.output_location,
+                f"use srcgrad.vjp({compiled.source.name}) with a cotangent of the "
                 "output's shape, or reduce the output (for example with .sum()) first",
             ).with_traceback(None) from None
 

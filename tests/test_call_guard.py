@@ -1,7 +1,10 @@
 """The fast path of a call: the code of the last plain call runs again only for arguments
 of its types, shapes and dtypes; anything else takes the full path (and its own code)."""
 
+import copy
 import inspect
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -132,3 +135,63 @@ def test_an_integer_array_after_a_float64_one_gets_code_without_in_place_updates
     w = np.linspace(0.0, 1.0, 4)
     for x in (np.arange(4.0), np.arange(4), np.arange(4.0), np.arange(4)):
         np.testing.assert_allclose(grad(w, x), np.exp(-np.arange(4.0)), rtol=1e-14)
+
+
+def _sum_of_product(x, y):
+    return np.sum(x * y + np.sin(x))
+
+
+def _expected_product_gradient(x, y):
+    g = y + np.cos(x)
+    return g if x.shape == y.shape else g.sum(axis=1 if x.shape[1] == 1 else 0, keepdims=True)
+
+
+def test_a_copy_calls_through_its_own_state():
+    grad = srcgrad.grad(_sum_of_product)
+    copied = copy.copy(grad)
+    x, y = np.ones((3, 4)), np.full((3, 4), 2.0)
+    np.testing.assert_allclose(copied(x, y), _expected_product_gradient(x, y))
+    assert copied.__call__ != copied._slow_call  # its own fast path now
+    assert grad.__call__ == grad._slow_call and grad._call is None  # the original untouched
+    np.testing.assert_allclose(copied(x, y), _expected_product_gradient(x, y))
+
+
+def test_the_class_attribute_calls_a_derivative():
+    grad = srcgrad.grad(_sum_of_product)
+    x, y = np.ones((3, 4)), np.full((3, 4), 2.0)
+    for _ in range(2):  # the full path, then the fast one
+        np.testing.assert_allclose(srcgrad.Derivative.__call__(grad, x, y),
+                                   _expected_product_gradient(x, y))
+
+
+def test_threads_calling_one_derivative_with_other_layouts_get_their_own_code():
+    # (a call compiled its code and then ran the latest compiled, which another thread
+    # could have replaced: gradients of a (3, 4) array came back for a (3, 1) one)
+    grad = srcgrad.grad(_sum_of_product)
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((3, 4))
+    xs = [rng.standard_normal(shape) for shape in ((3, 1), (3, 4), (1, 4))]
+    wrong = []
+
+    def work(x):
+        expected = _expected_product_gradient(x, y)
+        for _ in range(400):
+            try:
+                g = grad(x, y)
+            except Exception as exc:  # noqa: BLE001 - any failure is one to report
+                wrong.append(repr(exc))
+                continue
+            if g.shape != x.shape or not np.allclose(g, expected):
+                wrong.append(g.shape)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(x,)) for x in xs for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []

@@ -429,6 +429,24 @@ def repeated_argument(p):
     return np.sum(q[0] * q[3])
 
 
+def repeated_for_arrays_only(p):
+    if isinstance(p, np.ndarray):
+        p = p * 2
+    return np.sum(np.stack(p) ** 2)
+
+
+def repeated_in_a_loop(p, n):
+    total = 0.0
+    for _ in range(n):
+        q = p * 2
+        total = total + np.sum(q[0] * q[3])
+    return total
+
+
+def joined_output(xs, ys):
+    return xs + ys
+
+
 def weighted_by_a_list(w, x):
     return np.sum(w * x + w)
 
@@ -456,6 +474,31 @@ def test_list_arguments_joined_or_repeated_are_located_in_reverse_mode(function,
     # code for arguments of any type (the command line's) refuses them when it runs
     with pytest.raises(ValueError, match=r"concatenating \(\+\) or repeating \(\*\)"):
         srcgrad.vjp(function, wrt=wrt).generic_function()(*args, 1.0)
+
+
+def test_a_repetition_that_may_not_run_is_refused_only_when_it_runs():
+    p = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    gradient = srcgrad.grad(repeated_for_arrays_only)(p)  # (the branch is for arrays)
+    for got, item in zip(gradient, p, strict=True):
+        np.testing.assert_allclose(got, 2.0 * item)
+    assert [g.tolist() for g in srcgrad.grad(repeated_in_a_loop)(p, 0)] == [[0, 0], [0, 0]]
+    with pytest.raises(ValueError, match=r"concatenating \(\+\) or repeating \(\*\)"):
+        srcgrad.grad(repeated_in_a_loop)(p, 1)
+
+
+def test_forward_mode_puts_the_tangent_of_one_joined_list_in_its_slots():
+    # (the rule of a sum gave the tangent [dys0, dys1] for the four items of xs + ys)
+    xs = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    ys = [np.array([5.0, 6.0]), np.array([7.0, 8.0])]
+    dxs = [np.array([0.5, 0.25]), np.array([1.0, 2.0])]
+    for wrt, tangent, expected in ((1, dxs, [0, 0, *dxs]), (0, dxs, [*dxs, 0, 0])):
+        value, got = srcgrad.jvp(joined_output, wrt=wrt)(xs, ys, tangent)
+        assert len(value) == 4 and len(got) == 4
+        for item, reference in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(item, np.broadcast_to(reference, (2,)))
+        # code for arguments of any type cannot tell the slots: it says so
+        with pytest.raises(ValueError, match="joined with `\\+` to one that carries none"):
+            srcgrad.jvp(joined_output, wrt=wrt).generic_function()(xs, ys, tangent)
 
 
 def test_forward_mode_joins_and_repeats_list_arguments():

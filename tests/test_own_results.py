@@ -130,14 +130,15 @@ def _shared(source: str, arrays=frozenset(), repeats=False) -> list[str]:
 
 def test_tangents_of_a_list_argument_times_an_int_may_be_the_list_repeated():
     source = """
-        def f(p, dp, x):
+        def f(p, dp, x, n, w):
             q = p * 2
             dq = 3 * dp
             dy = x * 2
-            return (q, dq, dy, dp * 2.0)
+            dz = dp * n
+            return (q, dq, dy, dz, dp * 2.0, dp * w)
     """
-    assert _shared(source, repeats=True) == ["q", "dq", "dy"]
-    assert _shared(source, arrays=frozenset({"x"}), repeats=True) == ["q", "dq"]
+    assert _shared(source, repeats=True) == ["q", "dq", "dy", "dz", "dp * w"]
+    assert _shared(source, arrays=frozenset({"x", "w"}), repeats=True) == ["q", "dq", "dz"]
     assert _shared(source) == []  # reverse mode refuses a list's `*`: an array's multiple
 
 
@@ -146,16 +147,21 @@ def repeated(p):
     return q
 
 
+def repeated_n_times(p, n):
+    return p * n
+
+
 def test_the_jvp_of_a_repeated_list_argument_holds_copies():
     p = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
     dp = [np.array([0.5, 0.0]), np.array([0.0, 1.0])]
-    value, tangent = srcgrad.jvp(repeated)(p, dp)
-    for got, expected in ((value, p * 2), (tangent, dp * 2)):
-        assert len(got) == 4
-        for item, reference in zip(got, expected, strict=True):
-            np.testing.assert_array_equal(item, reference)
-        assert not _shares(got, p + dp)
-    assert not _shares(value, tangent)
+    for value, tangent in (srcgrad.jvp(repeated)(p, dp),
+                           srcgrad.jvp(repeated_n_times, wrt=0)(p, 2, dp)):
+        for got, expected in ((value, p * 2), (tangent, dp * 2)):
+            assert len(got) == 4
+            for item, reference in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(item, reference)
+            assert not _shares(got, p + dp)
+        assert not _shares(value, tangent)
 
 
 def test_names_views_and_unknown_calls_pass_their_origins_on():

@@ -44,6 +44,8 @@ class _Forward:
         self.internal = internal
         self.activity = activity_module.analyze(function, self.wrt)
         self.containers = containers_module.containers(function)
+        # the lists and tuples the call passes (when it is known), as they came
+        self.sequences = containers_module.sequence_parameters(function, source.sequences)
         self.namer = Namer(local_names(function))
         self.tangents: dict[str, str] = {}
         self.carriers = set(self.wrt) | {
@@ -75,6 +77,13 @@ class _Forward:
         if joined is not None:  # (`+` of lists would get the rule of a sum)
             message, hint = containers_module.joining_error(joined, "forward")
             raise UnsupportedSyntaxError(message, self.source.locate(stmt), hint)
+        if containers_module.joined_arguments(stmt.value, self.sequences) is ast.Add:
+            # lists the call passes, joined: so are their tangents, zeros for a list that
+            # carries none (the rule of a sum would leave its slots out)
+            joined = ast.List(elts=[ast.Starred(self.tangent_value(stmt, side), ast.Load())
+                                    for side in (stmt.value.left, stmt.value.right)],
+                              ctx=ast.Load())
+            return [assign(self.tangent_name(stmt.targets[0].id), joined)]
         if isinstance(stmt.value, (ast.List, ast.Tuple, ast.Dict)):
             value = stmt.value
             if isinstance(value, ast.Dict):

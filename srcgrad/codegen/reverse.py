@@ -71,8 +71,11 @@ class _Reverse(Adjoints):
         self.activity = activity_module.analyze(function, options.wrt, options.has_aux)
         self.assignments = assignment.analyze(function)
         self.containers = containers_module.containers(function)
-        # the lists and tuples the call passes (when it is known), as they came
+        # the lists and tuples the call passes (when it is known), as they came, and the
+        # statements that run whenever the function does (those not in a branch or loop:
+        # `if isinstance(p, np.ndarray): q = p * 2` may never run for a list)
         self.sequences = containers_module.sequence_parameters(function, source.sequences)
+        self.always = {id(stmt) for stmt in function.body}
         self.namer = Namer(local_names(function) | set(STACKS))
         self.adjoint_names: dict[str, str] = {}
         self.counters: dict[ast.While, str] = {}
@@ -169,8 +172,9 @@ class _Reverse(Adjoints):
         out: list[ast.stmt] = []
         target = stmt.targets[0].id
         badjoint = self.adjoint_names.get(target)
-        joined = (containers_module.joined_containers(stmt.value, self.containers)
-                  or containers_module.joined_arguments(stmt.value, self.sequences))
+        joined = containers_module.joined_containers(stmt.value, self.containers)
+        if joined is None and id(stmt) in self.always:
+            joined = containers_module.joined_arguments(stmt.value, self.sequences)
         if joined is not None and self.activity.active_target(stmt):
             # (the rules of `+` and `*` are the sum's and product's: they would neither
             # split the adjoint of a concatenation nor add up the copies' adjoints)

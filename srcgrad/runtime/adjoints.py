@@ -16,7 +16,7 @@ import math
 import operator
 
 from ._plumbing import _size
-from .containers import LIST_ARITHMETIC, Cotangents
+from .containers import LIST_ARITHMETIC, LIST_JOINED_TANGENT, Cotangents
 
 __all__ = [
     "unbroadcast",
@@ -284,6 +284,8 @@ def broadcast_like(xp, t, y):
 
     Returns ``t`` itself when the shapes already agree, else a fresh materialised array.
     """
+    if isinstance(y, (list, tuple)) and isinstance(t, (list, tuple)) and len(t) != len(y):
+        raise ValueError(LIST_JOINED_TANGENT)  # (the tangent of one side of `xs + ys`)
     if isinstance(y, (list, tuple, dict)) or _is_container_adjoint(y) or (
             hasattr(y, "__dict__") and not hasattr(y, "shape")):
         return t  # a container, an object, or their adjoint: zeros stay placeholders

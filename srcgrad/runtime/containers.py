@@ -22,6 +22,15 @@ LIST_ARITHMETIC = (
     "mode; build the list with its items written out ([a, b]) or with .append")
 
 
+# ... and what forward mode says of lists joined where only one carries a tangent, in code
+# written for arguments of any type (code for the call's own lists joins their tangents)
+LIST_JOINED_TANGENT = (
+    "srcgrad: a list or tuple carrying a tangent was joined with `+` to one that carries "
+    "none, in code written for arguments of any type: it cannot tell where the tangent's "
+    "items go; call the derivative itself (its code knows the lists), take the derivative "
+    "with respect to both, or build the list with its items written out ([a, b])")
+
+
 def _is_zero(value) -> bool:
     return value is None or (type(value) is float and value == 0.0)
 

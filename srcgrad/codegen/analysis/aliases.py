@@ -95,11 +95,6 @@ def _all_parameters(function: ast.FunctionDef) -> list[str]:
     return [*parameter_names(function), *(a.arg for a in (args.vararg, args.kwarg) if a)]
 
 
-def _is_int(node: ast.expr) -> bool:
-    """An int constant: what may repeat a list."""
-    return node.__class__ is ast.Constant and type(node.value) is int
-
-
 def _leaves(value: ast.expr | None) -> list[ast.expr]:
     if value is None:
         return []
@@ -228,10 +223,11 @@ class _Walker:
                 # container adjoints (and lists) add item by item: the sum holds the items
                 return made | held | self._repeated(sides)
             if node.op.__class__ is ast.Mult and (LIST in held or self.repeats and any(
-                    self._may_be_list(side) and _is_int(other)
+                    self._may_be_list(side) and self._may_be_int(other)
                     for side, other in ((sides[0], node.right), (sides[1], node.left)))):
-                # `[h] * 3`: one array three times; so is `dp * 2` when the argument `dp`
-                # may be a list (times a float or an array, it is an array's multiple)
+                # `[h] * 3`: one array three times; so is `dp * 2` or `dp * n` when the
+                # argument `dp` may be a list (times a float or an array, it is an array's
+                # multiple)
                 return made | held | {SHARED}
             return made
         if kind in (ast.Subscript, ast.Attribute, ast.Starred):
@@ -256,6 +252,13 @@ class _Walker:
                                        for o in origins):
             return self._made(node, origins)
         return frozenset((id(node),))
+
+    def _may_be_int(self, node: ast.expr) -> bool:
+        """May `node` be an int (what repeats a list): an int constant, or a name not
+        known to hold an array or a float?"""
+        if node.__class__ is ast.Constant:
+            return type(node.value) is int
+        return node.__class__ is ast.Name and node.id not in self.arrays
 
     def _may_be_list(self, origins: frozenset) -> bool:
         """May a value of these origins be a list: an argument not known to be an array?"""
