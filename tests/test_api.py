@@ -378,6 +378,18 @@ def test_rich_is_imported_only_when_highlighting():
     assert done.stdout.strip() == "[]"
 
 
+def test_a_first_compilation_imports_no_numpy_tools():
+    # (reading every name of `dir(numpy)` imported numpy.testing, numpy.f2py and more: a
+    # tenth of a second at the first call of a derivative in every process)
+    script = ("import sys; sys.path.insert(0, 'examples'); import srcgrad, basics; "
+              "srcgrad.grad(basics.f, wrt=('x', 'y'))(1.0, 2.0); "
+              "print(sorted(m for m in ('numpy.testing', 'numpy.f2py', 'numpy.typing') "
+              "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=REPO, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"
+
+
 def test_repr_html_is_an_escaped_pre_block():
     derivative = srcgrad.grad(basics.f, wrt=("x", "y"))
     shown = derivative._repr_html_()

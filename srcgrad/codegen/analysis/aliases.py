@@ -30,7 +30,9 @@ __all__ = ["shared_results"]
 _NONE = frozenset()
 
 # backend kernels and helpers whose result is always a new array (or a number)
-_UFUNCS = frozenset(n for n in dir(numpy) if isinstance(getattr(numpy, n), numpy.ufunc))
+# (read from the module's namespace: `getattr` of each name in `dir(numpy)` would import
+# numpy.testing, numpy.f2py and the rest, a tenth of a second at every first compile)
+_UFUNCS = frozenset(n for n, v in vars(numpy).items() if isinstance(v, numpy.ufunc))
 _FRESH = _UFUNCS | {
     "sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "cumsum", "cumprod",
     "dot", "inner", "outer", "tensordot", "zeros", "ones", "empty", "full", "zeros_like",
