@@ -262,8 +262,9 @@ class Derivative:
         self._check_wrt(args, kwargs)
         try:
             result = emitted(*args, **kwargs)
-            if (not specimens and not kwargs
-                    and len(args) == len(compiled.parameters) + len(compiled.extra_parameters)
+            # (positional arguments only, each bound to its parameter: the others take
+            # their defaults, the same at every call)
+            if (not specimens and not kwargs and len(args) <= emitted.__code__.co_argcount
                     and arguments.plain(args, self._wrt_positions())):
                 self._calls = arguments.fast_path(args, emitted, self._slow_call)
             if self._kind != "jvp" and self._containers(args, kwargs):

@@ -195,3 +195,19 @@ def test_threads_calling_one_derivative_with_other_layouts_get_their_own_code():
     finally:
         sys.setswitchinterval(interval)
     assert wrong == []
+
+
+def _scaled_tanh(x, w=2.0, *, scale=3.0):
+    return np.sum(np.tanh(x * w)) * scale
+
+
+def test_calls_that_leave_defaults_out_take_the_fast_path_too():
+    grad = srcgrad.grad(_scaled_tanh)
+    x = np.linspace(-1.0, 1.0, 5)
+    calls = [((x,), {}, 2.0, 3.0), ((x, 0.5), {}, 0.5, 3.0), ((x,), {"scale": 1.0}, 2.0, 1.0),
+             ((x,), {}, 2.0, 3.0), ((x, 2.0), {}, 2.0, 3.0)]
+    for args, kwargs, w, scale in calls * 2:
+        got = grad(*args, **kwargs)
+        np.testing.assert_allclose(got, (1.0 - np.tanh(x * w) ** 2) * w * scale, rtol=1e-14)
+        if not kwargs:  # (a call with keywords keeps the fast path of the one before)
+            assert grad.__call__ != grad._slow_call
