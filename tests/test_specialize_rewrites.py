@@ -280,3 +280,26 @@ def test_only_a_whole_reduction_of_an_array_of_unknown_shape_has_a_known_shape()
              for name in ("w", "whole", "largest", "rows", "kept", "acc")}
     assert shape == {"w": None, "whole": (), "largest": (), "rows": None, "kept": None,
                      "acc": ()}
+
+
+def test_a_name_that_also_holds_what_the_shapes_do_not_follow_has_no_shape():
+    # (`bitems = 0.0`, then a container adjoint: found before the first round, so that
+    # its users see it at once; the result is the one the last round used to find)
+    from srcgrad.codegen.analysis import layouts
+
+    function = ast.parse(inspect.cleandoc("""
+        def f(items, x, g):
+            acc = 0.0
+            for index in range(3):
+                acc = xp.add_tree(acc, xp.item_part(items, index, g))
+            first = xp.unbroadcast(g, x)
+            scaled = acc * 2.0
+            pair = [x, x]
+            y = x * 2.0
+            return (first, scaled, pair, y)
+    """)).body[0]
+    shapes = layouts.analyze(function, {"x": (None, 1), "g": (None, 1)})
+    shape = {name: shapes.of(ast.Name(name, ast.Load()))
+             for name in ("acc", "first", "scaled", "pair", "y")}
+    assert shape == {"acc": None, "first": ("x.0", 1), "scaled": None, "pair": None,
+                     "y": ("x.0", 1)}

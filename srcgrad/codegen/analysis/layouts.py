@@ -202,6 +202,21 @@ class Shapes:
             return None if base is None else tuple(reversed(base))
         return None
 
+    def never_known(self, expr: ast.expr) -> bool:
+        """Is the shape of `expr` unknown whatever the shapes of names are: a call of a
+        function other than the backend's kernels this analysis follows, a display?"""
+        kind = expr.__class__
+        if kind is ast.Call:
+            func = expr.func
+            if not (func.__class__ is ast.Attribute and func.value.__class__ is ast.Name
+                    and func.value.id == "xp"):
+                return True
+            name = func.attr
+            return not (name in _SHAPED_LIKE or name in _REDUCTIONS
+                        or name in ("zeros", "ones", "transpose")
+                        or elementwise_kernel(name, len(expr.args)))
+        return kind in (ast.List, ast.Tuple, ast.Dict, ast.Set)
+
     def _dim(self, expr):
         if isinstance(expr, ast.Constant) and expr.value == 1:
             return 1
@@ -258,6 +273,11 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
     shapes.counters -= unknown | {s.targets[0].id for s in statements
                                   if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
     jobs = _jobs(statements, unknown)
+    for kind, target, value, _ in jobs:
+        if kind is _ASSIGN and shapes.never_known(value):
+            # (what the last round would find: the name has no one shape; found now, its
+            # users see it from the first round, which saves two rounds)
+            shapes.env[target] = _CONFLICT
     for _ in range(2 * len(statements) + 4):
         before = (dict(shapes.env), dict(shapes.dims), dict(shapes.shape_values))
         unresolved = set()  # targets of assignments whose shape is unknown
