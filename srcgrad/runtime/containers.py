@@ -72,10 +72,10 @@ class Cotangents:
 
     __radd__ = __add__
 
-    def __mul__(self, other):  # (the rule of `p * 2` for a list argument `p`)
+    def _arithmetic(self, *_):  # (the rule of `p * 2` for a list argument `p`, say)
         raise ValueError(LIST_ARITHMETIC)
 
-    __rmul__ = __truediv__ = __rtruediv__ = __sub__ = __rsub__ = __neg__ = __mul__
+    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __sub__ = __rsub__ = __neg__ = _arithmetic
 
     def __getitem__(self, key):
         return self.entries[key]
