@@ -14,7 +14,7 @@ import pytest
 
 import srcgrad
 from corpus import control_flow
-from rulespec import check_case
+from rulespec import check_case, draw
 
 CASES = control_flow.CASES
 
@@ -22,6 +22,23 @@ CASES = control_flow.CASES
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_program_matches_finite_differences(case):
     check_case(case)
+
+
+SCALAR_CASES = [c for c in CASES if c.expected is None and np.ndim(c.fn(*draw(c))) == 0]
+
+
+@pytest.mark.parametrize("case", SCALAR_CASES, ids=[c.name for c in SCALAR_CASES])
+def test_value_and_grad_gives_the_value_and_the_gradient(case):
+    """value_and_grad's value is the function's (the backward sweep restores the names
+    loops assign, so the value is read before it) and its gradient is vjp's at 1."""
+    args = draw(case)
+    output = case.fn(*args)
+    positions = case.positions()
+    value, grads = srcgrad.value_and_grad(case.fn, wrt=positions)(*args)
+    pulled = srcgrad.vjp(case.fn, wrt=positions)(*args, 1.0)
+    assert float(value) == float(output), case.name
+    for g, want in zip(grads, pulled, strict=True):
+        np.testing.assert_array_equal(g, want, err_msg=case.name)
 
 
 def test_case_names_are_unique():

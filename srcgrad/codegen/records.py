@@ -101,6 +101,9 @@ def _shape_only_reads(backward, popped) -> set[str]:
 
     def visit(node, shape_position: bool = False) -> None:
         if isinstance(node, ast.stmt) and popped(node):
+            target = node.targets[0]
+            if isinstance(target, ast.Subscript):  # restoring y[k] writes into y's array
+                other_reads.add(target.value.id)
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             (shape_reads if shape_position else other_reads).add(node.id)

@@ -291,6 +291,30 @@ class _Reverse(Adjoints):
                 "with one cotangent per returned value")
         return value, value
 
+    def held_output(self, output: ast.expr, tail: list, backward: list) -> ast.expr:
+        """What value_and_grad returns as the value: `output` itself, or a name it is read
+        into before the adjoint sweep (appended to `tail`) when the sweep restores a name
+        it reads (a `v` assigned in a loop is `v` before the loop again once the sweep has
+        run); a copy when the sweep writes into that name's array (`h[...] = stack.pop()`)."""
+        read = {n.id for n in walk(output) if isinstance(n, ast.Name)}
+        rebound, rewritten = set(), set()
+        for node in (n for stmt in backward for n in walk(stmt)):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                rebound.add(node.id)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                rewritten.add(node.target.id)  # (`+=` on an array writes into it)
+            elif (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+                  and isinstance(node.value, ast.Name)):
+                rewritten.add(node.value.id)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr == "item_restore" and isinstance(node.args[0], ast.Name)):
+                rewritten.add(node.args[0].id)
+        if not read & (rebound | rewritten):
+            return output
+        held = self.namer.fresh("value")
+        tail.append(assign(held, call("xp.own", [output]) if read & rewritten else output))
+        return name(held)
+
     def run(self) -> ast.FunctionDef:
         options = self.options
         body = self.function.body
@@ -328,6 +352,8 @@ class _Reverse(Adjoints):
                 backward, self.records)
         elif options.kind == "vjp":
             extra_params.append(self.namer.fresh("bout"))
+        if options.kind == "value_and_grad":
+            output = self.held_output(output, tail, backward)
         forward = self.forward(primal, 0)
         for extra in extra_params:  # the cotangent takes part in choosing the backend
             namespace.value.keywords.append(ast.keyword(arg=extra, value=name(extra)))

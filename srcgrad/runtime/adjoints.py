@@ -110,6 +110,8 @@ def _normalize_axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     axes = axis if isinstance(axis, tuple) else (axis,)
+    if ndim == 0 and all(operator.index(a) in (0, -1) for a in axes):
+        return ()  # (NumPy's reductions take axis 0 or -1 of a 0-d array: no axis at all)
     normalized = []
     for a in axes:
         a = operator.index(a)
@@ -323,6 +325,8 @@ def slot_adjoint(xp, g, key, v):
         from .containers import item_adjoint
 
         return item_adjoint(xp, g, key, v)
+    if type(g) in _NUMBERS:  # a seed (1.0, for a 0-d array), or a zero: every slot holds g
+        return unbroadcast(xp, g, v)
     part = g[key]
     if not _is_basic_key(key):
         part = part * _last_writes(xp, xp.shape(g), key, xp.shape(part))
@@ -422,6 +426,7 @@ def _is_container_adjoint(g) -> bool:
 
 
 _MISSING = object()
+_NUMBERS = frozenset({float, int, complex})
 
 
 def item_record(xp, container, key):

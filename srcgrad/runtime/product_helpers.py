@@ -118,25 +118,32 @@ def outer_tangent(xp, a, b, da, db):
     return _bilinear_tangent(xp, xp.outer, a, b, da, db)
 
 
-def _einsum_labels(subscripts, count):
-    """The input label strings and the output label string of an einsum specification."""
+def _einsum_labels(xp, subscripts, operands):
+    """The input label strings and the output label string of an einsum specification, an
+    ellipsis spelled out in labels of its own for these operands."""
     if not isinstance(subscripts, str):
         raise NotImplementedError(
             "srcgrad differentiates np.einsum only with a subscripts string first "
             "(np.einsum('ij,jk->ik', a, b))")
     spec = subscripts.replace(" ", "")
-    if "." in spec:
-        raise NotImplementedError(
-            "srcgrad does not differentiate np.einsum with an ellipsis ('...') yet; "
-            "name every axis")
     inputs, arrow, output = spec.partition("->")
     inputs = inputs.split(",")
-    if not arrow:  # implicit mode: labels seen once, in alphabetical (ASCII) order
-        joined = "".join(inputs)
-        output = "".join(sorted(c for c in set(joined) if joined.count(c) == 1))
-    if len(inputs) != count:
+    if len(inputs) != len(operands):
         raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, "
-                         f"{count} given")
+                         f"{len(operands)} given")
+    broadcast = ""
+    if "." in spec:  # '...' stands for the axes no label names, aligned on the right
+        spare = iter(c for c in string.ascii_letters if c not in spec)
+        counts = [len(xp.shape(o)) - len(s.replace("...", "")) if "..." in s else 0
+                  for s, o in zip(inputs, operands)]
+        broadcast = "".join(next(spare) for _ in range(max(counts)))
+        inputs = [s.replace("...", broadcast[len(broadcast) - n:])
+                  for s, n in zip(inputs, counts)]
+        output = output.replace("...", broadcast)
+    if not arrow:  # implicit mode: the ellipsis' axes, then labels seen once, sorted (ASCII)
+        joined = "".join(inputs)
+        output = broadcast + "".join(sorted(c for c in set(joined) if joined.count(c) == 1
+                                            and c not in broadcast))
     return inputs, output
 
 
@@ -150,7 +157,7 @@ def einsum_adjoint(xp, g, subscripts, operands, optimize=False):
     on the diagonal. A label found only in operand ``i`` (summed out, ``'ij->i'``) is
     broadcast back by a vector of ones. Size-1 axes NumPy broadcast are summed back.
     """
-    inputs, output = _einsum_labels(subscripts, len(operands))
+    inputs, output = _einsum_labels(xp, subscripts, operands)
     unused = iter(c for c in string.ascii_letters if c not in set("".join(inputs) + output))
     dtype = xp.result_type(g, *operands)
     grads = []

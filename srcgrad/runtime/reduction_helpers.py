@@ -123,10 +123,11 @@ def uncumsum(xp, g, a, axis=None):
     """Adjoint of ``y = cumsum(a, axis)``: the reversed cumulative sum of ``g``.
 
     With ``axis=None`` the cumulative sum runs over ``a`` flattened, so the result is
-    reshaped back to ``a``'s shape.
+    reshaped back to ``a``'s shape; so it is for a 0-d ``a``, whose cumulative sum NumPy
+    makes of shape (1,) whatever the axis.
     """
     g = xp.asarray(g)
-    if axis is None:
+    if axis is None or not xp.shape(a):
         return xp.reshape(xp.flip(xp.cumsum(xp.flip(g))), xp.shape(a))
     return xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)
 

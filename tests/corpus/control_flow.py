@@ -1101,6 +1101,29 @@ def augmented_slot_in_loop(x):
     return y
 
 
+def broadcast_in_loop(x, y):
+    # y comes in a float and leaves the first trip an array of x's shape: its gradient must
+    # be summed back to a float
+    for _ in range(2):
+        y = y - x * y
+    return np.sum(y * y)
+
+
+def zero_d_slots_in_loop(x):
+    h = np.zeros(())
+    for i in range(x.shape[0]):
+        h[...] = h * x[i] + np.sin(x[i])
+    return h
+
+
+def rebuilt_then_written_in_loop(x):
+    # v is made anew each trip, then written into; the backward sweep writes its slots back
+    for _ in range(3):
+        v = np.where(x > 0, 0.5, x * x)
+        v[::2] = np.sum(x * x)
+    return v
+
+
 # -- calls to user functions inside control flow ----------------------------------------------
 
 
@@ -1370,6 +1393,9 @@ CASES = [
     Case(overwrite_slot_repeatedly, (Arg((4,)),), ()),
     Case(rows_written_in_loop, (Arg((4, 3)),), ()),
     Case(augmented_slot_in_loop, (Arg((4,)),), ()),
+    Case(broadcast_in_loop, (Arg(V3, -0.5, 0.5), Arg(None, 0.2, 0.8)), ()),
+    Case(zero_d_slots_in_loop, (Arg(V3),), ()),
+    Case(rebuilt_then_written_in_loop, (Arg((5,)),), ()),
     # calls to user functions inside control flow
     Case(call_in_loop, (Arg(V3), Arg(V3)), ()),
     Case(call_in_branch, (Arg(V3, 0.2, 1.0),), (), id="call_in_branch-then"),

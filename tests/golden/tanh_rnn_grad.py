@@ -29,7 +29,7 @@ def tanh_rnn_grad(h, W, U, xs):
     xp.require_scalar(sum_h_pow_2, 'tanh_rnn')
     # grad of line 37: return (h ** 2).sum()
     bh_pow_2 = xp.unreduce(1.0, h_pow_2)
-    bh = bh_pow_2 * 2 * h
+    bh = xp.unbroadcast(bh_pow_2 * 2 * h, h)
     bW = 0.0
     bU = 0.0
     for index in reversed(range(len_xs)):

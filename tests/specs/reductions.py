@@ -181,6 +181,15 @@ CASES += [
     Case(np_cumsum, (Arg((3, 4)), -1), (np.cumsum,), id="cumsum-axis-neg"),
     Case(np_cumsum, (Arg(None), None), (np.cumsum,), id="cumsum-float"),
     Case(cumsum_method, (Arg((3, 4)),), (np.cumsum,)),
+    # NumPy's reductions take axis 0 or -1 of a 0-d array (reducing nothing), and its
+    # cumulative sums give a 0-d array shape (1,): the gradients keep the shape ().
+    Case(np_sum, (Arg(()), 0, False), (np.sum,), id="sum-0d-axis0"),
+    Case(np_sum, (Arg(None), -1, True), (np.sum,), id="sum-float-axis-neg-keepdims"),
+    Case(np_prod, (Arg((), 0.5, 1.5), -1, True), (np.prod,), id="prod-0d-axis-neg-keepdims"),
+    Case(np_max, (Arg(()), 0, False), (np.max,), id="max-0d-axis0"),
+    Case(np_min, (Arg(None), 0, True), (np.min,), id="min-float-axis0-keepdims"),
+    Case(np_cumsum, (Arg(()), -1), (np.cumsum,), id="cumsum-0d-axis-neg"),
+    Case(np_cumsum, (Arg(()), None), (np.cumsum,), id="cumsum-0d"),
 ]
 
 # linalg.norm: vector orders along an axis or of a 1-D input, matrix orders, keepdims.
@@ -237,7 +246,9 @@ for left, right in [((), ()), ((3,), ()), (None, (2, 3)), ((3,), (3,)), ((2, 3),
 for subscripts, shape in [("ij->ji", (3, 4)), ("ii->i", (3, 3)), ("ii->", (3, 3)),
                           ("ij->i", (3, 4)), ("ij->", (3, 4)), ("ijk->kij", (2, 3, 4)),
                           ("iij->ij", (3, 3, 2)), ("iii->i", (3, 3, 3)), ("ij", (3, 4)),
-                          ("ji", (3, 4)), ("ii", (3, 3)), ("i->", (4,))]:
+                          ("ji", (3, 4)), ("ii", (3, 3)), ("i->", (4,)),
+                          ("...ii->...i", (2, 3, 3)), ("i...->...", (3, 2, 4)),
+                          ("...i", (2, 3)), ("...", (2, 3))]:
     CASES.append(Case(einsum1, (subscripts, Arg(shape)), (np.einsum,),
                       id=f"einsum-{subscripts}"))
 for subscripts, left, right in [
@@ -245,7 +256,10 @@ for subscripts, left, right in [
         ("i,j->ij", (3,), (4,)), ("bij,bjk->bik", (2, 3, 4), (2, 4, 2)),
         ("ij,ij->ij", (3, 1), (3, 4)), ("ii,i->i", (3, 3), (3,)), ("ij,kl->ik", (2, 3), (4, 2)),
         ("ij,jk", (2, 3), (3, 4)), (",i->i", (), (3,)), ("ij,jk->", (2, 3), (3, 4)),
-        ("i j , j k -> k i", (2, 3), (3, 4))]:
+        ("i j , j k -> k i", (2, 3), (3, 4)), ("...j,jk->...k", (2, 3), (3, 4)),
+        ("...j,kj->...k", (3,), (4, 3)), ("...j,jk", (5, 2, 3), (3, 4)),
+        ("i...,i...->...", (3, 2, 4), (3, 1, 4)), ("...ij,...jk->...ik", (2, 3, 4), (4, 5)),
+        ("...,...", (2, 3), (3,)), ("...i,...i->...", (1, 3), (4, 3))]:
     CASES.append(Case(einsum2, (subscripts, Arg(left), Arg(right)), (np.einsum,),
                       id=f"einsum-{subscripts.replace(' ', '')}"))
 CASES += [

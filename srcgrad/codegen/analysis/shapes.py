@@ -147,11 +147,11 @@ def _analyze_flow_insensitive(function: ast.FunctionDef) -> _FlowInsensitive:
             target = stmt.targets[0].id
             if isinstance(stmt.value, ast.Constant) and target in computed:
                 continue
-            found = class_of(stmt.value, env) or f"{target}#multi"
+            found = class_of(stmt.value, env) or f"{target}#own"
             if target not in env:
                 env[target] = found
             elif env[target] != found:
-                env[target] = f"{target}#multi"
+                env[target] = None  # its shape may differ from one point to another
         if env == before:
             break
     zero_d = set()
