@@ -240,17 +240,38 @@ def _heads_derivative_code(block: list[ast.stmt], primal: frozenset) -> bool:
     return False
 
 
-def _tidy(body: list[ast.stmt], primal: frozenset = frozenset()) -> list[ast.stmt]:
+def _read(body: list[ast.stmt]) -> set[str]:
+    return {n.id for stmt in body for n in walk(stmt)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _plain_range(expr: ast.expr) -> bool:
+    """`range(...)` of arguments that call nothing but `len`: a loop over it, with
+    nothing to do, may go."""
+    if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name)
+            and expr.func.id == "range" and not expr.keywords):
+        return False
+    return all(isinstance(n.func, ast.Name) and n.func.id == "len"
+               for arg in expr.args for n in walk(arg) if isinstance(n, ast.Call))
+
+
+def _tidy(body: list[ast.stmt], primal: frozenset = frozenset(),
+          read: frozenset | None = None) -> list[ast.stmt]:
     """Drop comments that no longer head derivative code (and repeats of the one before),
-    branches left empty, and give emptied blocks a `pass`."""
+    branches left empty, loops over a range left empty whose variable nothing reads
+    (`read`: every name the function reads), and give emptied blocks a `pass`."""
+    read = frozenset(_read(body)) if read is None else read
     out: list[ast.stmt] = []
     for stmt in body:
         if isinstance(stmt, _COMPOUND):
-            stmt.body = _tidy(stmt.body, primal)
-            stmt.orelse = _tidy(stmt.orelse, primal)
+            stmt.body = _tidy(stmt.body, primal, read)
+            stmt.orelse = _tidy(stmt.orelse, primal, read)
             empty = all(isinstance(s, ast.Pass) for s in stmt.body) and not stmt.orelse
             if isinstance(stmt, ast.If) and empty and isinstance(stmt.test, ast.Name):
                 continue
+            if (isinstance(stmt, ast.For) and empty and isinstance(stmt.target, ast.Name)
+                    and stmt.target.id not in read and _plain_range(stmt.iter)):
+                continue  # (`for i in range(n): pass`, its work all dead)
             if not stmt.body:
                 stmt.body = [ast.Pass()]
         out.append(stmt)

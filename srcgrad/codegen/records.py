@@ -17,9 +17,11 @@ from srcgrad.codegen.syntax import STACKS, child_fields, loads, walk
 __all__ = ["drop_needless_records", "unset_records", "record_name"]
 
 
-def drop_needless_records(backward: list[ast.stmt],
-                          records: set) -> tuple[list[ast.stmt], set, set[str]]:
-    """Keep a record (push and pop) only for names the backward sweep reads.
+def drop_needless_records(backward: list[ast.stmt], records: set,
+                          views=None) -> tuple[list[ast.stmt], set, set[str]]:
+    """Keep a record (push and pop) only for names the backward sweep reads; the record of
+    a slot update `y[k] = v` also when it reads a name that may be a view of y (`views`:
+    name -> the names that may share its memory), which sees the slots restored.
 
     Returns (the backward sweep without the needless pops, the recorded statements kept,
     the names the backward sweep reads only for their shape)."""
@@ -54,9 +56,11 @@ def drop_needless_records(backward: list[ast.stmt],
         reads(stmt)
     shape_only = _shape_only_reads(backward, popped)
     kept, needless = set(), set()
+    views = views or {}
     for stmt in records:
         target = _record_target(stmt)
-        if target in read:
+        if target in read or (activity_module.is_slot_update(stmt)
+                              and views.get(target, frozenset()) & read):
             kept.add(stmt)
         else:
             needless.add(target)

@@ -21,6 +21,7 @@ from srcgrad.codegen.adjoints import Adjoints, State, is_pop
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.analysis import assignment
 from srcgrad.codegen.analysis import containers as containers_module
+from srcgrad.codegen.analysis import mutation
 from srcgrad.codegen.calls import active_arguments, primal, primal_call, user_call
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
@@ -349,7 +350,7 @@ class _Reverse(Adjoints):
             state.defined.add(bout)
             backward = self.backward(primal, state, 0)
             backward, self.records, self.shape_only = drop_needless_records(
-                backward, self.records)
+                backward, self.records, mutation.sharing(primal))
         elif options.kind == "vjp":
             extra_params.append(self.namer.fresh("bout"))
         if options.kind == "value_and_grad":
@@ -367,7 +368,12 @@ class _Reverse(Adjoints):
         unset = unset_records(self.records, self.assignments)
         new_body += [assign(n, ast.Constant(None)) for n in unset]
         new_body += forward + tail + backward
-        new_body.append(ast.copy_location(ast.Return(value=self.result(output, ret, state)), ret))
+        rebound = {n.id for stmt in forward for n in walk(stmt)
+                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        given: dict[str, str] = {}  # parameter -> the name holding the value it was given
+        result = self.result(output, ret, state, rebound, given)
+        new_body[1:1] = [assign(held, name(param)) for param, held in given.items()]
+        new_body.append(ast.copy_location(ast.Return(value=result), ret))
         function = copy.copy(self.function)
         function.name = self.function_name or self.namer.fresh(
             f"{self.function.name}_{options.kind}")
@@ -378,20 +384,31 @@ class _Reverse(Adjoints):
                 ast.copy_location(stmt, self.function)
         return ast.copy_location(function, self.function)
 
-    def result(self, output, ret, state: State) -> ast.expr:
+    def result(self, output, ret, state: State, rebound: set, given: dict) -> ast.expr:
+        """The returned gradients (and value). Where a gradient is shaped like its parameter
+        and the function assigns the parameter, the value it was given is held in a name
+        of its own (in `given`): the backward sweep may not restore it."""
         grads = []
         for param in self.options.wrt:
+
+            def argument(param=param) -> ast.expr:
+                if param not in rebound:
+                    return name(param)
+                if param not in given:
+                    given[param] = self.namer.fresh(f"{param}_given")
+                return name(given[param])
+
             adjoint = self.adjoint_names.get(param)
             if adjoint in state.defined:
                 value: ast.expr = name(adjoint)
                 if adjoint in state.maybe_zero:
-                    value = call("xp.broadcast_like", [value, name(param)])
+                    value = call("xp.broadcast_like", [value, argument()])
                 if not self.internal and param in self.source.specimens:
                     # an object's gradient: a copy of the object holding the gradients
-                    value = call("xp.as_gradient", [value, name(param)])
+                    value = call("xp.as_gradient", [value, argument()])
                 grads.append(value)
             else:
-                grads.append(call("xp.zeros_tree", [name(param)]))
+                grads.append(call("xp.zeros_tree", [argument()]))
         result = ast.Tuple(elts=grads, ctx=ast.Load()) if self.options.tuple_result else grads[0]
         if self.options.kind == "value_and_grad":
             value = output

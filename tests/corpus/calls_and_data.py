@@ -359,6 +359,20 @@ def slot_overwrite_after_read(x):
     return (y * before).sum()
 
 
+def slot_written_from_own_view(x):
+    # v.T is a view of v: the adjoint of the product must see v's slot as it was
+    y = x * 2.0
+    y[-1] = y.T @ np.tanh(x)
+    return y
+
+
+def slot_written_from_named_view(x):
+    y = x * 2.0
+    t = y.T
+    y[-1] = np.sum(t * x, axis=1)
+    return y
+
+
 def slot_multiply_inplace(x):
     y = x.copy()
     for i in range(x.shape[0]):
@@ -776,6 +790,8 @@ _rows(slot_mask_value, lambda s: (Arg(s, avoid=0.1), Arg(s)), [(5,), (2, 3)])
 _rows(slot_repeated_indices, lambda s: (Arg(s),), [(3,)])
 _rows(slot_repeated_indices_add, lambda s: (Arg(s),), [(3,)])
 _rows(slot_overwrite_after_read, lambda s: (Arg(s),), [(3,), (3, 2)])
+_rows(slot_written_from_own_view, lambda s: (Arg(s),), [(2, 1), (3, 1)])
+_rows(slot_written_from_named_view, lambda s: (Arg(s),), [(2, 2), (3, 3)])
 _rows(slot_multiply_inplace, lambda s: (Arg(s),), [(3,), (4, 2)])
 _rows(slot_slice, lambda s: (Arg(s),), [(3,)])
 _rows(slot_two_dimensional, lambda s: (Arg(s),), [(3,), (4,)])

@@ -1109,6 +1109,13 @@ def broadcast_in_loop(x, y):
     return np.sum(y * y)
 
 
+def unused_parameter_rebound_in_loop(x, y):
+    # the output does not depend on y, whose gradient is zeros of the float it came as
+    for _ in range(2):
+        y = y * x
+    return np.sum(x * x)
+
+
 def zero_d_slots_in_loop(x):
     h = np.zeros(())
     for i in range(x.shape[0]):
@@ -1394,6 +1401,7 @@ CASES = [
     Case(rows_written_in_loop, (Arg((4, 3)),), ()),
     Case(augmented_slot_in_loop, (Arg((4,)),), ()),
     Case(broadcast_in_loop, (Arg(V3, -0.5, 0.5), Arg(None, 0.2, 0.8)), ()),
+    Case(unused_parameter_rebound_in_loop, (Arg(V3), Arg(None)), ()),
     Case(zero_d_slots_in_loop, (Arg(V3),), ()),
     Case(rebuilt_then_written_in_loop, (Arg((5,)),), ()),
     # calls to user functions inside control flow

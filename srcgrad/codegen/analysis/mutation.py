@@ -16,7 +16,7 @@ from srcgrad.codegen.source import Source
 from srcgrad.errors import UnsupportedSyntaxError
 from srcgrad.codegen.syntax import walk
 
-__all__ = ["check"]
+__all__ = ["check", "sharing"]
 
 # Kernels whose result may share memory with their first argument.
 VIEW_KERNELS = frozenset({
@@ -40,6 +40,42 @@ def _view_source(value: ast.expr) -> str | None:
     return None
 
 
+def _union_views(statements) -> dict[str, str]:
+    """Union-find parents joining each name assigned a view (or the same object) of
+    another name with it, over `statements` (nested ones walked too)."""
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    for stmt in statements:
+        for node in walk(stmt):
+            if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                    and not isinstance(node.value, (ast.List, ast.Tuple, ast.Dict))):
+                other = _view_source(node.value)
+                if other is not None:
+                    parent[find(node.targets[0].id)] = find(other)
+    return parent
+
+
+def _root(parent: dict[str, str], name: str) -> str:
+    while parent.get(name, name) != name:
+        name = parent[name]
+    return name
+
+
+def sharing(statements) -> dict[str, frozenset]:
+    """For each name assigned a view of another in `statements`, or viewed so: the other
+    names that may share its memory."""
+    parent = _union_views(statements)
+    groups: dict[str, set] = {}
+    for name in {*parent, *parent.values()}:
+        groups.setdefault(_root(parent, name), set()).add(name)
+    return {name: frozenset(group - {name}) for group in groups.values() for name in group}
+
+
 def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
     """Raise UnsupportedSyntaxError for updates through shared memory: slot assignments and
     appends. `x op= v` (`inplace`: (statement, name) pairs) updates arrays in place but
@@ -52,25 +88,18 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
     guards = []
     if not updates:
         return guards
-    parent: dict[str, str] = {}
+    parent = _union_views([function])
 
     def find(name: str) -> str:
-        while parent.get(name, name) != name:
-            name = parent[name]
-        return name
+        return _root(parent, name)
 
     holds: dict[str, set[str]] = {}  # container name -> names of the values it holds
     for stmt in walk(function):
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-            target = stmt.targets[0].id
             if isinstance(stmt.value, (ast.List, ast.Tuple, ast.Dict)):
                 parts = stmt.value.values if isinstance(stmt.value, ast.Dict) else stmt.value.elts
-                holds.setdefault(target, set()).update(
+                holds.setdefault(stmt.targets[0].id, set()).update(
                     p.id for p in parts if isinstance(p, ast.Name))
-                continue
-            other = _view_source(stmt.value)
-            if other is not None:
-                parent[find(target)] = find(other)
         if activity.is_append(stmt) and isinstance(stmt.value.args[0], ast.Name):
             holds.setdefault(activity.assigned_name(stmt), set()).add(stmt.value.args[0].id)
         if activity.is_slot_update(stmt) and isinstance(stmt.value, ast.Name):
