@@ -211,6 +211,48 @@ def test_unsafe_slot_assignment_is_located(transform, function, line, phrase):
     assert error.hint
 
 
+def adds_into_alias_then_reads_it(x):
+    y = x * 1.0
+    z = y
+    count = x.shape[0]
+    y += x  # z sees the change: refused when it runs (an array, not a number)
+    return (z * y).sum() * count
+
+
+def adds_then_aliases(x):
+    y = x * 1.0
+    y += x
+    z = y  # an alias made after the update: nothing to refuse
+    return (z * y).sum()
+
+
+def update_after_tuple_return(x):
+    a = np.tanh(x)
+    if np.sum(x) > 5.0:
+        return x[0], a
+    a += x  # the early return's tuple holds `a`, but nothing runs after it is made
+    return x[0], a
+
+
+def test_in_place_update_of_a_shared_array_is_refused_when_it_runs():
+    x = np.array([0.5, -1.0, 2.0])
+    with pytest.raises(srcgrad.SrcgradError) as info:
+        srcgrad.grad(adds_into_alias_then_reads_it)(x)
+    error = info.value
+    assert "an array that z also refers to" in error.message  # (not `count` or x.shape[0])
+    assert error.location.line == _line_of(adds_into_alias_then_reads_it, "y += x  #")
+    np.testing.assert_allclose(srcgrad.grad(adds_then_aliases)(x), 8.0 * x, rtol=1e-15)
+
+
+def test_an_update_after_an_early_return_of_a_tuple_is_differentiated():
+    x = np.array([0.3, -0.2, 0.5, 0.1])
+    cotangent = (2.0, np.array([1.0, -1.0, 0.5, 3.0]))
+    pulled = srcgrad.vjp(update_after_tuple_return)(x, cotangent)
+    expected = cotangent[1] * (2.0 - np.tanh(x) ** 2)
+    expected[0] += cotangent[0]
+    np.testing.assert_allclose(pulled, expected, rtol=1e-14)
+
+
 # -- stop_gradient, detach, no_grad in forward mode -----------------------------------------------
 
 

@@ -342,6 +342,8 @@ def structure(source: Source, tree: ast.FunctionDef, namer: Namer) -> ast.Functi
         tree.body = new + [ast.Return(value=_name(result))]
         for stmt in tree.body:
             ast.copy_location(stmt, final or tree)
+        # (once `result` holds a value nothing but the return runs: no update can reach it)
+        tree.early_result = result
     for node in walk(tree):
         if isinstance(node, (ast.Break, ast.Continue)):
             raise UnsupportedSyntaxError(

@@ -300,6 +300,8 @@ class _Normalizer(Expressions):
                 # `h = h * 2` where h has one name throughout: compute into a temporary
                 # first, so no statement reads the variable it overwrites.
                 simple = self.temporary(simple, value, kernel_of(simple))
+            if name in self.multi and isinstance(simple, ast.Name) and simple.id == name:
+                return  # `r = r` where r has one name throughout: nothing to do
             version = self.define(name)
             if isinstance(simple, ast.Name) and simple.id in self.source.specimens:
                 self.source.specimens[version] = self.source.specimens[simple.id]

@@ -1109,6 +1109,47 @@ def broadcast_in_loop(x, y):
     return np.sum(y * y)
 
 
+def self_assignment_after_branch(x):
+    r = np.sin(x)
+    if np.sum(r) > 1.0:
+        r = r * 2.0
+    r = r  # a copy of r onto itself: its adjoint must not be lost
+    return np.sum(r)
+
+
+def update_after_early_return(x):
+    a = np.tanh(x)
+    if np.sum(a) > 1.0:
+        return a * 2.0
+    a += x  # `a` is the program's own array: nothing else sees it
+    return a
+
+
+def slot_after_early_return(x):
+    h = np.zeros_like(x)
+    if np.sum(x) > 1.0:
+        return h * 2.0 + x
+    h[0] = x[1]
+    return h
+
+
+def alias_made_after_update(x, y):
+    h = np.zeros_like(x)
+    h[0] = x[1]
+    a = h if y > 0.0 else x  # (an alias made after the update sees the new value)
+    return np.sum(a * h)
+
+
+def item_named_before_append(x):
+    hs = [x * 1.0]
+    acc = 0.0
+    for _ in range(3):
+        h = hs[-1]
+        hs.append(np.tanh(h))  # the list grows; the array `h` names does not change
+        acc = acc + h * 2.0
+    return np.sum(acc)
+
+
 def unused_parameter_rebound_in_loop(x, y):
     # the output does not depend on y, whose gradient is zeros of the float it came as
     for _ in range(2):
@@ -1402,6 +1443,15 @@ CASES = [
     Case(augmented_slot_in_loop, (Arg((4,)),), ()),
     Case(broadcast_in_loop, (Arg(V3, -0.5, 0.5), Arg(None, 0.2, 0.8)), ()),
     Case(unused_parameter_rebound_in_loop, (Arg(V3), Arg(None)), ()),
+    Case(self_assignment_after_branch, (Arg(V3, -1.0, -0.1),), (), id="self_assignment-else"),
+    Case(self_assignment_after_branch, (Arg(V3, 0.5, 1.0),), (), id="self_assignment-then"),
+    Case(update_after_early_return, (Arg(V3, -1.0, 0.0),), (), id="update_after_return-on"),
+    Case(update_after_early_return, (Arg(V3, 1.0, 2.0),), (), id="update_after_return-early"),
+    Case(slot_after_early_return, (Arg(V3, -1.0, 0.0),), (), id="slot_after_return-on"),
+    Case(slot_after_early_return, (Arg(V3, 1.0, 2.0),), (), id="slot_after_return-early"),
+    Case(alias_made_after_update, (Arg(V3), 1.0), (), id="alias_after_update-h"),
+    Case(alias_made_after_update, (Arg(V3), -1.0), (), id="alias_after_update-x"),
+    Case(item_named_before_append, (Arg(V3),), ()),
     Case(zero_d_slots_in_loop, (Arg(V3),), ()),
     Case(rebuilt_then_written_in_loop, (Arg((5,)),), ()),
     # calls to user functions inside control flow

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ast
 
-from srcgrad.codegen.analysis import activity, liveness
+from srcgrad.codegen.analysis import activity, assignment, liveness
+from srcgrad.codegen.analysis import cfg as cfg_module
+from srcgrad.codegen.analysis.dataflow import FORWARD, solve
 from srcgrad.codegen.source import Source
 from srcgrad.errors import UnsupportedSyntaxError
 from srcgrad.codegen.syntax import walk
@@ -76,11 +78,61 @@ def sharing(statements) -> dict[str, frozenset]:
     return {name: frozenset(group - {name}) for group in groups.values() for name in group}
 
 
+_NOT_VIEWS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides"})
+
+
+def _root_of(obj):
+    return obj[1] if obj[0] == "part" else obj
+
+
+def _objects(function: ast.FunctionDef, params) -> dict:
+    """For each statement: the (name, object) pairs that may hold before it, flow-sensitively.
+    An object is an argument's (`("param", p)`), one a statement made, a name's from outside
+    the function, or `("part", object)`: a view of (or an item in) another."""
+    graph = cfg_module.build(function)
+
+    def bind(facts, name, objects):
+        return frozenset(f for f in facts if f[0] != name) | {(name, o) for o in objects}
+
+    def source_objects(facts, value, made):
+        other = _view_source(value)
+        if other is None or (isinstance(value, ast.Attribute) and value.attr in _NOT_VIEWS):
+            return {made}
+        found = {o for n, o in facts if n == other} or {("name", other)}
+        return found if isinstance(value, ast.Name) else {("part", _root_of(o)) for o in found}
+
+    def transfer(node, facts):
+        stmt = node.ast_node
+        if isinstance(stmt, ast.For):
+            for target in (n for n in walk(stmt.target) if isinstance(n, ast.Name)):
+                facts = bind(facts, target.id, source_objects(facts, stmt.iter, (id(stmt),))
+                             - {(id(stmt),)} or {(id(stmt), target.id)})
+            return facts
+        if not isinstance(stmt, ast.Assign) or activity.is_slot_update(stmt):
+            return facts
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name):
+            value = stmt.value
+            made = (id(stmt), target.id)
+            objects = ({made} if isinstance(value, (ast.List, ast.Tuple, ast.Dict))
+                       else source_objects(facts, value, made))
+            return bind(facts, target.id, objects)
+        for name in (n for n in walk(target) if isinstance(n, ast.Name)):
+            facts = bind(facts, name.id, {(id(stmt), name.id)})
+        return facts
+
+    boundary = frozenset((p, ("param", p)) for p in params)
+    facts = solve(graph, FORWARD, transfer, boundary=boundary)
+    return {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
+
+
 def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
     """Raise UnsupportedSyntaxError for updates through shared memory: slot assignments and
     appends. `x op= v` (`inplace`: (statement, name) pairs) updates arrays in place but
     rebinds numbers, which only the run time can tell apart: for those, return
-    (statement, name, sharing names, message) guards to check then."""
+    (statement, name, sharing names, message) guards to check then. What may share an
+    array is followed in program order (an alias made after the update sees the new
+    values, as it should)."""
     updates = [s for s in walk(function)
                if activity.is_slot_update(s) or activity.is_append(s)]
     names_of = {id(stmt): name for stmt, name in inplace}
@@ -88,11 +140,6 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
     guards = []
     if not updates:
         return guards
-    parent = _union_views([function])
-
-    def find(name: str) -> str:
-        return _root(parent, name)
-
     holds: dict[str, set[str]] = {}  # container name -> names of the values it holds
     for stmt in walk(function):
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
@@ -107,41 +154,63 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
     args = function.args
     params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     live = liveness.analyze(function)
-    names = {n.id for n in walk(function) if isinstance(n, ast.Name)}
-    def holders(group: set[str]) -> set[str]:
+    objects_before = _objects(function, params)
+    unassigned = assignment.analyze(function).unassigned_before
+
+    def holders(group: set[str], facts) -> set[str]:
         """Containers that (directly or through other containers) hold a value of `group`."""
         found: set[str] = set()
         frontier = set(group)
         while frontier:
             new = {c for c, held in holds.items() if held & frontier} - found
             found |= new
-            frontier = {n for n in names if any(find(n) == find(c) for c in new)} - group
+            roots = {_root_of(o) for n, o in facts if n in new}
+            frontier = {n for n, o in facts if _root_of(o) in roots} - group
         return found
 
+    # The value of a `return` inside a branch or loop (see jumps.structure): once it is
+    # set, only the final return runs, so no update reaches it.
+    returned = {getattr(function, "early_result", None)}
     for stmt in updates:
         array = names_of.get(id(stmt)) or activity.assigned_name(stmt)
-        group = {n for n in names if find(n) == find(array)}
-        if not activity.is_append(stmt):  # appending does not change the values a list holds
-            for holder in sorted(holders(group) & live.live_after[stmt]):
+        facts = objects_before.get(stmt, frozenset())
+        live_after = live.live_after[stmt] - returned
+        mine = {o for n, o in facts if n == array}
+        if activity.is_append(stmt):  # the list itself, not what it holds, changes
+            group = {n for n, o in facts if o in mine}
+            arguments = {o[1] for o in mine if o[0] == "param"}
+        else:
+            roots = {_root_of(o) for o in mine}
+            group = {n for n, o in facts if _root_of(o) in roots}
+            arguments = {r[1] for r in roots if r[0] == "param"}
+            for holder in sorted((holders(group, facts) - group) & live_after):
                 raise UnsupportedSyntaxError(
                     f"`{array}` is held by `{holder}`, which is used after this assignment "
                     "and would see the change", source.locate(stmt),
                     f"store a copy instead (`{holder}.append({array}.copy())` or "
                     f"`[{array}.copy(), ...]`), or assign to a new array")
+        group.add(array)
         if id(stmt) in names_of:
-            sharing = sorted((group - {array}) & (params | live.live_after[stmt]))
+            sharing = sorted((group - {array}) & (params | live_after))
+            unbound = [n for n in sharing if n in unassigned.get(stmt, ())]
+            if unbound:  # (the run-time check could not read them)
+                raise UnsupportedSyntaxError(
+                    f"this augmented assignment may update in place an array that "
+                    f"`{unbound[0]}` also refers to, which srcgrad cannot follow",
+                    source.locate(stmt), f"write `{array} = {array} op ...` to make a new "
+                    "array, or copy the array where the other name is bound (`.copy()`)")
             if sharing:
                 where = source.locate(stmt)
                 message = (f"this augmented assignment would update in place an array that "
                            f"{', '.join(sharing)} also refers to, which srcgrad cannot follow")
                 guards.append((stmt, array, sharing, message, where))
             continue
-        for param in sorted(group & params):
+        for param in sorted(arguments):
             raise UnsupportedSyntaxError(
                 f"`{array}` may share memory with the argument `{param}`, so this assignment "
                 "would change the caller's array", source.locate(stmt),
                 f"copy first: `{array} = {param}.copy()` (or build a new array)")
-        for other in sorted((group - {array}) & live.live_after[stmt]):
+        for other in sorted((group - {array}) & live_after):
             raise UnsupportedSyntaxError(
                 f"`{array}` may share memory with `{other}`, which is used after this "
                 f"assignment and would see the change", source.locate(stmt),
