@@ -278,7 +278,8 @@ class Derivative:
         except rt.SharedMemoryError as exc:
             raise errors.SharedMemoryError(
                 exc.message, errors.Location(exc.filename, exc.line, exc.col),
-                "write `x = x op ...` to make a new array, or copy it first",
+                "write the update as an assignment that makes a new array (`a = a + b` "
+                "for `a += b`), or copy the array first",
             ).with_traceback(None) from None
         except rt.NonScalarOutputError as exc:
             shape = getattr(exc, "shape", None)

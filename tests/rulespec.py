@@ -55,6 +55,9 @@ UNSUPPORTED = {"dask": {
     # np.cumsum of a Python float beside a Dask cotangent: dask.array's reductions take
     # arrays only.
     "cumsum-float": (AttributeError, "has no attribute 'ndim'"),
+    # dask.array's cumsum takes no 0-d array (NumPy flattens it).
+    "cumsum-0d-axis-neg": (ValueError, "out of bounds for array of dimension 0"),
+    "cumsum-0d": (ValueError, "out of bounds for array of dimension 0"),
 }}
 
 EPS = 1e-6

@@ -60,7 +60,8 @@ COMPUTES_TO_DECIDE = frozenset({
     "newton_sqrt_to_tolerance", "not_conditions", "or_value", "pass_in_branch",
     "return_from_while_in_for", "return_inside_loop_on_data", "returns_one_argument",
     "rows_branch_on_data", "running_max_ifexp", "scale_set_in_one_branch",
-    "search_with_returns", "sign_branch", "slot_at_argmax", "swap_if_larger", "while_else",
+    "search_with_returns", "self_assignment_after_branch", "sign_branch", "slot_after_early_return",
+    "slot_at_argmax", "swap_if_larger", "update_after_early_return", "while_else",
     "while_return", "while_true_break",
 })
 

@@ -1,14 +1,16 @@
 """Random NumPy programs, differentiated and checked against finite differences.
 
-Hypothesis writes straight-line functions of three parameters (an array `x` of a shape that
-broadcasts into (2, 3), a Python float `y`, a (3, 3) matrix `w`) from the constructs
-README lists as supported: arithmetic with broadcasting, smooth NumPy functions,
-reductions with and without `keepdims`, matrix products, views (`.T`, slices, integer
-and boolean indexing), rebinding, augmented assignments (which write into arrays that
-other names may view), slot updates, `if`/`else` on data and short `for` loops. The
-program is written statement by statement and each statement runs at once on the inputs
-it is checked at, so every name's shape, every view and every branch taken is known while
-the next one is written.
+Hypothesis writes functions of three parameters (an array `x` of a shape that broadcasts
+into (2, 3), a Python float `y`, a (3, 3) matrix `w`) from the constructs README lists as
+supported: arithmetic with broadcasting, smooth NumPy functions, reductions with and
+without `keepdims`, matrix products, einsum, views (`.T`, slices, integer and boolean
+indexing), rebinding (parameters too, to other shapes), tuple unpacking, conditional
+expressions, augmented assignments (which write into arrays other names may view), slot
+updates, `if`/`else` on data, `for` and `while` loops (nested), lists filled in a loop and
+then stacked, summed or indexed, and calls to a helper function `g` the program defines.
+The program is written statement by statement and each statement runs at once on the
+inputs it is checked at, so every name's shape, every view and every branch taken is
+known while the next one is written.
 
 For each program and a random subset of its parameters, with a random direction `u` and
 cotangent `v`: reverse mode's <J^T v, u> (`srcgrad.vjp`) and forward mode's <v, J u>
@@ -16,11 +18,13 @@ cotangent `v`: reverse mode's <J^T v, u> (`srcgrad.vjp`) and forward mode's <v, 
 difference, taken at two steps (an example where those two disagree is discarded: the
 difference is unreliable there, not srcgrad). Scalar-valued programs also go through
 `grad` and `value_and_grad`, whose value is the function's. A second call of each
-derivative gives the same numbers, and no call changes an argument. A compile-time
-refusal passes only if it is located (file:line and the source line).
+derivative gives the same numbers, and no call changes an argument. For a quarter of
+them, `srcgrad.hvp` against central differences of the gradient. A refusal passes only if
+it is located (file:line and the source line).
 
 The examples are the same at every run (`derandomize`); `SRCGRAD_FUZZ_EXAMPLES=2000
-pytest tests/test_random_programs.py` runs more of them, `SRCGRAD_FUZZ_SEED=n` others.
+pytest tests/test_random_programs.py` runs more of them, `SRCGRAD_FUZZ_SEED=n` others, and
+`SRCGRAD_FUZZ_SHRINK=1` shrinks a failing one (off by default: it takes minutes).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, note, seed, settings
+from hypothesis import HealthCheck, Phase, assume, given, note, seed, settings
 from hypothesis import strategies as st
 
 import srcgrad
@@ -41,7 +45,10 @@ from srcgrad.errors import SrcgradError
 FULL = (2, 3)  # every value broadcasts into it, so any two values can be combined
 X_SHAPES = [(2, 3), (1, 3), (2, 1), (3,), (1, 1), ()]
 PARAMETERS = ("x", "y", "w")
-EXAMPLES = int(os.environ.get("SRCGRAD_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("SRCGRAD_FUZZ_EXAMPLES", "150"))
+# Shrinking a failure compiles hundreds of programs (minutes); SRCGRAD_FUZZ_SHRINK=1 asks for it.
+PHASES = (Phase.explicit, Phase.generate) + (
+    (Phase.shrink,) if os.environ.get("SRCGRAD_FUZZ_SHRINK") == "1" else ())
 SEED = os.environ.get("SRCGRAD_FUZZ_SEED")
 _counter = itertools.count()
 
@@ -411,6 +418,7 @@ def _check(text: str, args: list, wrt: tuple, seed: int, second_order: bool = Fa
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=SEED is None, database=None,
+          phases=PHASES,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.data_too_large])
 @seed(int(SEED or 0))

@@ -192,6 +192,12 @@ def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
         group.add(array)
         if id(stmt) in names_of:
             sharing = sorted((group - {array}) & (params | live_after))
+            if array in arguments:  # (the caller's array, or a number rebound)
+                where = source.locate(stmt)
+                message = (f"this augmented assignment would update in place the array "
+                           f"passed as the argument `{array}`, which srcgrad cannot follow")
+                guards.append((stmt, array, [array], message, where))
+                continue
             unbound = [n for n in sharing if n in unassigned.get(stmt, ())]
             if unbound:  # (the run-time check could not read them)
                 raise UnsupportedSyntaxError(
