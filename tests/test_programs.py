@@ -253,6 +253,18 @@ def test_an_update_after_an_early_return_of_a_tuple_is_differentiated():
     np.testing.assert_allclose(pulled, expected, rtol=1e-14)
 
 
+def returns_a_pair(x, y):
+    return x * y, y * 2.0
+
+
+def test_the_tangent_of_a_tuple_is_a_tuple():
+    x = np.array([0.3, -0.2, 0.5])
+    output, tangent = srcgrad.jvp(returns_a_pair, wrt="x")(x, 2.0, np.ones(3))
+    assert type(output) is tuple and type(tangent) is tuple
+    np.testing.assert_array_equal(tangent[0], [2.0, 2.0, 2.0])
+    assert tangent[1] == 0.0
+
+
 # -- stop_gradient, detach, no_grad in forward mode -----------------------------------------------
 
 

@@ -89,9 +89,9 @@ class _Forward:
             if isinstance(value, ast.Dict):
                 packed = ast.Dict(keys=clone(value.keys),
                                   values=[self.tangent_value(stmt, v) for v in value.values])
-            else:
-                packed = ast.List(elts=[self.tangent_value(stmt, e) for e in value.elts],
-                                  ctx=ast.Load())
+            else:  # (a tuple's tangent is a tuple, a list's a list)
+                packed = type(value)(elts=[self.tangent_value(stmt, e) for e in value.elts],
+                                     ctx=ast.Load())
             return [assign(self.tangent_name(stmt.targets[0].id), packed)]
         if activity_module.is_slot_update(stmt):
             # `y[key] = v`: the tangent gets the same update (on a copy: tangents may share
