@@ -103,10 +103,11 @@ def _objects(function: ast.FunctionDef, params) -> dict:
 
     def transfer(node, facts):
         stmt = node.ast_node
-        if isinstance(stmt, ast.For):
+        if isinstance(stmt, ast.For):  # `for row in x`: each row a view of x
+            other = _view_source(stmt.iter)
+            rows = {("part", _root_of(o)) for n, o in facts if n == other}
             for target in (n for n in walk(stmt.target) if isinstance(n, ast.Name)):
-                facts = bind(facts, target.id, source_objects(facts, stmt.iter, (id(stmt),))
-                             - {(id(stmt),)} or {(id(stmt), target.id)})
+                facts = bind(facts, target.id, rows or {(id(stmt), target.id)})
             return facts
         if not isinstance(stmt, ast.Assign) or activity.is_slot_update(stmt):
             return facts
