@@ -212,8 +212,11 @@ def zeros_tree(xp, value):
     """A zero tangent shaped like `value` (an array or a container of arrays)."""
     if isinstance(value, dict):
         return {k: zeros_tree(xp, v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [zeros_tree(xp, v) for v in value]
+    if isinstance(value, tuple):  # (a tuple's zero is a tuple, a namedtuple's its type)
+        items = [zeros_tree(xp, v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
     if value is None or isinstance(value, Cotangents) or type(value).__name__ == "Like":
         return None  # placeholders carry no tangent; a container adjoint's zero is None
     if type(value) in (int, float):  # a number, or the 0.0 placeholder of an adjoint
