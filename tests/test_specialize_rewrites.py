@@ -303,3 +303,31 @@ def test_a_name_that_also_holds_what_the_shapes_do_not_follow_has_no_shape():
              for name in ("acc", "first", "scaled", "pair", "y")}
     assert shape == {"acc": None, "first": ("x.0", 1), "scaled": None, "pair": None,
                      "y": ("x.0", 1)}
+
+
+def _difference_of_itself(x):
+    return (x - x).sum()
+
+
+def _sum_with_an_alias(x):
+    y = x
+    return np.sum(x + y)
+
+
+def _hessian_of_a_square_of_a_sum(x):
+    return 1.0 / (1.5 + np.sum(x) * np.sum(x))
+
+
+def test_a_spread_met_only_by_itself_stays_an_array():
+    # `b = xp.unreduce(1.0, s); bx = b + b`: b is a number only where another operand of
+    # x's shape carries the shape; b + b (or b - b) has none, so the gradient was 2.0 (0.0)
+    x = np.arange(4.0)
+    for function, expected in ((_difference_of_itself, np.zeros(4)),
+                               (_sum_with_an_alias, np.full(4, 2.0))):
+        gradient = srcgrad.grad(function)(x)
+        assert isinstance(gradient, np.ndarray), srcgrad.grad(function).source
+        np.testing.assert_array_equal(gradient, expected)
+    product = srcgrad.hvp(_hessian_of_a_square_of_a_sum)(x, np.ones(4))
+    s = np.sum(x)
+    second = (6.0 * s * s - 3.0) / (1.5 + s * s) ** 3  # d2/ds2 of 1 / (1.5 + s^2)
+    np.testing.assert_allclose(product, np.full(4, second * 4.0), rtol=1e-12)

@@ -100,9 +100,11 @@ class _Specialize:
         """`xp.unreduce(g, x, ...) * y` with y shaped like x: g broadcasts by itself."""
         if not isinstance(node.op, (ast.Mult, ast.Div, ast.Add, ast.Sub)):
             return node
-        for side, other in (("left", node.right), ("right", node.left)):
+        for side in ("left", "right"):
             if isinstance(node.op, ast.Div) and side == "right":
                 continue
+            # (the other side as it is now: once one spread is its seed, the other stays)
+            other = node.right if side == "left" else node.left
             spread = getattr(node, side)
             seed = _seed_of(spread, self.shapes)
             if seed is not None and self.shapes.equal(self.shapes.of(other),
@@ -239,10 +241,13 @@ def _scalar_seeds(function: ast.FunctionDef, shapes, respecialize) -> bool:
         return False
     parents, reads = links(function)
     changed = False
+    numbers: set[str] = set()  # the spreads made numbers: they no longer carry the shape
     for stmt, seed, shape in candidates:
-        if all(_keeps_shape(use, parents, shape, shapes)
-               for use in reads.get(stmt.targets[0].id, [])):
+        target = stmt.targets[0].id
+        if all(_keeps_shape(use, parents, shape, shapes, numbers | {target})
+               for use in reads.get(target, [])):
             stmt.value = respecialize(seed)
+            numbers.add(target)
             changed = True
     return changed
 
@@ -273,10 +278,11 @@ def _seed_of(call: ast.expr, shapes):
     return seed if kept else None
 
 
-def _keeps_shape(node: ast.expr, parents: dict, shape, shapes) -> bool:
+def _keeps_shape(node: ast.expr, parents: dict, shape, shapes, numbers=frozenset()) -> bool:
     """Does the value of `node` only ever meet, through products, quotients, sums and
     differences with numbers, an elementwise operation with an operand of `shape` (so a
-    number in place of an array of that shape changes nothing)?"""
+    number in place of an array of that shape changes nothing)? An operand named in
+    `numbers` (the spread itself, `b + b`, or one already made a number) does not count."""
     while True:
         use = parents.get(id(node))
         if not (isinstance(use, ast.BinOp) and isinstance(use.op, (ast.Mult, ast.Div, ast.Add,
@@ -285,6 +291,8 @@ def _keeps_shape(node: ast.expr, parents: dict, shape, shapes) -> bool:
         other = use.right if use.left is node else use.left
         if isinstance(use.op, ast.Div) and use.right is node:
             return False  # a / b with b the spread array: keep it an array
+        if isinstance(other, ast.Name) and other.id in numbers:
+            return False
         found = shapes.of(other)
         if shapes.equal(found, shape):
             return True
