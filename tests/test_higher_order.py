@@ -306,3 +306,36 @@ def test_third_derivative_along_directions_matches_finite_differences(name, f, m
     np.testing.assert_allclose(value, _fd_third(f, args, u, v), rtol=1e-6, atol=1e-6)
     # The third derivative is symmetric: swapping the directions gives the same vector.
     np.testing.assert_allclose(value, _third_along(f, args, v, u), rtol=1e-10, atol=1e-10)
+
+
+_K = np.array([1.1, 0.4, -0.7, 0.9])
+
+
+def _pair(u, s):
+    return u * 2.0, u * s
+
+
+def _uses_both_parts(x):
+    v0, v1 = _pair(_K, x)
+    return np.sum(v0 * v1)
+
+
+def _mix(q, u):
+    return q[0] * u + q[1]
+
+
+def _two_mixes(p):
+    return np.sum(_mix(p, 1.3) - _mix(p, -0.4))
+
+
+def test_second_derivatives_through_the_adjoints_of_containers():
+    # grad of grad adds the adjoints of a helper's returned tuple (unbroadcast of a
+    # container adjoint raised); jvp of grad adds zero tangents of list adjoints (None + None)
+    assert srcgrad.grad(srcgrad.grad(_uses_both_parts))(0.5) == 0.0  # f is linear in x
+    p = [np.array([0.3, -0.2, 0.5, 0.1]), np.array([1.0, 2.0, 3.0, 4.0])]
+    dp = [np.ones(4), np.full(4, 2.0)]
+    gradient, tangent = srcgrad.jvp(srcgrad.grad(_two_mixes))(p, dp)
+    np.testing.assert_allclose(gradient[0], np.full(4, 1.7), rtol=1e-15)
+    np.testing.assert_array_equal(gradient[1], np.zeros(4))
+    for part in tangent:
+        np.testing.assert_array_equal(part, np.zeros(4))

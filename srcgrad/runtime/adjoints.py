@@ -66,6 +66,8 @@ def unbroadcast(xp, g, x):
     has fewer elements than ``x`` (a scalar cotangent for an array, say) it is broadcast
     out and materialised as a fresh array.
     """
+    if type(x) in _CONTAINER_KINDS and (g is None or type(g) in _CONTAINER_KINDS):
+        return g  # the adjoint of a container (a sum of two, differentiated again) as it is
     shape = xp.shape(x)
     g_shape = xp.shape(g)
     # The common case in hot loops: elementwise ops on equal shapes.
@@ -427,6 +429,7 @@ def _is_container_adjoint(g) -> bool:
 
 _MISSING = object()
 _NUMBERS = frozenset({float, int, complex})
+_CONTAINER_KINDS = frozenset({list, tuple, dict, Cotangents})
 
 
 def item_record(xp, container, key):

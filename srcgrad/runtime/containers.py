@@ -217,8 +217,12 @@ def zeros_tree(xp, value):
     if isinstance(value, tuple):  # (a tuple's zero is a tuple, a namedtuple's its type)
         items = [zeros_tree(xp, v) for v in value]
         return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if value is None or isinstance(value, Cotangents) or type(value).__name__ == "Like":
-        return None  # placeholders carry no tangent; a container adjoint's zero is None
+    if isinstance(value, Cotangents):  # a container adjoint's zero: no entries (adds up)
+        entries = value.entries
+        return Cotangents(dict.fromkeys(entries) if isinstance(entries, dict)
+                          else [None] * len(entries))
+    if value is None or type(value).__name__ == "Like":
+        return None  # placeholders carry no tangent
     if type(value) in (int, float):  # a number, or the 0.0 placeholder of an adjoint
         return 0.0
     if hasattr(value, "__dict__") and not hasattr(value, "shape"):
