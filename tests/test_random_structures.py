@@ -21,7 +21,9 @@ the structure of each differentiated parameter, `check_structures` requires:
 - <grad, u> to agree with `srcgrad.jvp` (a tangent of the same structure) to ~1e-10, the
   `jvp` primal and `value_and_grad`'s value to be the function's output, and both to agree
   with a central finite difference along u, taken at steps 1e-5 and 1e-6; where those two
-  disagree the example is rejected, not judged.
+  disagree the example is rejected, not judged;
+- `srcgrad.jvp(srcgrad.grad(f))` along u (tangents of the parameters' structures) to give
+  the gradient as its primal and, leaf by leaf, the central difference of the gradient.
 
 Higher-order programs, `def f(x)` with `x` a vector or a Python float and a scalar output;
 with `g` the emitted gradient (itself checked as above against finite differences of `f`),
@@ -38,7 +40,7 @@ passes only when its message names the generated file and a line (`<random-struc
 the refusals met are collected in `REFUSALS`. Anything else srcgrad raises, and any wrong
 number, fails the example with the module's source and the inputs in the message.
 
-SRCGRAD_FUZZ_EXAMPLES sets the number of examples (default 60, about 25 seconds on two
+SRCGRAD_FUZZ_EXAMPLES sets the number of examples (default 120, about 29 seconds on two
 cores), SRCGRAD_FUZZ_SEED=n draws other examples, SRCGRAD_FUZZ_SHRINK=1 shrinks a failure.
 """
 
@@ -61,7 +63,7 @@ import srcgrad
 from srcgrad import nn
 from srcgrad.errors import SrcgradError
 
-EXAMPLES = int(os.environ.get("SRCGRAD_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("SRCGRAD_FUZZ_EXAMPLES", "120"))
 SEED = os.environ.get("SRCGRAD_FUZZ_SEED")
 # Shrinking a failure compiles hundreds of programs (minutes); SRCGRAD_FUZZ_SHRINK=1 asks for it.
 PHASES = (Phase.explicit, Phase.generate) + (
@@ -608,7 +610,34 @@ def check_structures(program: Program, seed: int) -> None:
     output = primal(module.f, checker.positional)
     checker.unchanged("the function itself")  # else the generator made a wrong program
     assume(output is not None)
-    check_first_order(checker, np.random.default_rng(seed + 1))
+    rng = np.random.default_rng(seed + 1)
+    if check_first_order(checker, rng) is not None:
+        check_structure_hvp(checker, rng)
+
+
+def check_structure_hvp(checker, rng):
+    """Forward mode over the emitted gradient, with tangents of the parameters' structures,
+    against central differences of that gradient: each leaf of the pushed tangent."""
+    program, function = checker.program, checker.function
+    wrt = program.wrt if len(program.wrt) > 1 else program.wrt[0]
+    gradient = srcgrad.grad(function, wrt=wrt)
+    directions = {name: _like(checker.args[name], rng) for name in program.wrt}
+    base = gradient(*checker.positional)
+    scale = 1e-3 * (max(float(np.max(np.abs(leaf))) for leaf in leaves(base)) + 1.0)
+    expected = trusted(gradient, _mover(checker, directions), scale)
+    pushed = checker.twice("jvp(grad(f))", srcgrad.jvp(gradient, wrt=wrt),
+                           *checker.positional, *[directions[name] for name in program.wrt])
+    if pushed is None:
+        return
+    value, tangent = pushed
+    for what, got, want, rtol in (("primal", value, base, 1e-12),
+                                  ("tangent", tangent, expected, FD_RTOL)):
+        problem = structure_problem(got, want)
+        if problem:
+            checker.fail(f"jvp(grad(f)): the {what} is {problem}")
+        for p, q in zip(leaves(got), leaves(want), strict=True):
+            if not np.allclose(p, q, rtol=rtol, atol=1e-6 if what == "tangent" else 0.0):
+                checker.fail(f"jvp(grad(f)): the {what} is {got!r}, expected {want!r}")
 
 
 def _near(got, expected, what, checker, rtol=FD_RTOL, atol=1e-6):
