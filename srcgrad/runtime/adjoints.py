@@ -66,8 +66,11 @@ def unbroadcast(xp, g, x):
     has fewer elements than ``x`` (a scalar cotangent for an array, say) it is broadcast
     out and materialised as a fresh array.
     """
-    if type(x) in _CONTAINER_KINDS and (g is None or type(g) in _CONTAINER_KINDS):
-        return g  # the adjoint of a container (a sum of two, differentiated again) as it is
+    if type(x) in _CONTAINER_KINDS and (g is None or (
+            type(g) in _CONTAINER_KINDS and len(g) == len(x))):
+        # the adjoint of a container (a sum of two, differentiated again) as it is; one of
+        # another length is that of lists joined or repeated, refused below
+        return g
     shape = xp.shape(x)
     g_shape = xp.shape(g)
     # The common case in hot loops: elementwise ops on equal shapes.
