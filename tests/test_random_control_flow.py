@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import linecache
 import os
 import re
 import traceback
@@ -48,6 +47,7 @@ from hypothesis import Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
 import srcgrad
+from fuzzing import close, generated_module, unparenthesized
 from srcgrad.errors import SrcgradError
 
 EXAMPLES = int(os.environ.get("SRCGRAD_FUZZ_EXAMPLES", "250"))
@@ -63,7 +63,6 @@ MODES_RTOL = 1e-10  # reverse against forward mode: both exact
 FD_RTOL = 1e-6  # srcgrad against the finite difference at step 1e-5
 FD_AGREE_RTOL = 1e-6  # the two finite differences must agree this well to be trusted
 REFUSALS: list[tuple] = []  # located refusals met: (message, program source)
-_NAMES = itertools.count()
 
 
 # -- program descriptions ----------------------------------------------------------------
@@ -124,23 +123,11 @@ def _render_block(block, depth, lines):
             raise ValueError(f"unknown statement {node!r}")
 
 
-def _bare(text: str) -> str:
-    """`text` without one pair of enclosing parentheses, when they enclose all of it."""
-    if not (text.startswith("(") and text.endswith(")")):
-        return text
-    level = 0
-    for position, char in enumerate(text):
-        level += {"(": 1, ")": -1}.get(char, 0)
-        if level == 0 and position < len(text) - 1:
-            return text
-    return text[1:-1]
-
-
 def _not_bare(text: str) -> str:
     """`text`, or `np.tanh(text)` where it is an argument or a row of one (`x[i]`, `xr0`):
     an update in place of the name it is bound to would write into the caller's array.
     Local names stay bare: sharing among them is the program's own business."""
-    text = _bare(text)
+    text = unparenthesized(text)
     return f"np.tanh({text})" if re.fullmatch(r"(x|w|xr\d+|x\[[^\]]*\])", text) else text
 
 
@@ -209,7 +196,7 @@ class _Writer:
         if choice == "keep":
             inner = self.expr("a", depth)
             if self.draw(st.booleans()):
-                return f"np.sum({_bare(inner)}, axis=-1, keepdims=True)"
+                return f"np.sum({unparenthesized(inner)}, axis=-1, keepdims=True)"
             return f"{inner}.mean(axis=-1, keepdims=True)"
         if choice == "s" and self.draw(st.integers(0, 3)) == 0:
             return self.pick(CONSTANTS)
@@ -229,7 +216,7 @@ class _Writer:
         if form == "leaf":
             return self.leaf(kind)
         if form == "unary":
-            inner = _bare(self.expr(kind, sub))
+            inner = unparenthesized(self.expr(kind, sub))
             return self.pick((f"np.tanh({inner})", f"np.sin({inner})", f"np.cos({inner})",
                               f"np.exp(np.tanh({inner}))", f"np.log(1.5 + ({inner}) ** 2)",
                               f"(-{self.leaf(kind)})"))
@@ -256,13 +243,13 @@ class _Writer:
             return self.expr("a", depth)
         if kind == "r":
             inner = self.expr("a", depth)
-            return self.pick((f"np.sum({_bare(inner)}, axis=0)", f"{inner}.mean(axis=0)"))
+            return self.pick((f"np.sum({unparenthesized(inner)}, axis=0)", f"{inner}.mean(axis=0)"))
         source = self.pick("ar")
         inner = self.expr(source, depth)
         if source == "r":
-            return self.pick((f"np.sum({_bare(inner)})", f"np.mean({_bare(inner)})"))
-        return self.pick((f"np.sum({_bare(inner)})", f"{inner}.mean()",
-                          f"np.mean({_bare(inner)})"))
+            return self.pick((f"np.sum({unparenthesized(inner)})", f"np.mean({unparenthesized(inner)})"))
+        return self.pick((f"np.sum({unparenthesized(inner)})", f"{inner}.mean()",
+                          f"np.mean({unparenthesized(inner)})"))
 
     def condition(self, allow_index=True, depth=1):
         """A branch condition: on data, or on an enclosing loop's index."""
@@ -276,7 +263,7 @@ class _Writer:
             return self.pick((f"{index} % 2 == 0", f"{index} == 0", f"{index} > 0",
                               f"{index} < 2", f"{index} % 3 == 1"))
         if form == "scalar":
-            return f"{_bare(self.expr('s', depth))} > {self.pick(THRESHOLDS)}"
+            return f"{unparenthesized(self.expr('s', depth))} > {self.pick(THRESHOLDS)}"
         if form in ("and", "or"):
             left = self.condition(allow_index, depth - 1)
             right = self.condition(allow_index, depth - 1)
@@ -284,7 +271,7 @@ class _Writer:
         if form == "not":
             return f"not ({self.condition(allow_index, depth - 1)})"
         kind = self.pick("aars")
-        inner = _bare(self.expr(kind, depth))
+        inner = unparenthesized(self.expr(kind, depth))
         if kind == "a" and self.draw(st.booleans()):
             return self.pick((f"np.max({inner}) < {self.pick(THRESHOLDS)}",
                               f"({inner}).mean() > {self.pick(THRESHOLDS)}"))
@@ -368,14 +355,14 @@ class _Writer:
         operator = self.pick(("+=", "+=", "-=", "*="))
         value = self.operand(kind, 1)
         if operator == "*=":
-            value = f"np.tanh({_bare(value)})"
-        return ("line", f"{target} {operator} {_bare(value)}")
+            value = f"np.tanh({unparenthesized(value)})"
+        return ("line", f"{target} {operator} {unparenthesized(value)}")
 
     def _slot(self):
         slot = self.pick(sorted(self.slots))
         indices = [loop.index for loop in self.loops if loop.index is not None and loop.rows_ok]
         index = self.pick(indices + ["0", "-1"])
-        value = _bare(self.expr("r", 1))
+        value = unparenthesized(self.expr("r", 1))
         form = self.pick(("=", "+=", "carry"))
         if form == "carry":
             value = f"np.tanh({slot}[{index}] * {self.pick(CONSTANTS)} + {value})"
@@ -387,7 +374,7 @@ class _Writer:
         return ("if", [(self.condition(), [self.returning()])], [])
 
     def returning(self):
-        values = ", ".join(_bare(self.expr(kind)) for kind in self.outputs)
+        values = ", ".join(unparenthesized(self.expr(kind)) for kind in self.outputs)
         return ("line", f"return {values}")
 
     def _jump(self):
@@ -510,7 +497,7 @@ class _Writer:
     def _update_of(self, name):
         kind = self.names[name]
         return ("line", f"{name} = np.tanh({name} * {self.pick(('1.3', '2.0', '0.7'))} + "
-                        f"{_bare(self.operand(kind, 1))})")
+                        f"{unparenthesized(self.operand(kind, 1))})")
 
     def _list(self):
         """`hs = []`, a loop appending to it, and a value made from it after the loop."""
@@ -563,13 +550,8 @@ def programs(draw):
 
 
 def load(program: Program):
-    """Compile the program's source under a fresh file name registered in linecache."""
-    text = program.source
-    filename = f"<random-control-flow-{next(_NAMES)}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    namespace = {}
-    exec(compile(text, filename, "exec"), namespace)
-    return namespace["f"]
+    """The program's function, its source compiled where srcgrad can read it."""
+    return generated_module(program.source, "control-flow").f
 
 
 def draw_inputs(program: Program, seed: int) -> dict:
@@ -707,10 +689,6 @@ def _allclose(a, b, rtol) -> bool:
                                for p, q in zip(a, b))
 
 
-def _close(a, b, rtol, scale) -> bool:
-    return abs(a - b) <= rtol * (abs(a) + abs(b) + scale)
-
-
 def primal(function, args, params):
     """The function's output, or None when it raises or is not finite."""
     try:
@@ -776,7 +754,7 @@ def finite_differences(function, program, args, directions, cotangent):
         small, tiny = (finite_difference(function, args, program.params, name,
                                          directions[name], cotangent, step) for step in STEPS)
         if not (np.isfinite(small) and np.isfinite(tiny) and
-                _close(small, tiny, FD_AGREE_RTOL, scale)):
+                close(small, tiny, FD_AGREE_RTOL, scale)):
             return None
         numeric[name] = small
     return numeric
@@ -818,16 +796,16 @@ def check_modes(checker, pullback, pushforward, output, cotangent, directions, n
         reverse = inner(gradients[name], directions[name])
         total += reverse
         terms = inner(np.abs(gradients[name]), np.abs(directions[name]))
-        if not _close(reverse, forward, MODES_RTOL, terms + 1e-300):
+        if not close(reverse, forward, MODES_RTOL, terms + 1e-300):
             checker.fail(f"`{name}`: reverse mode <J^T v, u> = {reverse!r}, forward mode "
                          f"<v, J u> = {forward!r}")
-        if not _close(reverse, numeric[name], FD_RTOL, 1e-4 * magnitude):
+        if not close(reverse, numeric[name], FD_RTOL, 1e-4 * magnitude):
             checker.fail(f"`{name}`: srcgrad gives {reverse!r} (reverse) and {forward!r} "
                          f"(forward), finite differences {numeric[name]!r}")
     if len(program.wrt) > 1:
         _, tangent = checker.call("jvp (all tangents)", pushforward, *checker.positional(),
                                   *[directions[name] for name in program.wrt])
-        if not _close(inner(tangent, cotangent), total, 1e-9, 1e-9 * magnitude):
+        if not close(inner(tangent, cotangent), total, 1e-9, 1e-9 * magnitude):
             checker.fail(f"jvp with every tangent: {inner(tangent, cotangent)!r}, the sum of "
                          f"the directional derivatives {total!r}")
     return True

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import linecache
 import os
 
 import numpy as np
@@ -40,6 +39,7 @@ from hypothesis import HealthCheck, Phase, assume, given, note, seed, settings
 from hypothesis import strategies as st
 
 import srcgrad
+from fuzzing import generated_module
 from srcgrad.errors import SrcgradError
 
 FULL = (2, 3)  # every value broadcasts into it, so any two values can be combined
@@ -50,7 +50,6 @@ EXAMPLES = int(os.environ.get("SRCGRAD_FUZZ_EXAMPLES", "150"))
 PHASES = (Phase.explicit, Phase.generate) + (
     (Phase.shrink,) if os.environ.get("SRCGRAD_FUZZ_SHRINK") == "1" else ())
 SEED = os.environ.get("SRCGRAD_FUZZ_SEED")
-_counter = itertools.count()
 
 # Expressions, by the number of operands (A, B, C) they take: smooth where finite
 # differences are taken (the kinks of maximum, abs and where are met with probability 0).
@@ -280,12 +279,8 @@ class Writer:
 
 
 def _compile(text: str):
-    """The function `f` of `text`, its source registered for srcgrad to read."""
-    filename = f"<random-program-{next(_counter)}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    scope = {"np": np}
-    exec(compile(text, filename, "exec"), scope)  # noqa: S102 - generated text
-    return scope["f"]
+    """The function `f` of `text`, its source compiled where srcgrad can read it."""
+    return generated_module(text, "program", np=np).f
 
 
 def _inner(a, b) -> float:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import linecache
 import os
 import re
 import traceback
@@ -60,6 +59,7 @@ from hypothesis import Phase, assume, given, note, seed, settings
 from hypothesis import strategies as st
 
 import srcgrad
+from fuzzing import close, generated_module, unparenthesized
 from srcgrad import nn
 from srcgrad.errors import SrcgradError
 
@@ -75,7 +75,6 @@ MODES_RTOL = 1e-10  # two exact derivatives against each other
 FD_RTOL = 1e-6  # srcgrad against the finite difference at step 1e-5
 FD_AGREE_RTOL = 1e-6  # the two finite differences must agree this well to be trusted
 REFUSALS: list[tuple] = []  # located refusals met: (message, program source)
-_NAMES = itertools.count()
 
 
 class Rejected(Exception):
@@ -162,18 +161,6 @@ LEAVES = {  # readings of `p` that are vectors
 }
 
 
-def _bare(text: str) -> str:
-    """`text` without one pair of enclosing parentheses, when they enclose all of it."""
-    if not (text.startswith("(") and text.endswith(")")):
-        return text
-    level = 0
-    for position, char in enumerate(text):
-        level += {"(": 1, ")": -1}.get(char, 0)
-        if level == 0 and position < len(text) - 1:
-            return text
-    return text[1:-1]
-
-
 class _Writer:
     """Draws the body of `f`, tracking the shape kind of every name in scope."""
 
@@ -218,7 +205,7 @@ class _Writer:
         if form == "leaf":
             return self.leaf(kind)
         if form == "unary":
-            inner = _bare(self.expr(kind, sub))
+            inner = unparenthesized(self.expr(kind, sub))
             return self.pick((f"np.tanh({inner})", f"np.sin({inner})", f"np.cos({inner})",
                               f"np.exp(np.tanh({inner}))", f"np.log(1.5 + ({inner}) ** 2)"))
         if form == "binary":
@@ -230,29 +217,29 @@ class _Writer:
             below = self.operand(kind, sub)
             return f"({self.expr(kind, sub)} / (1.5 + {below} * {below}))"
         if form == "reduce":
-            inner = _bare(self.expr("v", sub))
+            inner = unparenthesized(self.expr("v", sub))
             return self.pick((f"np.sum({inner})", f"np.mean({inner})", f"({inner}).sum()"))
         if form == "scale":
             return self._scale(kind, sub)
         if form == "rec":
-            inner = _bare(self.expr(kind, sub))
+            inner = unparenthesized(self.expr(kind, sub))
             return self.pick((f"rec({inner}, 2)", f"rec({inner}, n=2)", f"rec(u={inner}, n=2)"))
         if form == "closure":
-            return f"scaled({_bare(self.operand('v', sub))})"
+            return f"scaled({unparenthesized(self.operand('v', sub))})"
         if form == "mix":
-            inner = _bare(self.operand("v", sub))
+            inner = unparenthesized(self.operand("v", sub))
             return self.pick((f"mix(p, {inner})", f"mix(p, {inner}, w={self.leaf('s')})",
-                              f"mix(p, {inner}, {_bare(self.operand('v', sub))})",
+                              f"mix(p, {inner}, {unparenthesized(self.operand('v', sub))})",
                               f"mix(q=p, u={inner})"))
         if self.structure == "box":  # method
-            return f"p({_bare(self.operand('v', sub))})"
-        return f"p({_bare(self.expr('v', sub))})"
+            return f"p({unparenthesized(self.operand('v', sub))})"
+        return f"p({unparenthesized(self.expr('v', sub))})"
 
     def _scale(self, kind, depth):
         """A call of `scale` with its defaults, positional or keyword arguments."""
-        inner = _bare(self.expr(kind, depth))
+        inner = unparenthesized(self.expr(kind, depth))
         constant = self.pick(CONSTANTS)
-        shift = _bare(self.operand(kind, depth)) if kind == "v" else self.leaf("s")
+        shift = unparenthesized(self.operand(kind, depth)) if kind == "v" else self.leaf("s")
         return self.pick((f"scale({inner})", f"scale({inner}, {constant})",
                           f"scale({inner}, c={constant})", f"scale({inner}, shift={shift})",
                           f"scale(shift={shift}, u={inner}, c={constant})"))
@@ -262,20 +249,20 @@ class _Writer:
         kind = self.pick("vvs")
         if self.draw(st.integers(0, 2)) == 0:
             first, second = self.fresh(kind), self.fresh(kind)
-            u, v = _bare(self.expr(kind, 1)), _bare(self.expr(kind, 1))
+            u, v = unparenthesized(self.expr(kind, 1)), unparenthesized(self.expr(kind, 1))
             call = self.pick((f"pair({u}, {v})", f"pair({u}, {v}, s={self.leaf('s')})",
                               f"pair({u}, v={v}, c={self.pick(CONSTANTS)})"))
             self.names[first], self.names[second] = kind, kind
             return f"{first}, {second} = {call}"
         name = self.fresh(kind)
-        text = _bare(self.expr(kind))
+        text = unparenthesized(self.expr(kind))
         self.names[name] = kind
         return f"{name} = {text}"
 
     def returning(self):
         """The scalar output."""
         kind = self.pick("vvs")
-        inner = _bare(self.expr(kind))
+        inner = unparenthesized(self.expr(kind))
         if kind == "s":
             return f"return {inner}"
         return self.pick((f"return np.sum({inner})", f"return np.mean({inner} ** 2)",
@@ -295,8 +282,8 @@ def programs(draw, structure=None):
     params = ("x",) if structure == "none" else ("p", "x")
     unread = [name for name in params if not re.search(rf"\b{name}\b", "\n".join(body))]
     if unread:  # every parameter reaches the output (through the last term at least)
-        couple = " * ".join(f"np.sin({_bare(writer.leaf('v'))} + x)" if name == "x"
-                            else _bare(writer.pick(LEAVES[structure])) for name in unread)
+        couple = " * ".join(f"np.sin({unparenthesized(writer.leaf('v'))} + x)" if name == "x"
+                            else unparenthesized(writer.pick(LEAVES[structure])) for name in unread)
         body[-1] += f" + np.sum({couple})"
     constants = [draw(st.sampled_from(("0.5", "0.7", "1.3", "0.8"))) for _ in range(4)]
     lines = ["import numpy as np", "", "K0 = np.array([0.3, -0.2, 0.5, 0.1])",
@@ -319,14 +306,8 @@ def programs(draw, structure=None):
 
 
 def load(program: Program) -> types.ModuleType:
-    """Compile the module's source under a fresh file name registered in linecache."""
-    text = program.source
-    filename = f"<random-structures-{next(_NAMES)}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    module = types.ModuleType(filename.strip("<>").replace("-", "_"))
-    module.__file__ = filename
-    exec(compile(text, filename, "exec"), module.__dict__)
-    return module
+    """The program's module, its source compiled where srcgrad can read it."""
+    return generated_module(program.source, "structures")
 
 
 def draw_inputs(program: Program, module, seed: int) -> dict:
@@ -453,10 +434,6 @@ def _literal(value) -> str:
     return f"{type(value).__name__}({ {k: _literal(v) for k, v in _fields(value)} })"
 
 
-def _close(a, b, rtol, scale) -> bool:
-    return abs(a - b) <= rtol * (abs(a) + abs(b) + scale)
-
-
 class _Checker:
     """The checks of one program at one point, failing with its source and inputs."""
 
@@ -580,7 +557,7 @@ def check_first_order(checker, rng):
     reverse = sum(inner(gradients[name], directions[name]) for name in program.wrt)
     terms = sum(inner(tree_map(np.abs, gradients[name]), tree_map(np.abs, directions[name]))
                 for name in program.wrt)
-    if not _close(reverse, numeric, FD_RTOL, 1e-4 * (abs(float(output)) + 1.0)):
+    if not close(reverse, numeric, FD_RTOL, 1e-4 * (abs(float(output)) + 1.0)):
         checker.fail(f"grad: <grad, u> = {reverse!r}, finite differences {numeric!r}")
     both = checker.twice("value_and_grad", srcgrad.value_and_grad(function, wrt=wrt),
                          *checker.positional)
@@ -596,7 +573,7 @@ def check_first_order(checker, rng):
         value, forward = pushed
         if not np.allclose(value, output, rtol=1e-12, atol=0.0):
             checker.fail(f"jvp: the output {value!r} is not the function's {output!r}")
-        if np.ndim(forward) != 0 or not _close(float(forward), reverse, MODES_RTOL,
+        if np.ndim(forward) != 0 or not close(float(forward), reverse, MODES_RTOL,
                                                terms + 1e-300):
             checker.fail(f"jvp gives <grad, u> = {forward!r}, grad {reverse!r}")
     return gradients
