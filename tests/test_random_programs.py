@@ -330,8 +330,10 @@ def _program(data):
 
 
 def _finite_difference(f, args, wrt, directions, cotangent, step) -> float:
+    """Central difference of <cotangent, f> along the directions (on copies of the
+    arguments: a program may write into an argument's array through a view)."""
     def moved(sign):
-        values = list(args)
+        values = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
         for position, direction in zip(wrt, directions):
             values[position] = values[position] + sign * step * direction
         return _inner(f(*values), cotangent)
@@ -346,7 +348,7 @@ def _check_second_order(f, args, position, direction, rng) -> None:
     gradient = srcgrad.grad(f, wrt=position)
 
     def moved(step) -> float:
-        values = list(args)
+        values = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
         values[position] = values[position] + step * direction
         with np.errstate(all="raise"):
             return _inner(_call(gradient, values), weights)
