@@ -349,8 +349,10 @@ class _Reverse(Adjoints):
                 tail.append(assign(bout, ast.Constant(1.0)))
             state.defined.add(bout)
             backward = self.backward(primal, state, 0)
+            views = (mutation.sharing(self.function) if any(
+                activity_module.is_slot_update(s) for s in self.records) else None)
             backward, self.records, self.shape_only = drop_needless_records(
-                backward, self.records, mutation.sharing(primal))
+                backward, self.records, views)
         elif options.kind == "vjp":
             extra_params.append(self.namer.fresh("bout"))
         if options.kind == "value_and_grad":

@@ -38,8 +38,6 @@ __all__ = [
     "Like",
     "require_unshared",
     "SharedMemoryError",
-    "item_record",
-    "item_restore",
     "NonScalarOutputError",
 ]
 
@@ -430,22 +428,5 @@ def _is_container_adjoint(g) -> bool:
     return type(g) is Cotangents
 
 
-_MISSING = object()
 _NUMBERS = frozenset({float, int, complex})
 _CONTAINER_KINDS = frozenset({list, tuple, dict, Cotangents})
-
-
-def item_record(xp, container, key):
-    """What `container[key] = v` overwrites (a copy), or a marker when the key is new."""
-    if isinstance(container, dict) and key not in container:
-        return _MISSING
-    old = container[key]
-    return xp.copy(old) if hasattr(old, "shape") else old
-
-
-def item_restore(xp, container, key, old):
-    """Undo `container[key] = v` given what `item_record` kept."""
-    if old is _MISSING:
-        del container[key]
-    else:
-        container[key] = old

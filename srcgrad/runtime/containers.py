@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
            "Cotangents", "as_gradient", "push_adjoint", "attribute", "attribute_part",
-           "attribute_tangent", "undrop_last", "copy_of", "own"]
+           "attribute_tangent", "undrop_last", "copy_of", "own", "item_record", "item_restore"]
 
 
 # what the arithmetic of a list's adjoint says (`unbroadcast` says it too): the operators
@@ -311,3 +311,22 @@ def _object_gradient(xp, gradient, like):
     for k, v in updates.items():
         object.__setattr__(out, k, v)
     return out
+
+
+_MISSING = object()
+
+
+def item_record(xp, container, key):
+    """What `container[key] = v` overwrites (a copy), or a marker when the key is new."""
+    if isinstance(container, dict) and key not in container:
+        return _MISSING
+    old = container[key]
+    return xp.copy(old) if hasattr(old, "shape") else old
+
+
+def item_restore(xp, container, key, old):
+    """Undo `container[key] = v` given what `item_record` kept."""
+    if old is _MISSING:
+        del container[key]
+    else:
+        container[key] = old

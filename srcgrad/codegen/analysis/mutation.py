@@ -42,42 +42,6 @@ def _view_source(value: ast.expr) -> str | None:
     return None
 
 
-def _union_views(statements) -> dict[str, str]:
-    """Union-find parents joining each name assigned a view (or the same object) of
-    another name with it, over `statements` (nested ones walked too)."""
-    parent: dict[str, str] = {}
-
-    def find(name: str) -> str:
-        while parent.get(name, name) != name:
-            name = parent[name]
-        return name
-
-    for stmt in statements:
-        for node in walk(stmt):
-            if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-                    and not isinstance(node.value, (ast.List, ast.Tuple, ast.Dict))):
-                other = _view_source(node.value)
-                if other is not None:
-                    parent[find(node.targets[0].id)] = find(other)
-    return parent
-
-
-def _root(parent: dict[str, str], name: str) -> str:
-    while parent.get(name, name) != name:
-        name = parent[name]
-    return name
-
-
-def sharing(statements) -> dict[str, frozenset]:
-    """For each name assigned a view of another in `statements`, or viewed so: the other
-    names that may share its memory."""
-    parent = _union_views(statements)
-    groups: dict[str, set] = {}
-    for name in {*parent, *parent.values()}:
-        groups.setdefault(_root(parent, name), set()).add(name)
-    return {name: frozenset(group - {name}) for group in groups.values() for name in group}
-
-
 _NOT_VIEWS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides"})
 
 
@@ -125,6 +89,22 @@ def _objects(function: ast.FunctionDef, params) -> dict:
     boundary = frozenset((p, ("param", p)) for p in params)
     facts = solve(graph, FORWARD, transfer, boundary=boundary)
     return {n.ast_node: facts.before[n] for n in graph.nodes if n.ast_node is not None}
+
+
+def sharing(function: ast.FunctionDef) -> dict[str, frozenset]:
+    """For each name: the other names that may share its memory somewhere in `function`
+    (an alias, a view, or what it is a view of)."""
+    args = function.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    found: dict[str, set] = {}
+    for facts in _objects(function, params).values():
+        holders: dict = {}
+        for name, obj in facts:
+            holders.setdefault(_root_of(obj), set()).add(name)
+        for group in holders.values():
+            for name in group:
+                found.setdefault(name, set()).update(group - {name})
+    return {name: frozenset(others) for name, others in found.items()}
 
 
 def check(source: Source, function: ast.FunctionDef, inplace=()) -> list:
