@@ -1,11 +1,13 @@
 """What a cached call of a derivative costs beyond its emitted function: the `Derivative`
-object's call and the check that the arguments have the types, shapes and dtypes the
+object's call and the check that the arguments have the types, dtypes and layouts the
 emitted code was made for (`srcgrad/arguments.py`, `fast_path`).
 
-Two derivatives, one of a function of a float and one of a function of six small arrays,
-are each called through the `Derivative` and directly (`emitted_function()`), side by
-side in interleaved rounds; the best time of each is kept (the noise of a shared machine
-only adds), and the difference is the cost of the call.
+Three derivatives, one of a function of a float, one of a function of six small arrays
+and one of a function of two arrays called with batches of two sizes in turn (the first
+comparison of shapes fails every time), are each called through the `Derivative` and
+directly (`emitted_function()`), side by side in interleaved rounds; the best time of
+each is kept (the noise of a shared machine only adds), and the difference is the cost of
+the call.
 
 Run:  python benchmarks/call_overhead.py
 
@@ -15,7 +17,8 @@ A busy machine changes the times but not the instructions; to count those of one
         --cachegrind-out-file=/dev/null python benchmarks/call_overhead.py --count float $n; done
 
 (the difference of the two "I refs" totals, divided by 100000; `emitted` for the emitted
-function alone, `arrays` and `emitted-arrays` for the six arrays).
+function alone, `arrays` and `emitted-arrays` for the six arrays, `sizes` and
+`emitted-sizes` for the batches, a call being two of them).
 """
 
 from __future__ import annotations
@@ -34,18 +37,32 @@ def first_of_six(a, b, c, d, e, f):
     return np.sum(a)
 
 
+def batch_loss(w, x):
+    return np.sum(x @ w)
+
+
 def _cases() -> dict:
+    """Each case's function and the arguments of its calls (a call of each)."""
     import srcgrad
 
-    arrays = [np.full(3, 0.5) for _ in range(6)]
+    arrays = tuple(np.full(3, 0.5) for _ in range(6))
+    w = np.full((3, 2), 0.5)
+    batches = ((w, np.full((8, 3), 0.5)), (w, np.full((5, 3), 0.5)))
     cases = {}
-    for label, function, args in (("float", polynomial, (0.7,)),
-                                  ("arrays", first_of_six, arrays)):
+    for label, function, calls in (("float", polynomial, ((0.7,),)),
+                                   ("arrays", first_of_six, (arrays,)),
+                                   ("sizes", batch_loss, batches)):
         derivative = srcgrad.grad(function, wrt=(0,))
-        derivative(*args)  # compiled, and its fast path made for these arguments
-        cases[label] = (derivative, args)
-        cases[f"emitted-{label}"] = (derivative.emitted_function(), args)
+        for args in calls:
+            derivative(*args)  # compiled, and its fast path made for these arguments
+        cases[label] = (derivative, calls)
+        cases[f"emitted-{label}"] = (derivative.emitted_function(), calls)
     return cases
+
+
+def _run(function, calls) -> None:
+    for args in calls:
+        function(*args)
 
 
 def best_times(rounds: int = 40, number: int = 5000) -> dict:
@@ -53,8 +70,9 @@ def best_times(rounds: int = 40, number: int = 5000) -> dict:
     cases = _cases()
     best = dict.fromkeys(cases, float("inf"))
     for _ in range(rounds):
-        for label, (function, args) in cases.items():
-            seconds = timeit.timeit(lambda f=function, a=args: f(*a), number=number) / number
+        for label, (function, calls) in cases.items():
+            seconds = timeit.timeit(lambda f=function, c=calls: _run(f, c),
+                                    number=number) / number / len(calls)
             best[label] = min(best[label], seconds)
     return best
 
@@ -62,12 +80,12 @@ def best_times(rounds: int = 40, number: int = 5000) -> dict:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--count"]:
         label = {"emitted": "emitted-float"}.get(argv[1], argv[1])
-        function, args = _cases()[label]
+        function, calls = _cases()[label]
         for _ in range(int(argv[2])):
-            function(*args)
+            _run(function, calls)
         return 0
     best = best_times()
-    for label in ("float", "arrays"):
+    for label in ("float", "arrays", "sizes"):
         through, direct = best[label], best[f"emitted-{label}"]
         print(f"{label:>6}: {through * 1e9:7.0f} ns through the Derivative, "
               f"{direct * 1e9:7.0f} ns emitted function alone: "

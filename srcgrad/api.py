@@ -84,6 +84,7 @@ class Derivative:
         self._compiled = None
         self._call = None
         self._calls = self._slow_call  # what a call runs (see `__call__`)
+        self._fast_paths = {}  # those made for earlier calls, by code and signature
         self._has_objects = False  # has any call passed an object (its methods resolve)?
         self._last_specimens = None
         self._parameter_names = None
@@ -236,8 +237,8 @@ class Derivative:
 
     # A call goes straight to `self._calls`: `_slow_call` at first, then, after a plain
     # call, a function made for that call's signature (`arguments.fast_path`), which runs
-    # the emitted code for arguments of the same types, shapes and dtypes and hands any
-    # other call to `_slow_call`. (A method `__call__` would cost a bound method and one
+    # the emitted code for arguments of the same types, dtypes and layouts (any sizes) and
+    # hands any other call to `_slow_call`. (A method `__call__` would cost a bound method and one
     # more Python frame a call: as much as the emitted code of a small gradient.)
     __call__ = _CallSlot(operator.attrgetter("_calls"), doc="Call the derivative.")
 
@@ -250,7 +251,29 @@ class Derivative:
         copied = object.__new__(type(self))
         copied.__dict__.update(self.__dict__)
         copied._calls = copied._slow_call
+        copied._fast_paths = {}
         return copied
+
+    def _fast_path(self, args, kwargs, emitted):
+        """The fast path for calls like this plain one: made once per compiled code and
+        signature, so calls that alternate between a few (a float and a float64 scalar,
+        a batch with and without a unit axis, keywords or not) do not make one each
+        time."""
+        keywords = dict(sorted(kwargs.items()))
+        key = (emitted, arguments.accepted(args), tuple(keywords),
+               arguments.accepted(keywords.values()))
+        fast = self._fast_paths.get(key)
+        if fast is None:
+            if len(self._fast_paths) >= 16:
+                self._fast_paths.clear()
+            fast = self._fast_paths[key] = arguments.fast_path(
+                args, emitted, self._slow_call, keywords)
+        return fast
+
+    def _plain(self, args, kwargs) -> bool:
+        """Are the arguments ones the emitted function takes as they are (`plain`)?"""
+        named = [len(args) + i for i, name in enumerate(kwargs) if name in self._compiled.wrt]
+        return arguments.plain((*args, *kwargs.values()), self._wrt_positions().union(named))
 
     def _full_call(self, args, kwargs):
         self._has_objects = self._has_objects or any(
@@ -262,11 +285,13 @@ class Derivative:
         self._check_wrt(args, kwargs)
         try:
             result = emitted(*args, **kwargs)
-            # (positional arguments only, each bound to its parameter: the others take
-            # their defaults, the same at every call)
-            if (not specimens and not kwargs and len(args) <= emitted.__code__.co_argcount
-                    and arguments.plain(args, self._wrt_positions())):
-                self._calls = arguments.fast_path(args, emitted, self._slow_call)
+            # (each positional argument bound to its parameter, keywords naming parameters:
+            # the others take their defaults, the same at every call)
+            if (not specimens and len(args) <= emitted.__code__.co_argcount
+                    and all(name in self._positions or name in compiled.extra_parameters
+                            for name in kwargs)
+                    and arguments.can_take(kwargs) and self._plain(args, kwargs)):
+                self._calls = self._fast_path(args, kwargs, emitted)
             if self._kind != "jvp" and self._containers(args, kwargs):
                 result = self._as_gradients(result, args, kwargs)
             inner = self._function

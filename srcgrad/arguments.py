@@ -5,11 +5,13 @@ cannot be taken with respect to."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from srcgrad import runtime as rt
 
-__all__ = ["layout", "fast_path", "MISS", "plain", "is_integer_like", "describe"]
+__all__ = ["layout", "fast_path", "can_take", "accepted", "MISS", "plain", "is_integer_like", "describe"]
 
 
 def layout(value):
@@ -32,39 +34,85 @@ def is_float64(value) -> bool:
 MISS = object()  # a positional argument the call did not pass
 
 
-def fast_path(args, function, slow):
-    """The function a derivative is called through after a plain call with `args`: it
-    calls `function` with arguments of the types, shapes and dtypes that `args` have (and
-    returns its result) and hands any other call, with its keywords, to `slow`. It is
-    written for the one signature, with a positional parameter per argument (no tuple to
-    unpack) and no loop, so that the check costs about a tenth of a microsecond an array.
+def fast_path(args, function, slow, keywords=None):
+    """The function a derivative is called through after a plain call with `args` (and
+    `keywords`, by name): it calls `function` with arguments of the types, dtypes and
+    layouts that these have, passed the same way (and returns its result), and hands any
+    other call to `slow`. It is written for the one signature, with a parameter per
+    argument (no tuple to unpack) and no loop. It compares each array's shape with the
+    one it saw last (one tuple comparison: type, shape and dtype take about a tenth of a
+    microsecond an array); for other shapes it checks the layouts (rank and unit axes,
+    what the compiled code was made for) and keeps the new shapes, so that calls whose
+    sizes change (a last, smaller batch; training and test batches in turn) stay on it.
     The errors the full path locates (`rt.SharedMemoryError`, `rt.NonScalarOutputError`)
     go to `slow` too, which runs the call again to report them."""
-    names = [f"a{i}" for i in range(len(args))]
+    keywords = keywords or {}
+    names = [f"a{i}" for i in range(len(args))] + list(keywords)
     scope = {"ndarray": np.ndarray, "function": function, "slow": slow, "MISS": MISS,
              "located": (rt.SharedMemoryError, rt.NonScalarOutputError)}
-    checks = []
-    for i, (name, value) in enumerate(zip(names, args)):
+    same, alike, arrays = [], [], []
+    for i, (name, value) in enumerate(zip(names, (*args, *keywords.values()))):
         kind = type(value)
         if kind is np.ndarray:
             scope[f"shape{i}"], scope[f"dtype{i}"] = value.shape, value.dtype
-            checks.append(f"type({name}) is ndarray and {name}.shape == shape{i}"
-                          f" and {name}.dtype is dtype{i}")
+            is_array = f"type({name}) is ndarray and {name}.dtype is dtype{i}"
+            same.append(f"{is_array} and {name}.shape == shape{i}")
+            axes = "".join(f" and s{i}[{k}] {'==' if n == 1 else '!='} 1"
+                           for k, n in enumerate(value.shape))
+            alike.append(f"{is_array} and len(s{i} := {name}.shape) == {value.ndim}{axes}")
+            arrays.append(i)
         else:
             scope[f"type{i}"] = kind
-            checks.append(f"type({name}) is type{i}")
-    parameters = "".join(f"{name}=MISS, " for name in names) + ("/, " if names else "")
-    passed = ", ".join(names)
-    given = f"*[a for a in ({passed},) if a is not MISS], " if names else ""
-    text = (f"def call({parameters}*more, **keywords):\n"
-            f"    if {' and '.join(checks + ['not more', 'not keywords'])}:\n"
-            f"        try:\n"
-            f"            return function({passed})\n"
-            f"        except located:\n"
-            f"            pass\n"
-            f"    return slow({given}*more, **keywords)\n")
+            same.append(f"type({name}) is type{i}")
+            alike.append(same[-1])
+    positional, named = names[:len(args)], names[len(args):]
+    parameters = ", ".join([*(f"{name}=MISS" for name in positional), *(["/"] * bool(args)),
+                            "*more", *(f"{name}=MISS" for name in named), "**keywords"])
+    passed = ", ".join([*positional, *(f"{name}={name}" for name in named)])
+    handed = ", ".join(filter(None, [
+        f"*[a for a in ({', '.join(positional)},) if a is not MISS]" * bool(positional),
+        "*more",
+        ("**{k: v for k, v in (" + "".join(f"({name!r}, {name}), " for name in named)
+         + ") if v is not MISS}") * bool(named),
+        "**keywords"]))
+    shapes = ", ".join(f"shape{i}" for i in arrays)
+    lines = [f"def call({parameters}):"]
+    if arrays:
+        lines.append(f"    global {shapes}")
+    lines.append("    if not more and not keywords:")
+    if same:
+        lines += [f"        if not ({' and '.join(same)}):"]
+        if arrays:
+            lines += [f"            if not ({' and '.join(alike)}):",
+                      f"                return slow({handed})",
+                      f"            {shapes} = {', '.join(f's{i}' for i in arrays)}"]
+        else:
+            lines.append(f"            return slow({handed})")
+    lines += ["        try:",
+              f"            return function({passed})",
+              "        except located:",
+              "            pass",
+              f"    return slow({handed})"]
+    text = "\n".join(lines) + "\n"
     exec(compile(text, "<srcgrad call fast path>", "exec"), scope)  # noqa: S102 - text above
     return scope["call"]
+
+
+# Names a fast path uses for itself, which a keyword it takes cannot have.
+_RESERVED = re.compile(r"more|keywords|ndarray|function|slow|MISS|located|type|len"
+                       r"|(?:a|s|shape|dtype|type)[0-9]+")
+
+
+def can_take(keywords) -> bool:
+    """Can a fast path take these keywords (none has a name it uses itself)?"""
+    return not any(_RESERVED.fullmatch(name) for name in keywords)
+
+
+def accepted(args) -> tuple:
+    """What the fast path made for `args` takes: each argument's type, and an array's
+    dtype and unit axes (its rank among them)."""
+    return tuple((type(value), value.dtype, tuple(n == 1 for n in value.shape))
+                 if type(value) is np.ndarray else type(value) for value in args)
 
 
 _NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32})

@@ -1,5 +1,6 @@
 """The fast path of a call: the code of the last plain call runs again only for arguments
-of its types, shapes and dtypes; anything else takes the full path (and its own code)."""
+of its types, dtypes and layouts (other sizes included); anything else takes the full path
+(and its own code)."""
 
 import copy
 import inspect
@@ -29,8 +30,12 @@ def test_the_fast_path_calls_for_the_recorded_signature():
 
 
 @pytest.mark.parametrize("args", [
-    (np.ones((3, 2)), 1.0),  # another shape
+    (np.ones((2, 1)), 1.0),  # a unit axis
+    (np.ones((1, 3)), 1.0),
+    (np.ones((1, 1)), 1.0),
     (np.ones(6), 1.0),  # another rank
+    (np.ones((2, 3, 1)), 1.0),
+    (np.ones(()), 1.0),
     (np.ones((2, 3), dtype=np.float32), 1.0),  # another dtype
     (np.ones((2, 3)), 1),  # an int where a float was
     (np.ones((2, 3)).tolist(), 1.0),  # a list where an array was
@@ -44,12 +49,52 @@ def test_the_fast_path_hands_any_other_signature_on_as_it_came(args):
     assert call(*args) == ("slow", args, {})
 
 
+def test_other_sizes_of_the_same_layouts_take_the_fast_path_and_are_kept():
+    x, v = np.ones((2, 3)), np.ones(4)
+    call = arguments.fast_path((x, 4.0, v), _recorded, _slow)
+    for args in [(np.ones((5, 7)), 1.0, np.ones(2)), (x, 4.0, v), (np.ones((0, 2)), 2.0, v)]:
+        assert call(*args) == args
+        assert call.__globals__["shape0"] == args[0].shape  # compared first next time
+        assert call.__globals__["shape2"] == args[2].shape
+    # the layouts still decide, and a refused call keeps the shapes of the last one taken
+    for args in [(np.ones((5, 1)), 1.0, v), (x, 4.0, np.ones(1)), (x, 4.0, np.ones((4, 2)))]:
+        assert call(*args) == ("slow", args, {})
+        assert call.__globals__["shape0"] == (0, 2) and call.__globals__["shape2"] == (4,)
+    unit = arguments.fast_path((np.ones((3, 1)), np.ones(())), _recorded, _slow)
+    for args, taken in [((np.ones((6, 1)), np.ones(())), True),
+                        ((np.ones((6, 2)), np.ones(())), False),
+                        ((np.ones((1, 1)), np.ones(())), False),
+                        ((np.ones((6, 1)), np.ones(1)), False)]:
+        assert (unit(*args)[0] is args[0]) is taken
+
+
 def test_keywords_take_the_slow_path():
     x = np.ones((2, 3))
     call = arguments.fast_path((x, 4.0), _recorded, _slow)
     assert call(x, n=1.0) == ("slow", (x,), {"n": 1.0})
     assert call(x, 1.0, a0=2.0) == ("slow", (x, 1.0), {"a0": 2.0})
     assert call(a1=x) == ("slow", (), {"a1": x})
+
+
+def test_a_fast_path_made_for_keywords_takes_them_in_any_order():
+    x, v = np.ones((2, 3)), np.ones(4)
+    call = arguments.fast_path((x,), _recorded_keywords, _slow, {"n": 4.0, "v": v})
+    y, w = np.ones((5, 2)), np.ones(7)
+    for args, kwargs in [((x,), {"v": v, "n": 2.0}), ((y,), {"n": 2.0, "v": w})]:
+        got_args, got_kwargs = call(*args, **kwargs)
+        assert got_args == args and got_kwargs.keys() == {"n", "v"}
+        assert got_kwargs["n"] == kwargs["n"] and got_kwargs["v"] is kwargs["v"]
+    for args, kwargs in [((x,), {"n": 2.0}),  # one left out
+                         ((x,), {"n": 2.0, "v": v, "w": 1.0}),  # one more
+                         ((x, 2.0), {"v": v}),  # passed by position
+                         ((x,), {"n": 2, "v": v}),  # an int where a float was
+                         ((x,), {"n": 2.0, "v": np.ones(1)}),  # a unit axis
+                         ((), {"n": 2.0, "v": v})]:  # the positional one left out
+        assert call(*args, **kwargs) == ("slow", args, kwargs)
+
+
+def _recorded_keywords(*args, **kwargs):
+    return args, kwargs
 
 
 def test_the_fast_path_of_no_arguments():
@@ -92,6 +137,80 @@ def _expected(w, b, x):
         if n == 1 and g.shape[g.ndim - 1 - axis] != 1:
             gb = gb.sum(axis=b.ndim - 1 - axis, keepdims=True)
     return x.T @ g, gb
+
+
+def _counting_full_calls(derivative) -> list:
+    full_calls = []
+    full_call = derivative._full_call
+
+    def counted(args, kwargs):
+        full_calls.append(args)
+        return full_call(args, kwargs)
+
+    derivative._full_call = counted
+    return full_calls
+
+
+def test_batches_of_other_sizes_stay_on_the_fast_path():
+    rng = np.random.default_rng(1)
+    grad = srcgrad.grad(_loss, wrt=["w", "b"])
+    w, b = rng.normal(size=(3, 4)), rng.normal(size=4)
+    batches = [rng.normal(size=(n, 3)) for n in (8, 5, 8, 2, 5)]
+    full_calls = _counting_full_calls(grad)
+    grad(w, b, batches[0])
+    fast = grad.__call__
+    for x in batches:
+        for got, expected in zip(grad(w, b, x), _expected(w, b, x), strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-13)
+    assert len(full_calls) == 1 and grad.__call__ is fast
+    grad(w, b, rng.normal(size=(1, 3)))  # a unit axis: other code
+    assert len(full_calls) == 2 and grad.__call__ is not fast
+
+
+def test_calls_alternating_signatures_reuse_the_fast_path_made_for_each():
+    grad = srcgrad.grad(_scaled_tanh)
+    x = np.linspace(-1.0, 1.0, 5)
+    fast = {}
+    for w in [2.0, np.float64(0.5), 2.0, np.float64(0.5), 1.5]:
+        got = grad(x, w)
+        np.testing.assert_allclose(got, (1.0 - np.tanh(x * w) ** 2) * w * 3.0, rtol=1e-14)
+        assert fast.setdefault(type(w), grad.__call__) is grad.__call__
+    assert len(fast) == 2
+
+
+def test_calls_with_keywords_take_a_fast_path_of_their_own():
+    grad = srcgrad.grad(_loss, wrt=["w", "b"])
+    rng = np.random.default_rng(2)
+    w, b = rng.normal(size=(3, 4)), rng.normal(size=4)
+    xs = [rng.normal(size=(n, 3)) for n in (6, 6, 2)]
+    calls = [((w, b), {"x": xs[0]}), ((w,), {"x": xs[1], "b": b}), ((w, b, xs[2]), {}),
+             ((), {"b": b, "x": xs[1], "w": w}), ((w, b), {"x": xs[2]})]
+    full_calls = _counting_full_calls(grad)
+    for args, kwargs in calls * 2:
+        grad(*args, **kwargs)  # (another pattern than the call before's: the full path)
+        del full_calls[:]
+        x = kwargs["x"] if "x" in kwargs else args[2]
+        for got, expected in zip(grad(*args, **kwargs), _expected(w, b, x), strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-13)
+        assert full_calls == []
+    assert len(grad._fast_paths) == 4
+
+
+def _named_like_the_fast_path(x, more=2.0, a0=0.5, shape1=1.0, type=3.0):  # noqa: A002
+    return np.sum(np.sin(x * more) * a0 + x * shape1 * type)
+
+
+def test_keywords_named_like_the_fast_paths_own_names_are_passed_right():
+    grad = srcgrad.grad(_named_like_the_fast_path, wrt=["x", "more", "a0", "shape1", "type"])
+    x = np.linspace(-1.0, 1.0, 5)
+    for keywords in [{"more": 1.5}, {"a0": 2.0, "shape1": 0.5}, {"type": -1.0}, {}] * 2:
+        values = {"more": 2.0, "a0": 0.5, "shape1": 1.0, "type": 3.0, **keywords}
+        got = grad(x, **keywords)
+        m, a, s, t = values["more"], values["a0"], values["shape1"], values["type"]
+        expected = (np.cos(x * m) * m * a + s * t, np.sum(np.cos(x * m) * x * a),
+                    np.sum(np.sin(x * m)), np.sum(x * t), np.sum(x * s))
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-13, atol=1e-15)
 
 
 def test_calls_alternating_layouts_and_dtypes_each_get_their_own_code():
@@ -209,5 +328,4 @@ def test_calls_that_leave_defaults_out_take_the_fast_path_too():
     for args, kwargs, w, scale in calls * 2:
         got = grad(*args, **kwargs)
         np.testing.assert_allclose(got, (1.0 - np.tanh(x * w) ** 2) * w * scale, rtol=1e-14)
-        if not kwargs:  # (a call with keywords keeps the fast path of the one before)
-            assert grad.__call__ != grad._slow_call
+        assert grad.__call__ != grad._slow_call
