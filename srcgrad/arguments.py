@@ -11,7 +11,8 @@ import numpy as np
 
 from srcgrad import runtime as rt
 
-__all__ = ["layout", "fast_path", "can_take", "accepted", "MISS", "plain", "is_integer_like", "describe"]
+__all__ = ["layout", "fast_path", "can_take", "accepted", "MISS", "plain", "is_integer_like",
+           "describe"]
 
 
 def layout(value):
