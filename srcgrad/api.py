@@ -116,8 +116,11 @@ class Derivative:
                 except errors.SrcgradError as exc:
                     raise exc.with_traceback(None) from None
                 call = _load(compiled, f"{self._kind} of {compiled.source.name}")
-                call.__defaults__ = getattr(self._function, "__defaults__", None)
-                call.__kwdefaults__ = getattr(self._function, "__kwdefaults__", None)
+                function = self._function
+                while isinstance(function, Derivative):  # (its parameters are the function's)
+                    function = function._function
+                call.__defaults__ = getattr(function, "__defaults__", None)
+                call.__kwdefaults__ = getattr(function, "__kwdefaults__", None)
                 entry = (compiled, call)
                 per_function[key] = entry
         return entry
@@ -258,7 +261,7 @@ class Derivative:
         """The fast path for calls like this plain one: made once per compiled code and
         signature, so calls that alternate between a few (a float and a float64 scalar,
         a batch with and without a unit axis, keywords or not) do not make one each
-        time."""
+        time. Calls passing lists, tuples or dicts have their results restructured."""
         keywords = dict(sorted(kwargs.items()))
         key = (emitted, arguments.accepted(args), tuple(keywords),
                arguments.accepted(keywords.values()))
@@ -266,8 +269,11 @@ class Derivative:
         if fast is None:
             if len(self._fast_paths) >= 16:
                 self._fast_paths.clear()
+            containers = any(type(value) in arguments.CONTAINERS
+                             for value in (*args, *kwargs.values()))
             fast = self._fast_paths[key] = arguments.fast_path(
-                args, emitted, self._slow_call, keywords)
+                args, emitted, self._slow_call, keywords,
+                self._restructured if containers else None)
         return fast
 
     def _plain(self, args, kwargs) -> bool:
@@ -292,14 +298,7 @@ class Derivative:
                             for name in kwargs)
                     and arguments.can_take(kwargs) and self._plain(args, kwargs)):
                 self._calls = self._fast_path(args, kwargs, emitted)
-            if self._kind != "jvp" and self._containers(args, kwargs):
-                result = self._as_gradients(result, args, kwargs)
-            inner = self._function
-            if (self._kind == "jvp" and isinstance(inner, Derivative) and inner._kind != "jvp"
-                    and inner._containers(args, kwargs)):
-                # jvp of a gradient: both halves have the shape of that gradient
-                result = tuple(inner._as_gradients(part, args, kwargs) for part in result)
-            return result
+            return self._restructured(result, args, kwargs)
         except rt.SharedMemoryError as exc:
             raise errors.SharedMemoryError(
                 exc.message, errors.Location(exc.filename, exc.line, exc.col),
@@ -316,6 +315,18 @@ class Derivative:
                 f"use srcgrad.vjp({compiled.source.name}) with a cotangent of the "
                 "output's shape, or reduce the output (for example with .sum()) first",
             ).with_traceback(None) from None
+
+    def _restructured(self, result, args, kwargs):
+        """The emitted function's result for these arguments, with the gradients of lists,
+        tuples, dicts and objects given their structure."""
+        if self._kind != "jvp" and self._containers(args, kwargs):
+            result = self._as_gradients(result, args, kwargs)
+        inner = self._function
+        if (self._kind == "jvp" and isinstance(inner, Derivative) and inner._kind != "jvp"
+                and inner._containers(args, kwargs)):
+            # jvp of a gradient: both halves have the shape of that gradient
+            result = tuple(inner._as_gradients(part, args, kwargs) for part in result)
+        return result
 
     def _one_element(self, args, kwargs, shape):
         """The gradient of a one-element output (shape (1,), (1, 1), ...), as PyTorch's

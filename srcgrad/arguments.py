@@ -11,8 +11,8 @@ import numpy as np
 
 from srcgrad import runtime as rt
 
-__all__ = ["layout", "fast_path", "can_take", "accepted", "MISS", "plain", "is_integer_like",
-           "describe"]
+__all__ = ["layout", "fast_path", "can_take", "accepted", "MISS", "CONTAINERS", "plain",
+           "is_integer_like", "describe"]
 
 
 def layout(value):
@@ -35,22 +35,23 @@ def is_float64(value) -> bool:
 MISS = object()  # a positional argument the call did not pass
 
 
-def fast_path(args, function, slow, keywords=None):
+def fast_path(args, function, slow, keywords=None, finish=None):
     """The function a derivative is called through after a plain call with `args` (and
     `keywords`, by name): it calls `function` with arguments of the types, dtypes and
-    layouts that these have, passed the same way (and returns its result), and hands any
-    other call to `slow`. It is written for the one signature, with a parameter per
-    argument (no tuple to unpack) and no loop. It compares each array's shape with the
-    one it saw last (one tuple comparison: type, shape and dtype take about a tenth of a
-    microsecond an array); for other shapes it checks the layouts (rank and unit axes,
-    what the compiled code was made for) and keeps the new shapes, so that calls whose
-    sizes change (a last, smaller batch; training and test batches in turn) stay on it.
-    The errors the full path locates (`rt.SharedMemoryError`, `rt.NonScalarOutputError`)
-    go to `slow` too, which runs the call again to report them."""
+    layouts that these have, passed the same way, and returns its result (through
+    `finish(result, args, keywords)` if given); it hands any other call to `slow`. It is
+    written for the one signature, with a parameter per argument (no tuple to unpack)
+    and no loop. It compares each array's shape with the one it saw last (one tuple
+    comparison: type, shape and dtype take about a tenth of a microsecond an array); for
+    other shapes it checks the layouts (rank and unit axes, what the compiled code was
+    made for) and keeps the new shapes, so that calls whose sizes change (a last, smaller
+    batch; training and test batches in turn) stay on it. The errors the full path
+    locates (`rt.SharedMemoryError`, `rt.NonScalarOutputError`) go to `slow` too, which
+    runs the call again to report them."""
     keywords = keywords or {}
     names = [f"a{i}" for i in range(len(args))] + list(keywords)
     scope = {"ndarray": np.ndarray, "function": function, "slow": slow, "MISS": MISS,
-             "located": (rt.SharedMemoryError, rt.NonScalarOutputError)}
+             "finish": finish, "located": (rt.SharedMemoryError, rt.NonScalarOutputError)}
     same, alike, arrays = [], [], []
     for i, (name, value) in enumerate(zip(names, (*args, *keywords.values()))):
         kind = type(value)
@@ -89,8 +90,12 @@ def fast_path(args, function, slow, keywords=None):
                       f"            {shapes} = {', '.join(f's{i}' for i in arrays)}"]
         else:
             lines.append(f"            return slow({handed})")
+    result = f"function({passed})"
+    if finish is not None:
+        result = (f"finish({result}, ({''.join(f'{name}, ' for name in positional)}), "
+                  f"{{{', '.join(f'{name!r}: {name}' for name in named)}}})")
     lines += ["        try:",
-              f"            return function({passed})",
+              f"            return {result}",
               "        except located:",
               "            pass",
               f"    return slow({handed})"]
@@ -100,7 +105,7 @@ def fast_path(args, function, slow, keywords=None):
 
 
 # Names a fast path uses for itself, which a keyword it takes cannot have.
-_RESERVED = re.compile(r"more|keywords|ndarray|function|slow|MISS|located|type|len"
+_RESERVED = re.compile(r"more|keywords|ndarray|function|slow|finish|MISS|located|type|len"
                        r"|(?:a|s|shape|dtype|type)[0-9]+")
 
 
@@ -117,17 +122,21 @@ def accepted(args) -> tuple:
 
 
 _NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32})
+CONTAINERS = frozenset({list, tuple, dict})
 
 
 def plain(args, wrt_positions) -> bool:
-    """Arguments the emitted function takes as they are: floats and float arrays where a
-    derivative is taken, those or integers, strings and None elsewhere (no objects or
-    containers, whose gradients need restructuring, and no integer wrt arguments)."""
+    """Arguments the emitted function takes as they are, or whose gradients need only
+    restructuring: floats and float arrays where a derivative is taken, those or integers,
+    strings and None elsewhere, and lists, tuples and dicts anywhere (not objects, whose
+    methods the code was compiled for, nor integer wrt arguments)."""
     for i, value in enumerate(args):
         kind = type(value)
         if kind is np.ndarray:
             if i in wrt_positions and value.dtype.kind not in "fc":
                 return False
+        elif kind in CONTAINERS:
+            continue
         elif kind not in _NEUTRAL or (i in wrt_positions and kind is not float
                                       and kind is not np.float64 and kind is not np.float32):
             return False

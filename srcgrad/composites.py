@@ -35,6 +35,7 @@ class Jacobian:
         if derivative._call is None:
             derivative._compile()
         names = derivative._compiled.wrt
+        extra = derivative.extra_parameters  # (passed by name: after defaults, keyword-only)
         bound = inspect.signature(self._function).bind(*args, **kwargs)
         bound.apply_defaults()
         inputs = [np.asarray(bound.arguments[n], dtype=float) for n in names]
@@ -44,7 +45,8 @@ class Jacobian:
             for index in np.ndindex(output.shape):
                 cotangent = np.zeros(output.shape)
                 cotangent[index] = 1.0
-                rows = derivative(*args, cotangent if output.shape else 1.0, **kwargs)
+                rows = derivative(*args, **kwargs,
+                                  **{extra[0]: cotangent if output.shape else 1.0})
                 for block, row in zip(blocks, rows, strict=True):
                     block[index] = row
         else:
@@ -55,7 +57,7 @@ class Jacobian:
                         tangents[which][index] = 1.0
                     else:
                         tangents[which] = 1.0
-                    _, column = derivative(*args, *tangents, **kwargs)
+                    _, column = derivative(*args, **kwargs, **dict(zip(extra, tangents)))
                     blocks[which][(Ellipsis, *index)] = column
         return tuple(blocks) if self._as_tuple else blocks[0]
 
@@ -89,9 +91,10 @@ class HessianVectorProduct:
         self._pushforward = jvp(grad(function, wrt=wrt), wrt=wrt)
         functools.update_wrapper(self, function, updated=())
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         *primal, direction = args
-        return self._pushforward(*primal, direction)[1]
+        (name,) = self._pushforward.extra_parameters
+        return self._pushforward(*primal, **kwargs, **{name: direction})[1]
 
     @property
     def source(self) -> str:

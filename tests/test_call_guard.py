@@ -329,3 +329,74 @@ def test_calls_that_leave_defaults_out_take_the_fast_path_too():
         got = grad(*args, **kwargs)
         np.testing.assert_allclose(got, (1.0 - np.tanh(x * w) ** 2) * w * scale, rtol=1e-14)
         assert grad.__call__ != grad._slow_call
+
+
+def _dict_loss(params, x, scale=1.0):
+    h = np.tanh(x @ params["W"] + params["b"])
+    return np.sum(h ** 2) * scale
+
+
+def _dict_expected(params, x, scale=1.0):
+    h = np.tanh(x @ params["W"] + params["b"])
+    g = 2.0 * h * (1.0 - h * h) * scale
+    return {"W": x.T @ g, "b": g.sum(axis=0)}
+
+
+def test_calls_passing_dicts_lists_and_tuples_take_the_fast_path_with_their_structure():
+    rng = np.random.default_rng(3)
+    params = {"W": rng.normal(size=(4, 3)), "b": rng.normal(size=3)}
+    grad = srcgrad.grad(_dict_loss)
+    full_calls = _counting_full_calls(grad)
+    xs = [rng.normal(size=(n, 4)) for n in (5, 5, 2)]
+    for x in xs:
+        got = grad(params, x)
+        assert type(got) is dict and list(got) == ["W", "b"]
+        for key, expected in _dict_expected(params, x).items():
+            np.testing.assert_allclose(got[key], expected, rtol=1e-13)
+    assert len(full_calls) == 1
+    # another dict, with an entry the function does not read: zeros of its shape
+    other = {"b": rng.normal(size=3), "W": rng.normal(size=(4, 3)), "unused": np.ones(2)}
+    for _ in range(2):
+        got = grad(other, xs[0], scale=2.0)
+        assert list(got) == ["b", "W", "unused"]
+        np.testing.assert_array_equal(got["unused"], np.zeros(2))
+        for key, expected in _dict_expected(other, xs[0], 2.0).items():
+            np.testing.assert_allclose(got[key], expected, rtol=1e-13)
+    assert len(full_calls) == 2
+
+    def list_loss(layers, x):
+        return _dict_loss({"W": layers[0], "b": layers[1]}, x)
+
+    for kind in (list, tuple):
+        layers = kind([params["W"], params["b"]])
+        grad = srcgrad.value_and_grad(list_loss)
+        full_calls = _counting_full_calls(grad)
+        for x in xs:
+            value, got = grad(layers, x)
+            assert type(got) is kind and len(got) == 2
+            expected = _dict_expected(params, x)
+            np.testing.assert_allclose(value, _dict_loss(params, x), rtol=1e-14)
+            np.testing.assert_allclose(got[0], expected["W"], rtol=1e-13)
+            np.testing.assert_allclose(got[1], expected["b"], rtol=1e-13)
+        assert len(full_calls) == 1
+
+
+def test_the_fast_path_of_a_jvp_of_a_gradient_over_a_dict_gives_both_halves_its_structure():
+    rng = np.random.default_rng(4)
+    params = {"W": rng.normal(size=(4, 3)), "b": rng.normal(size=3)}
+    tangent = {"W": rng.normal(size=(4, 3)), "b": rng.normal(size=3)}
+    x = rng.normal(size=(5, 4))
+    hvp = srcgrad.jvp(srcgrad.grad(_dict_loss))
+    full_calls = _counting_full_calls(hvp)
+    step = 1e-6
+    for _ in range(3):
+        gradient, product = hvp(params, x, dparams=tangent)
+        assert type(gradient) is dict and type(product) is dict
+        ahead = _dict_expected({k: params[k] + step * tangent[k] for k in params}, x)
+        behind = _dict_expected({k: params[k] - step * tangent[k] for k in params}, x)
+        for key in params:
+            np.testing.assert_allclose(gradient[key], _dict_expected(params, x)[key],
+                                       rtol=1e-13)
+            np.testing.assert_allclose(product[key], (ahead[key] - behind[key]) / (2 * step),
+                                       rtol=1e-6, atol=1e-8)
+    assert len(full_calls) == 1

@@ -339,3 +339,31 @@ def test_second_derivatives_through_the_adjoints_of_containers():
     np.testing.assert_array_equal(gradient[1], np.zeros(4))
     for part in tangent:
         np.testing.assert_array_equal(part, np.zeros(4))
+
+
+def _scaled_tanh_layer(x, W, b=0.5, *, scale=2.0):
+    return np.sum(np.tanh(W @ x + b)) * scale
+
+
+def test_derivatives_of_derivatives_of_a_function_with_defaults():
+    # (the second derivative lost the defaults, and jacobian, hessian and hvp passed
+    # their cotangent or tangent by position where it is keyword-only: TypeErrors)
+    rng = np.random.default_rng(RNG_SEED)
+    x, W, v = rng.normal(size=3), rng.normal(size=(4, 3)), rng.normal(size=3)
+    for b, scale, kwargs in [(0.5, 2.0, {}), (-0.3, 2.0, {"b": -0.3}),
+                             (0.5, 0.7, {"scale": 0.7}), (1.1, -1.5, {"b": 1.1, "scale": -1.5})]:
+        expected = tanh_layer_hessian(x, W, b) * scale
+        for _ in range(2):  # the full path, then the fast one
+            gradient, product = srcgrad.jvp(srcgrad.grad(_scaled_tanh_layer))(
+                x, W, **kwargs, dx=v)
+            t = np.tanh(W @ x + b)
+            np.testing.assert_allclose(gradient, W.T @ (1.0 - t * t) * scale, rtol=1e-12)
+            np.testing.assert_allclose(product, expected @ v, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(srcgrad.hvp(_scaled_tanh_layer)(x, W, v, **kwargs),
+                                       expected @ v, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(srcgrad.hessian(_scaled_tanh_layer)(x, W, **kwargs),
+                                       expected, rtol=1e-12, atol=1e-14)
+            for mode in ("rev", "fwd"):
+                np.testing.assert_allclose(
+                    srcgrad.jacobian(srcgrad.grad(_scaled_tanh_layer), mode=mode)(
+                        x, W, **kwargs), expected, rtol=1e-12, atol=1e-14)

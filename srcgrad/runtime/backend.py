@@ -373,6 +373,29 @@ def _foreign_backend(value):
     return None
 
 
+def _kinds(value, found: set) -> None:
+    """Add to ``found`` the backends of the arrays inside ``value``."""
+    kind = type(value)
+    if kind is np.ndarray:
+        found.add("numpy")
+    elif kind in _HOST_TYPES:
+        pass
+    elif isinstance(value, StrictArray):
+        found.add("strict")
+    elif isinstance(value, np.ndarray):
+        found.add("numpy")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _kinds(item, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _kinds(item, found)
+    else:
+        backend = _foreign_backend(value)
+        if backend is not None:
+            found.add(backend)
+
+
 def _collect(value, label, found):
     """Record in ``found`` (backend name -> first label) the backends inside ``value``."""
     if isinstance(value, StrictArray):
@@ -392,15 +415,9 @@ def _collect(value, label, found):
 
 
 def _select(values):
-    placements = []  # (label, backend name), in argument order
-    for name, value in values.items():
-        found = {}
-        _collect(value, name, found)
-        if len(found) == 1:
-            placements.append((name, next(iter(found))))
-        else:
-            placements.extend((label, backend) for backend, label in found.items())
-    backends = {backend for _, backend in placements}
+    backends = set()
+    for value in values.values():
+        _kinds(value, backends)
     if backends == {"dask", "numpy"}:
         # Dask takes NumPy operands itself (as one-chunk arrays): host parameters beside
         # chunked data is how Dask is used, and every result stays lazy.
@@ -409,6 +426,19 @@ def _select(values):
         return NUMPY
     if len(backends) == 1:
         return get_backend(backends.pop())
+    raise _mixed(values, backends)
+
+
+def _mixed(values, backends) -> MixedBackendError:
+    """The error for arguments on several backends, naming where each one is."""
+    placements = []  # (label, backend name), in argument order
+    for name, value in values.items():
+        found = {}
+        _collect(value, name, found)
+        if len(found) == 1:
+            placements.append((name, next(iter(found))))
+        else:
+            placements.extend((label, backend) for backend, label in found.items())
     if "cupy" in backends:
         hint = "cupy.asarray / .get()"
     elif "dask" in backends:
@@ -416,7 +446,7 @@ def _select(values):
     else:
         hint = "srcgrad.runtime.to_strict / from_strict"
     described = ", ".join(f"{label} is {backend}" for label, backend in placements)
-    raise MixedBackendError(
+    return MixedBackendError(
         f"arguments live on different backends: {described}; "
         f"move them to one device first ({hint})"
     )

@@ -9,6 +9,8 @@ arguments.
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
            "Cotangents", "as_gradient", "push_adjoint", "attribute", "attribute_part",
            "attribute_tangent", "undrop_last", "copy_of", "own", "item_record", "item_restore"]
@@ -233,6 +235,12 @@ def zeros_tree(xp, value):
 def as_gradient(xp, gradient, like):
     """`gradient` in the structure of `like`: a dict, list or tuple for a container argument
     (entries in `like`'s order, zeros where nothing flowed back), `gradient` itself else."""
+    kind = type(like)
+    if kind is np.ndarray:  # (the common cases first, as the general ones below take them)
+        return xp.zeros_like(like) if _is_zero(gradient) else gradient
+    if kind is dict and type(gradient) is Cotangents and type(gradient.entries) is dict:
+        entries = gradient.entries
+        return {k: as_gradient(xp, entries.get(k), v) for k, v in like.items()}
     if hasattr(like, "_fields") and isinstance(gradient, Cotangents) and isinstance(
             gradient.entries, dict):  # a namedtuple read by attribute
         return type(like)(*(as_gradient(xp, gradient.entries.get(f), getattr(like, f))
