@@ -121,7 +121,8 @@ def accepted(args) -> tuple:
                  if type(value) is np.ndarray else type(value) for value in args)
 
 
-_NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32})
+_NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32, np.int64,
+                      np.int32, np.bool_})
 CONTAINERS = frozenset({list, tuple, dict})
 
 

@@ -400,3 +400,18 @@ def test_the_fast_path_of_a_jvp_of_a_gradient_over_a_dict_gives_both_halves_its_
             np.testing.assert_allclose(product[key], (ahead[key] - behind[key]) / (2 * step),
                                        rtol=1e-6, atol=1e-8)
     assert len(full_calls) == 1
+
+
+def _powered(x, n, flag):
+    return np.sum(x ** n) if flag else np.sum(x)
+
+
+def test_numpy_integers_and_booleans_beside_the_arrays_take_the_fast_path():
+    grad = srcgrad.grad(_powered)
+    full_calls = _counting_full_calls(grad)
+    x = np.linspace(0.5, 1.5, 4)
+    for n in np.arange(1, 5):  # np.int64
+        np.testing.assert_allclose(grad(x, n, np.True_), n * x ** (n - 1), rtol=1e-14)
+    assert len(full_calls) == 1
+    np.testing.assert_array_equal(grad(x, np.int64(3), np.False_), np.ones(4))
+    assert len(full_calls) == 1
