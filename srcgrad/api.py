@@ -261,25 +261,28 @@ class Derivative:
         """The fast path for calls like this plain one: made once per compiled code and
         signature, so calls that alternate between a few (a float and a float64 scalar,
         a batch with and without a unit axis, keywords or not) do not make one each
-        time. Calls passing lists, tuples or dicts have their results restructured."""
+        time. Calls passing lists, tuples, dicts or objects have their results
+        restructured."""
         keywords = dict(sorted(kwargs.items()))
-        key = (emitted, arguments.accepted(args), tuple(keywords),
-               arguments.accepted(keywords.values()))
+        summary = source_module.summary
+        key = (emitted, arguments.accepted(args, summary), tuple(keywords),
+               arguments.accepted(keywords.values(), summary))
         fast = self._fast_paths.get(key)
         if fast is None:
             if len(self._fast_paths) >= 16:
                 self._fast_paths.clear()
-            containers = any(type(value) in arguments.CONTAINERS
-                             for value in (*args, *kwargs.values()))
+            structured = any(type(value) in arguments.CONTAINERS or source_module.object_like(
+                value) for value in (*args, *kwargs.values()))
             fast = self._fast_paths[key] = arguments.fast_path(
                 args, emitted, self._slow_call, keywords,
-                self._restructured if containers else None)
+                self._restructured if structured else None, summary)
         return fast
 
     def _plain(self, args, kwargs) -> bool:
         """Are the arguments ones the emitted function takes as they are (`plain`)?"""
         named = [len(args) + i for i, name in enumerate(kwargs) if name in self._compiled.wrt]
-        return arguments.plain((*args, *kwargs.values()), self._wrt_positions().union(named))
+        return arguments.plain((*args, *kwargs.values()), self._wrt_positions().union(named),
+                               source_module.object_like)
 
     def _full_call(self, args, kwargs):
         self._has_objects = self._has_objects or any(
@@ -293,7 +296,7 @@ class Derivative:
             result = emitted(*args, **kwargs)
             # (each positional argument bound to its parameter, keywords naming parameters:
             # the others take their defaults, the same at every call)
-            if (not specimens and len(args) <= emitted.__code__.co_argcount
+            if (len(args) <= emitted.__code__.co_argcount
                     and all(name in self._positions or name in compiled.extra_parameters
                             for name in kwargs)
                     and arguments.can_take(kwargs) and self._plain(args, kwargs)):

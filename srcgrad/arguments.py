@@ -35,10 +35,11 @@ def is_float64(value) -> bool:
 MISS = object()  # a positional argument the call did not pass
 
 
-def fast_path(args, function, slow, keywords=None, finish=None):
+def fast_path(args, function, slow, keywords=None, finish=None, summary=None):
     """The function a derivative is called through after a plain call with `args` (and
     `keywords`, by name): it calls `function` with arguments of the types, dtypes and
-    layouts that these have, passed the same way, and returns its result (through
+    layouts that these have (objects: of the same `summary(object)`, what their code was
+    compiled for), passed the same way, and returns its result (through
     `finish(result, args, keywords)` if given); it hands any other call to `slow`. It is
     written for the one signature, with a parameter per argument (no tuple to unpack)
     and no loop. It compares each array's shape with the one it saw last (one tuple
@@ -51,7 +52,8 @@ def fast_path(args, function, slow, keywords=None, finish=None):
     keywords = keywords or {}
     names = [f"a{i}" for i in range(len(args))] + list(keywords)
     scope = {"ndarray": np.ndarray, "function": function, "slow": slow, "MISS": MISS,
-             "finish": finish, "located": (rt.SharedMemoryError, rt.NonScalarOutputError)}
+             "finish": finish, "summary": summary,
+             "located": (rt.SharedMemoryError, rt.NonScalarOutputError)}
     same, alike, arrays = [], [], []
     for i, (name, value) in enumerate(zip(names, (*args, *keywords.values()))):
         kind = type(value)
@@ -66,6 +68,9 @@ def fast_path(args, function, slow, keywords=None, finish=None):
         else:
             scope[f"type{i}"] = kind
             same.append(f"type({name}) is type{i}")
+            if kind not in _NEUTRAL and kind not in CONTAINERS:  # an object
+                scope[f"summary{i}"] = summary(value)
+                same[-1] += f" and summary({name}) == summary{i}"
             alike.append(same[-1])
     positional, named = names[:len(args)], names[len(args):]
     parameters = ", ".join([*(f"{name}=MISS" for name in positional), *(["/"] * bool(args)),
@@ -105,8 +110,8 @@ def fast_path(args, function, slow, keywords=None, finish=None):
 
 
 # Names a fast path uses for itself, which a keyword it takes cannot have.
-_RESERVED = re.compile(r"more|keywords|ndarray|function|slow|finish|MISS|located|type|len"
-                       r"|(?:a|s|shape|dtype|type)[0-9]+")
+_RESERVED = re.compile(r"more|keywords|ndarray|function|slow|finish|summary|MISS|located|type"
+                       r"|len|(?:a|s|shape|dtype|type|summary)[0-9]+")
 
 
 def can_take(keywords) -> bool:
@@ -114,11 +119,13 @@ def can_take(keywords) -> bool:
     return not any(_RESERVED.fullmatch(name) for name in keywords)
 
 
-def accepted(args) -> tuple:
-    """What the fast path made for `args` takes: each argument's type, and an array's
-    dtype and unit axes (its rank among them)."""
+def accepted(args, summary) -> tuple:
+    """What the fast path made for `args` takes: each argument's type, an array's dtype
+    and unit axes (its rank among them), and an object's summary."""
     return tuple((type(value), value.dtype, tuple(n == 1 for n in value.shape))
-                 if type(value) is np.ndarray else type(value) for value in args)
+                 if type(value) is np.ndarray else type(value)
+                 if type(value) in _NEUTRAL or type(value) in CONTAINERS
+                 else (type(value), summary(value)) for value in args)
 
 
 _NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32, np.int64,
@@ -126,17 +133,17 @@ _NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32,
 CONTAINERS = frozenset({list, tuple, dict})
 
 
-def plain(args, wrt_positions) -> bool:
+def plain(args, wrt_positions, is_object) -> bool:
     """Arguments the emitted function takes as they are, or whose gradients need only
     restructuring: floats and float arrays where a derivative is taken, those or integers,
-    strings and None elsewhere, and lists, tuples and dicts anywhere (not objects, whose
-    methods the code was compiled for, nor integer wrt arguments)."""
+    strings and None elsewhere, and lists, tuples, dicts and objects (`is_object(value)`)
+    anywhere (not integer wrt arguments)."""
     for i, value in enumerate(args):
         kind = type(value)
         if kind is np.ndarray:
             if i in wrt_positions and value.dtype.kind not in "fc":
                 return False
-        elif kind in CONTAINERS:
+        elif kind in CONTAINERS or (kind not in _NEUTRAL and is_object(value)):
             continue
         elif kind not in _NEUTRAL or (i in wrt_positions and kind is not float
                                       and kind is not np.float64 and kind is not np.float32):

@@ -415,3 +415,45 @@ def test_numpy_integers_and_booleans_beside_the_arrays_take_the_fast_path():
     assert len(full_calls) == 1
     np.testing.assert_array_equal(grad(x, np.int64(3), np.False_), np.ones(4))
     assert len(full_calls) == 1
+
+
+def _model_loss(model, x):
+    return np.sum(model(x) ** 2)
+
+
+def _expected_model_gradient(model, x):
+    """The gradient of `_model_loss` by a fresh derivative (its full path)."""
+    return srcgrad.grad(_model_loss)(model, x)
+
+
+def _assert_same_model_gradient(got, expected):
+    assert type(got) is type(expected) and len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert type(g) is type(e)
+        for name in ("weight", "bias"):
+            if hasattr(e, name):
+                np.testing.assert_array_equal(getattr(g, name), getattr(e, name))
+
+
+def test_calls_passing_objects_take_the_fast_path_while_their_types_stay():
+    from srcgrad import nn
+
+    rng = np.random.default_rng(5)
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.Tanh(), nn.Linear(4, 2, rng=1))
+    grad = srcgrad.grad(_model_loss)
+    full_calls = _counting_full_calls(grad)
+    for n in (5, 5, 2):
+        x = rng.standard_normal((n, 3))
+        _assert_same_model_gradient(grad(model, x), _expected_model_gradient(model, x))
+    # another model of the same types takes it too
+    other = nn.Sequential(nn.Linear(3, 4, rng=2), nn.Tanh(), nn.Linear(4, 2, rng=3))
+    _assert_same_model_gradient(grad(other, x), _expected_model_gradient(other, x))
+    assert len(full_calls) == 1
+    # other types of layers, in place or added, take the full path and code of their own
+    model.layers[1] = nn.Sigmoid()
+    _assert_same_model_gradient(grad(model, x), _expected_model_gradient(model, x))
+    assert len(full_calls) == 2
+    model.layers.append(nn.Tanh())
+    for _ in range(2):
+        _assert_same_model_gradient(grad(model, x), _expected_model_gradient(model, x))
+    assert len(full_calls) == 3

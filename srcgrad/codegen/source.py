@@ -20,7 +20,8 @@ from srcgrad.codegen.syntax import fix_locations, walk
 from srcgrad.errors import Location, SourceUnavailableError, UnsupportedSyntaxError
 from srcgrad.records import field, record
 
-__all__ = ["Source", "Resolver", "UNRESOLVED", "parse_function", "object_like", "signature"]
+__all__ = ["Source", "Resolver", "UNRESOLVED", "parse_function", "object_like", "summary",
+           "signature"]
 
 
 class _Unresolved:
@@ -282,18 +283,20 @@ def annotated_specimens(fn) -> dict:
     return found
 
 
-def signature(specimens: dict) -> tuple:
-    """A hashable summary of the types of objects (and of the objects they hold), under
-    which code compiled for them stays valid."""
+def summary(value, depth=0):
+    """A hashable summary of the type of an object (and of the objects it holds), under
+    which code compiled for it stays valid."""
+    if depth > 8:
+        return type(value)
+    if object_like(value):
+        held = tuple((k, summary(v, depth + 1)) for k, v in sorted(vars(value).items())
+                     if object_like(v) or isinstance(v, (list, tuple)))
+        return (type(value), held)
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(summary(v, depth + 1) for v in value))
+    return type(value).__name__
 
-    def of(value, depth=0):
-        if depth > 8:
-            return type(value)
-        if object_like(value):
-            held = tuple((k, of(v, depth + 1)) for k, v in sorted(vars(value).items())
-                         if object_like(v) or isinstance(v, (list, tuple)))
-            return (type(value), held)
-        if isinstance(value, (list, tuple)):
-            return (type(value), tuple(of(v, depth + 1) for v in value))
-        return type(value).__name__
-    return tuple((k, of(v)) for k, v in sorted(specimens.items()))
+
+def signature(specimens: dict) -> tuple:
+    """The summaries of the objects a call passes, by name."""
+    return tuple((k, summary(v)) for k, v in sorted(specimens.items()))
