@@ -336,7 +336,8 @@ class Derivative:
         `backward()` gives it: the vector-Jacobian product with a cotangent of one."""
         if self._pullback is None:
             self._pullback = Derivative(self._function, "vjp", self._wrt)
-        gradient = self._pullback(*args, np.ones(shape), **kwargs)
+        (cotangent,) = self._pullback.extra_parameters  # (by name: keyword-only after defaults)
+        gradient = self._pullback(*args, **kwargs, **{cotangent: np.ones(shape)})
         if self._kind == "value_and_grad":  # (the value a copy: the function may return x)
             return rt.containers.own(rt.NUMPY, self._function(*args, **kwargs)), gradient
         return gradient

@@ -171,6 +171,23 @@ def test_one_element_outputs_differentiate_like_pytorch_backward():
         srcgrad.grad(square)(np.array([2.0, 1.0]))
 
 
+def _scaled_column_sum(x, a=2.0):
+    return x.sum(axis=0) * a
+
+
+def test_one_element_outputs_of_calls_by_keyword_and_with_defaults():
+    # (the cotangent of ones went in by position: `x` twice for grad(f)(x=x), and the
+    # keyword-only cotangent after a default was missing)
+    x = np.array([[1.0], [2.0], [3.0]])
+    for args, kwargs, a in [((x,), {}, 2.0), ((), {"x": x}, 2.0), ((x,), {"a": 0.5}, 0.5),
+                            ((), {"a": -1.0, "x": x}, -1.0)]:
+        np.testing.assert_array_equal(srcgrad.grad(_scaled_column_sum)(*args, **kwargs),
+                                      np.full((3, 1), a))
+        value, gradient = srcgrad.value_and_grad(_scaled_column_sum)(*args, **kwargs)
+        np.testing.assert_array_equal(value, [6.0 * a])
+        np.testing.assert_array_equal(gradient, np.full((3, 1), a))
+
+
 def test_negations_fold_into_factors_and_sums():
     rng = np.random.default_rng(4)
     xor = srcgrad.grad(workloads.xor_loss, wrt=(0, 1, 2, 3))
