@@ -514,3 +514,46 @@ def test_a_list_of_numbers_times_an_array_is_numpy_arithmetic():
     x = np.array([3.0, 4.0])
     np.testing.assert_array_equal(srcgrad.grad(weighted_by_a_list, wrt=1)([1.0, 2.0], x),
                                   [1.0, 2.0])
+
+
+def _triples_in_place(a):
+    a *= 3.0
+    return a
+
+
+def _result_unused(x):
+    v = x * 1.0
+    u = _triples_in_place(v)  # noqa: F841 - unused, but v has changed
+    return np.sum(v)
+
+
+def _through_another(x):
+    v = x * 1.0
+    w = _result_unused_helper(v)  # noqa: F841
+    return np.sum(v)
+
+
+def _result_unused_helper(a):
+    b = _triples_in_place(a)
+    return b
+
+
+def _a_number_updated(x):
+    s = 2.0
+    u = _triples_in_place(s)  # noqa: F841 - a number is rebound: nothing changes
+    return np.sum(x) * s
+
+
+@pytest.mark.parametrize("function", [_result_unused, _through_another])
+def test_a_helper_updating_its_argument_is_refused_when_its_result_is_unused(function):
+    # (the call went as dead code, and with it the check: the derivative was computed
+    # as if the helper had not tripled v, 3.0 and [1, 1] for f = 9.0)
+    x = np.array([1.0, 2.0])
+    line = _line_of(_triples_in_place, "a *= 3.0")
+    for transform, args in [(srcgrad.grad, (x,)), (srcgrad.value_and_grad, (x,)),
+                            (srcgrad.jvp, (x, np.ones(2)))]:
+        with pytest.raises(errors.SharedMemoryError, match="passed as the argument `a`") as info:
+            transform(function)(*args)
+        assert f":{line}:" in str(info.value)
+    gradient = srcgrad.grad(_a_number_updated)(x)
+    np.testing.assert_array_equal(gradient, [2.0, 2.0])

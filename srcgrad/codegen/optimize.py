@@ -189,25 +189,30 @@ def _dead_records(function: ast.FunctionDef, live) -> set[str]:
     return {name for name, dead in restores.items() if dead}
 
 
-def _removable(stmt: ast.stmt) -> bool:
-    """May `stmt` go when nothing reads what it binds?"""
-    return isinstance(stmt, ast.Assign) and not _is_pop(stmt)
+def _removable(stmt: ast.stmt, effects=frozenset()) -> bool:
+    """May `stmt` go when nothing reads what it binds? Not when it calls one of the
+    functions `effects` names (their checks refuse, when they run, what srcgrad cannot
+    follow: an update of the caller's array)."""
+    return isinstance(stmt, ast.Assign) and not _is_pop(stmt) and not (effects and any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        and node.func.id in effects for node in walk(stmt.value)))
 
 
-def _eliminate(function: ast.FunctionDef) -> bool:
+def _eliminate(function: ast.FunctionDef, effects=frozenset()) -> bool:
     """Remove assignments whose targets are never read (chains of them at once), and
     records nobody restores to a live value; True when something was removed."""
     changed = False
+    removable = partial(_removable, effects=effects)
     while True:
-        live = liveness.analyze(function, _removable)
+        live = liveness.analyze(function, removable)
         dead_records = _dead_records(function, live)
-        removed = _remove(function, _needless(live, dead_records))
+        removed = _remove(function, _needless(live, dead_records, removable))
         changed |= removed
         if not (removed and dead_records):  # (else what the records read may be dead now)
             return changed
 
 
-def _needless(live: liveness.Liveness, dead_records: set[str]):
+def _needless(live: liveness.Liveness, dead_records: set[str], removable):
     def needless(stmt) -> bool:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and (
                 isinstance(stmt.value, ast.Name) and stmt.value.id == stmt.targets[0].id):
@@ -217,7 +222,7 @@ def _needless(live: liveness.Liveness, dead_records: set[str]):
             return True
         if record_name(stmt) in dead_records:
             return True
-        return _removable(stmt) and live.is_dead(stmt)
+        return removable(stmt) and live.is_dead(stmt)
 
     return needless
 
@@ -314,12 +319,14 @@ def _updated_in_place(function: ast.FunctionDef) -> frozenset:
 
 
 def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=None,
-             floats=frozenset(), own_results=False, tangents=False) -> ast.FunctionDef:
+             floats=frozenset(), own_results=False, tangents=False,
+             effects=frozenset()) -> ast.FunctionDef:
     """Return an optimized copy of an emitted function; `primal` names the user's own
     values, whose statements keep their exact operations; `argument_layouts` (parameter
     name -> rank and unit axes) specializes the code to arguments of those layouts. With
     `own_results` (the function the user calls), every array it returns is its own;
-    `tangents` says that it computes tangents (forward mode repeats lists)."""
+    `tangents` says that it computes tangents (forward mode repeats lists); calls of the
+    functions `effects` names stay even when their results are not used."""
     function = clone(function)
     primal = frozenset(primal)
     namespace = namespace_statement(function)
@@ -340,7 +347,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=Non
     def specialized():
         return specialize.specialize(function, argument_layouts, primal, helpers)
 
-    eliminate = partial(_eliminate, function)
+    eliminate = partial(_eliminate, function, frozenset(effects))
     passes = [partial(_first_contributions, function), propagated, eliminate]
     if argument_layouts:
         passes.append(specialized)

@@ -119,6 +119,10 @@ class Module:
     def __init__(self):
         self.entries: dict[tuple, Entry] = {}
         self.namer = Namer()
+        # the entries whose code checks, when it runs, for updates of the caller's arrays
+        # (and those that call them): their calls are kept even when their results are
+        # not used, so that the checks run
+        self.effects: set[str] = set()
 
     def request(self, function, kind: str, wrt: tuple[str, ...], specimens=None) -> Entry:
         """The derivative of a called user function (compiled on first request). Its
@@ -158,11 +162,16 @@ class Module:
         if not src.filename.startswith("<srcgrad"):
             # Emitted code restores what its forward sweep overwrote before reading it
             # again, so its in-place updates are consistent by construction.
-            _guard(normalized, mutation.check(src, normalized, inplace))
+            guards = mutation.check(src, normalized, inplace)
+            _guard(normalized, guards)
+            if guards:
+                self.effects.add(entry.name)
         if entry.kind == "primal":
             tree = reverse.primal(src, normalized, self, entry.name)
-            entry.tree = optimize.optimize(tree, normalize.local_names(normalized))
+            entry.tree = optimize.optimize(tree, normalize.local_names(normalized),
+                                           effects=self.effects)
             entry.docstring = f"{src.name}, calling the array backend's kernels."
+            self._note_effects(entry)
             return entry.tree
         if entry.kind == "jvp":
             if has_aux:
@@ -176,10 +185,18 @@ class Module:
             tree = reverse.reverse(src, normalized, options, self, entry.name, internal)
         entry.tree = optimize.optimize(tree, normalize.local_names(normalized), src.layouts,
                                        src.floats, own_results=not internal,
-                                       tangents=entry.kind == "jvp")
+                                       tangents=entry.kind == "jvp", effects=self.effects)
+        self._note_effects(entry)
         entry.docstring = f"{_WHAT[entry.kind]} of {src.name} with respect to {', '.join(entry.wrt)}."
         self.last_return = normalized.body[-1]
         return entry.tree
+
+
+    def _note_effects(self, entry: Entry) -> None:
+        """An entry that calls one with run-time checks has them too."""
+        if any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+               and node.func.id in self.effects for node in walk(entry.tree)):
+            self.effects.add(entry.name)
 
 
 def _guard(function: ast.FunctionDef, guards) -> None:
