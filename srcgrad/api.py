@@ -334,10 +334,13 @@ class Derivative:
     def _one_element(self, args, kwargs, shape):
         """The gradient of a one-element output (shape (1,), (1, 1), ...), as PyTorch's
         `backward()` gives it: the vector-Jacobian product with a cotangent of one."""
-        if self._pullback is None:
-            self._pullback = Derivative(self._function, "vjp", self._wrt)
-        (cotangent,) = self._pullback.extra_parameters  # (by name: keyword-only after defaults)
-        gradient = self._pullback(*args, **kwargs, **{cotangent: np.ones(shape)})
+        pullback = self._pullback
+        if pullback is None:
+            pullback = self._pullback = Derivative(self._function, "vjp", self._wrt)
+            pullback._has_objects = self._has_objects  # (its name needs their types)
+            pullback._compile(pullback._specimens(args, kwargs))
+        (cotangent,) = pullback.extra_parameters  # (by name: keyword-only after defaults)
+        gradient = pullback(*args, **kwargs, **{cotangent: np.ones(shape)})
         if self._kind == "value_and_grad":  # (the value a copy: the function may return x)
             return rt.containers.own(rt.NUMPY, self._function(*args, **kwargs)), gradient
         return gradient
