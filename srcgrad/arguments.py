@@ -59,7 +59,9 @@ def fast_path(args, function, slow, keywords=None, finish=None, summary=None):
         kind = type(value)
         if kind is np.ndarray:
             scope[f"shape{i}"], scope[f"dtype{i}"] = value.shape, value.dtype
-            is_array = f"type({name}) is ndarray and {name}.dtype is dtype{i}"
+            # (a dtype is that same object but for arrays made another way, unpickled)
+            is_array = (f"type({name}) is ndarray and ({name}.dtype is dtype{i} "
+                        f"or {name}.dtype == dtype{i})")
             same.append(f"{is_array} and {name}.shape == shape{i}")
             axes = "".join(f" and s{i}[{k}] {'==' if n == 1 else '!='} 1"
                            for k, n in enumerate(value.shape))

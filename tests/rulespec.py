@@ -58,6 +58,10 @@ UNSUPPORTED = {"dask": {
     # dask.array's cumsum takes no 0-d array (NumPy flattens it).
     "cumsum-0d-axis-neg": (ValueError, "out of bounds for array of dimension 0"),
     "cumsum-0d": (ValueError, "out of bounds for array of dimension 0"),
+    # nor reductions of one over axis 0 or -1 (NumPy allows them)
+    "sum-0d-axis0": (ValueError, "out of bounds for array of dimension 0"),
+    "prod-0d-axis-neg-keepdims": (ValueError, "out of bounds for array of dimension 0"),
+    "max-0d-axis0": (ValueError, "out of bounds for array of dimension 0"),
 }}
 
 EPS = 1e-6

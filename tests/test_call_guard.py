@@ -457,3 +457,20 @@ def test_calls_passing_objects_take_the_fast_path_while_their_types_stay():
     for _ in range(2):
         _assert_same_model_gradient(grad(model, x), _expected_model_gradient(model, x))
     assert len(full_calls) == 3
+
+
+def test_unpickled_arrays_take_the_fast_path():
+    # (their dtype equals float64's without being the same object: every call went the
+    # full path)
+    import pickle
+
+    grad = srcgrad.grad(_loss, wrt=["w", "b"])
+    rng = np.random.default_rng(6)
+    w, b = rng.normal(size=(3, 4)), rng.normal(size=4)
+    full_calls = _counting_full_calls(grad)
+    for n in (5, 5, 2):
+        x = pickle.loads(pickle.dumps(rng.normal(size=(n, 3))))
+        assert x.dtype == np.float64 and x.dtype is not np.dtype(np.float64)
+        for got, expected in zip(grad(w, b, x), _expected(w, b, x), strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-13)
+    assert len(full_calls) == 1

@@ -184,6 +184,16 @@ def arctan2(y, x1, x2):
         d[y] = (d[x1] * x2 - d[x2] * x1) / (x1 * x1 + x2 * x2)
 
 
+@rule(np.hypot)
+def hypot(y, x1, x2):
+    """The length of the point (x1, x2); undefined (NaN) at the origin, like arctan2."""
+    with adjoint:
+        d[x1] = xp.unbroadcast(d[y] * x1 / y, x1)
+        d[x2] = xp.unbroadcast(d[y] * x2 / y, x2)
+    with tangent:
+        d[y] = (d[x1] * x1 + d[x2] * x2) / y
+
+
 # ---------------------------------------------------------------- hyperbolic
 
 
@@ -348,7 +358,7 @@ nondifferentiable(builtins.round, builtins.int, builtins.bool, kernel=None)
 elementwise(
     np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p, np.logaddexp,
     np.sqrt, np.square, np.cbrt,
-    np.sin, np.cos, np.tan, np.arcsin, np.arccos, np.arctan, np.arctan2,
+    np.sin, np.cos, np.tan, np.arcsin, np.arccos, np.arctan, np.arctan2, np.hypot,
     np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh,
     np.absolute, np.maximum, np.minimum, np.fmax, np.fmin, np.where,
     np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, np.fix,

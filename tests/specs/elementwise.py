@@ -185,6 +185,10 @@ def arctan2(a, b):
     return np.arctan2(a, b)
 
 
+def hypot(a, b):
+    return np.hypot(a, b)
+
+
 def maximum(a, b):
     return np.maximum(a, b)
 
@@ -304,6 +308,7 @@ for left, right in PAIRS:
     tag = f"{left}-{right}"
     CASES += [
         Case(arctan2, (Arg(left, avoid=0.2), Arg(right)), (np.arctan2,), id=f"arctan2{tag}"),
+        Case(hypot, (Arg(left, avoid=0.2), Arg(right)), (np.hypot,), id=f"hypot{tag}"),
         Case(maximum, (Arg(left), Arg(right)), (np.maximum,), id=f"maximum{tag}"),
         Case(minimum, (Arg(left), Arg(right)), (np.minimum,), id=f"minimum{tag}"),
         Case(fmax, (Arg(left), Arg(right)), (np.fmax,), id=f"fmax{tag}"),
