@@ -373,51 +373,35 @@ def _foreign_backend(value):
     return None
 
 
-def _kinds(value, found: set) -> None:
-    """Add to ``found`` the backends of the arrays inside ``value``."""
+def _collect(value, path: tuple, found: dict) -> None:
+    """Record in ``found`` (backend name -> where it was first met: the argument's name and
+    the keys and indices down to the array) the backends inside ``value``."""
     kind = type(value)
     if kind is np.ndarray:
-        found.add("numpy")
+        found.setdefault("numpy", path)
     elif kind in _HOST_TYPES:
         pass
     elif isinstance(value, StrictArray):
-        found.add("strict")
+        found.setdefault("strict", path)
     elif isinstance(value, np.ndarray):
-        found.add("numpy")
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _kinds(item, found)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _kinds(item, found)
-    else:
-        backend = _foreign_backend(value)
-        if backend is not None:
-            found.add(backend)
-
-
-def _collect(value, label, found):
-    """Record in ``found`` (backend name -> first label) the backends inside ``value``."""
-    if isinstance(value, StrictArray):
-        found.setdefault("strict", label)
-    elif isinstance(value, np.ndarray):
-        found.setdefault("numpy", label)
+        found.setdefault("numpy", path)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _collect(item, f"{label}[{i}]", found)
+            _collect(item, (*path, i), found)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _collect(item, f"{label}[{key!r}]", found)
+            _collect(item, (*path, key), found)
     else:
         backend = _foreign_backend(value)
         if backend is not None:
-            found.setdefault(backend, label)
+            found.setdefault(backend, path)
 
 
 def _select(values):
-    backends = set()
-    for value in values.values():
-        _kinds(value, backends)
+    found = {}  # (the first argument per backend: enough to choose one)
+    for name, value in values.items():
+        _collect(value, (name,), found)
+    backends = set(found)
     if backends == {"dask", "numpy"}:
         # Dask takes NumPy operands itself (as one-chunk arrays): host parameters beside
         # chunked data is how Dask is used, and every result stays lazy.
@@ -434,11 +418,13 @@ def _mixed(values, backends) -> MixedBackendError:
     placements = []  # (label, backend name), in argument order
     for name, value in values.items():
         found = {}
-        _collect(value, name, found)
+        _collect(value, (name,), found)
+        labels = {backend: path[0] + "".join(f"[{key!r}]" for key in path[1:])
+                  for backend, path in found.items()}
         if len(found) == 1:
             placements.append((name, next(iter(found))))
         else:
-            placements.extend((label, backend) for backend, label in found.items())
+            placements.extend((label, backend) for backend, label in labels.items())
     if "cupy" in backends:
         hint = "cupy.asarray / .get()"
     elif "dask" in backends:
