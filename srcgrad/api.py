@@ -50,7 +50,7 @@ def _load(compiled, label: str):
     """Execute the emitted module and return its entry function. Each function runs with
     the globals of the user function it differentiates (modules may differ), and calls the
     others directly."""
-    code = emit.compile_module(compiled.text, label)
+    code = emit.compile_module(compiled.text, label, compiled.locate)
     namespaces = {}
     for emitted_name, function in compiled.functions:
         namespace = _LiveGlobals(function)
@@ -60,6 +60,30 @@ def _load(compiled, label: str):
     for namespace in namespaces.values():
         namespace.update(functions)
     return functions[compiled.function_name]
+
+
+def _note_place(error: Exception) -> None:
+    """Name, in a note on `error` (raised while emitted code ran), the line of the user's
+    file whose code raised it: the innermost frame of emitted code in its traceback."""
+    found = None
+    frame = error.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        where = emit.place(code.co_filename, frame.tb_lineno)
+        if where is not None:
+            found = where, code.co_filename, frame.tb_lineno
+        frame = frame.tb_next
+    add_note = getattr(error, "add_note", None)  # (Python 3.11 and later)
+    if found is None or add_note is None or isinstance(error, errors.SrcgradError) or any(
+            note.startswith("srcgrad:") for note in getattr(error, "__notes__", ())):
+        return
+    where, filename, line = found
+    shown = where.render()
+    add_note("\n".join(filter(None, [
+        f"srcgrad: raised by the code emitted for {where.filename}:{where.line}:"
+        f"{where.col + 1} ({filename.strip('<>')}, line {line}):", shown,
+        "help: call the function itself with the same arguments to see whether it raises "
+        "there too; the derivative's `.source` shows the emitted code"])))
 
 
 class _CallSlot(property):
@@ -93,15 +117,17 @@ class Derivative:
 
     # -- compilation --------------------------------------------------------------------
 
-    def _entry(self, specimens=None, layouts=None, floats=frozenset(), sequences=frozenset()):
+    def _entry(self, specimens=None, layouts=None, floats=frozenset(), sequences=frozenset(),
+               mappings=frozenset()):
         """The compiled derivative and its emitted function (compiled on first request,
         then cached) for calls passing these objects and arrays of these layouts, `floats`
-        naming the float64 ones and `sequences` the lists and tuples."""
+        naming the float64 ones, `sequences` the lists and tuples and `mappings` the
+        dicts."""
         specimens = specimens or {}
         layouts = layouts or {}
         key = (self._kind, self._wrt if not isinstance(self._wrt, list) else tuple(self._wrt),
                self._has_aux, source_module.signature(specimens), tuple(sorted(layouts.items())),
-               tuple(sorted(floats)), tuple(sorted(sequences)))
+               tuple(sorted(floats)), tuple(sorted(sequences)), tuple(sorted(mappings)))
         with _LOCK:
             try:
                 per_function = _CACHE.setdefault(self._function, {})
@@ -112,7 +138,7 @@ class Derivative:
                 try:
                     compiled = pipeline.compile_derivative(
                         self._function, self._wrt, self._kind, self._has_aux, specimens,
-                        layouts, floats, sequences)
+                        layouts, floats, sequences, mappings)
                 except errors.SrcgradError as exc:
                     raise exc.with_traceback(None) from None
                 call = _load(compiled, f"{self._kind} of {compiled.source.name}")
@@ -126,12 +152,12 @@ class Derivative:
         return entry
 
     def _compile(self, specimens=None, layouts=None, floats=frozenset(),
-                 sequences=frozenset()):
+                 sequences=frozenset(), mappings=frozenset()):
         """Compile (or fetch) the derivative; `specimens` are the objects the call passes
         (by parameter name): methods called on them resolve from their types, so code is
         compiled once per type signature; `layouts` are the ranks and unit axes of its
         arrays, to which the code is specialized."""
-        entry = self._entry(specimens, layouts, floats, sequences)
+        entry = self._entry(specimens, layouts, floats, sequences, mappings)
         self._compiled, self._call = entry
         self._positions = {name: compiled_index for compiled_index, name in
                            enumerate(self._compiled.parameters)}
@@ -218,8 +244,8 @@ class Derivative:
 
     def _layouts(self, args, kwargs):
         """The layout (rank and unit axes) of each array and float this call passes, by
-        name, the names of the float64 ones, and of the lists and tuples."""
-        found, floats, sequences = {}, set(), set()
+        name, the names of the float64 ones, of the lists and tuples, and of the dicts."""
+        found, floats, sequences, mappings = {}, set(), set(), set()
         for name, value in (*zip(self._names(), args), *kwargs.items()):
             layout = arguments.layout(value)
             if layout is not None:
@@ -228,7 +254,9 @@ class Derivative:
                     floats.add(name)
             elif type(value) is list or type(value) is tuple:
                 sequences.add(name)
-        return found, frozenset(floats), frozenset(sequences)
+            elif type(value) is dict:
+                mappings.add(name)
+        return found, frozenset(floats), frozenset(sequences), frozenset(mappings)
 
     def _specimens(self, args, kwargs) -> dict:
         """The objects (not arrays, numbers or containers) this call passes, by name."""
@@ -275,7 +303,7 @@ class Derivative:
                 value) for value in (*args, *kwargs.values()))
             fast = self._fast_paths[key] = arguments.fast_path(
                 args, emitted, self._slow_call, keywords,
-                self._restructured if structured else None, summary)
+                self._restructured if structured else None, summary, _note_place)
         return fast
 
     def _plain(self, args, kwargs) -> bool:
@@ -318,6 +346,9 @@ class Derivative:
                 f"use srcgrad.vjp({compiled.source.name}) with a cotangent of the "
                 "output's shape, or reduce the output (for example with .sum()) first",
             ).with_traceback(None) from None
+        except Exception as exc:
+            _note_place(exc)
+            raise
 
     def _restructured(self, result, args, kwargs):
         """The emitted function's result for these arguments, with the gradients of lists,

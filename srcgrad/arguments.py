@@ -35,7 +35,7 @@ def is_float64(value) -> bool:
 MISS = object()  # a positional argument the call did not pass
 
 
-def fast_path(args, function, slow, keywords=None, finish=None, summary=None):
+def fast_path(args, function, slow, keywords=None, finish=None, summary=None, noted=None):
     """The function a derivative is called through after a plain call with `args` (and
     `keywords`, by name): it calls `function` with arguments of the types, dtypes and
     layouts that these have (objects: of the same `summary(object)`, what their code was
@@ -48,11 +48,12 @@ def fast_path(args, function, slow, keywords=None, finish=None, summary=None):
     made for) and keeps the new shapes, so that calls whose sizes change (a last, smaller
     batch; training and test batches in turn) stay on it. The errors the full path
     locates (`rt.SharedMemoryError`, `rt.NonScalarOutputError`) go to `slow` too, which
-    runs the call again to report them."""
+    runs the call again to report them; any other error raised goes to `noted(error)`
+    first (which says where), then on."""
     keywords = keywords or {}
     names = [f"a{i}" for i in range(len(args))] + list(keywords)
     scope = {"ndarray": np.ndarray, "function": function, "slow": slow, "MISS": MISS,
-             "finish": finish, "summary": summary,
+             "finish": finish, "summary": summary, "noted": noted or (lambda error: None),
              "located": (rt.SharedMemoryError, rt.NonScalarOutputError)}
     same, alike, arrays = [], [], []
     for i, (name, value) in enumerate(zip(names, (*args, *keywords.values()))):
@@ -105,6 +106,9 @@ def fast_path(args, function, slow, keywords=None, finish=None, summary=None):
               f"            return {result}",
               "        except located:",
               "            pass",
+              "        except Exception as error:",
+              "            noted(error)",
+              "            raise",
               f"    return slow({handed})"]
     text = "\n".join(lines) + "\n"
     exec(compile(text, "<srcgrad call fast path>", "exec"), scope)  # noqa: S102 - text above
@@ -113,6 +117,7 @@ def fast_path(args, function, slow, keywords=None, finish=None, summary=None):
 
 # Names a fast path uses for itself, which a keyword it takes cannot have.
 _RESERVED = re.compile(r"more|keywords|ndarray|function|slow|finish|summary|MISS|located|type"
+                       r"|noted|error|Exception"
                        r"|len|(?:a|s|shape|dtype|type|summary)[0-9]+")
 
 

@@ -557,3 +557,61 @@ def test_a_helper_updating_its_argument_is_refused_when_its_result_is_unused(fun
         assert f":{line}:" in str(info.value)
     gradient = srcgrad.grad(_a_number_updated)(x)
     np.testing.assert_array_equal(gradient, [2.0, 2.0])
+
+
+def _inner_product(w, x):
+    return np.tanh(x @ w)
+
+
+def _calls_inner(w, x):
+    h = _inner_product(w, x)
+    return np.sum(h * h)
+
+
+def _entries(x):
+    return {"a": x, "b": x * 2.0}
+
+
+def _loops_over_a_dict_of_unknown_type(x):
+    entries = _entries(x)
+    total = 0.0
+    for name in entries:
+        total = total + np.sum(entries[name])
+    return total
+
+
+def _note(error: BaseException) -> str:
+    notes = [n for n in getattr(error, "__notes__", ()) if n.startswith("srcgrad:")]
+    assert len(notes) == 1, notes
+    return notes[0]
+
+
+def test_an_error_raised_by_emitted_code_names_the_users_line():
+    """NumPy's own error stays (its type and message), with a note naming the line of the
+    user's file whose emitted code raised it: through the fast path and the full path, in
+    a helper, and through a derivative of a derivative (the note follows the emitted
+    code's lines back to the user's)."""
+    w, good, bad = np.ones(3), np.ones((4, 3)), np.ones((4, 5))
+    line = _line_of(_inner_product, "return np.tanh(x @ w)")
+    derivative = srcgrad.grad(_calls_inner)
+    derivative(w, good)  # (the next call takes the fast path)
+    pullback = srcgrad.vjp(_calls_inner)
+    nested = srcgrad.jvp(srcgrad.grad(_calls_inner))
+    for call in (lambda: derivative(w, bad), lambda: srcgrad.grad(_calls_inner)(w, bad),
+                 lambda: pullback(w, bad, **{pullback.extra_parameters[0]: 1.0}),
+                 lambda: nested(w, bad, **{nested.extra_parameters[0]: np.ones(3)})):
+        with pytest.raises(ValueError, match="matmul") as info:
+            call()
+        note = _note(info.value)
+        assert f"{__file__}:{line}:" in note, note
+        assert "return np.tanh(x @ w)" in note and "^^^^^" in note
+        assert "help: call the function itself" in note
+
+
+def test_a_loop_over_a_dict_srcgrad_cannot_see_is_located():
+    """(A dict a helper returns: the loop reads entries by position, and the KeyError
+    names the loop's line; dict displays, parameters and .items() loop over keys.)"""
+    with pytest.raises(KeyError) as info:
+        srcgrad.grad(_loops_over_a_dict_of_unknown_type)(np.ones(2))
+    line = _line_of(_loops_over_a_dict_of_unknown_type, "for name in entries:")
+    assert f"{__file__}:{line}:" in _note(info.value)

@@ -50,7 +50,8 @@ def primal_call(source: Source, module, stmt: ast.stmt) -> ast.stmt:
     called = user_call(source, stmt.value)
     if called is None:
         return stmt
-    emitted = module.primal(called[0], call_specimens(source, called[1]))
+    emitted = module.primal(called[0], call_specimens(source, called[1]),
+                            call_mappings(source, called[1]))
     if emitted is None:
         return stmt
     new = copy.copy(stmt)
@@ -103,3 +104,9 @@ def call_specimens(source: Source, arguments: dict) -> dict:
     """The objects a call passes, by the callee's parameter names."""
     return {parameter: source.specimens[node.id] for parameter, node in arguments.items()
             if isinstance(node, ast.Name) and node.id in source.specimens}
+
+
+def call_mappings(source: Source, arguments: dict) -> frozenset:
+    """The callee's parameters a call passes the caller's dict parameters to."""
+    return frozenset(parameter for parameter, node in arguments.items()
+                     if isinstance(node, ast.Name) and node.id in source.mappings)

@@ -19,47 +19,58 @@ __all__ = ["render_functions", "render_module", "compile_module"]
 _INDENT = "    "
 
 
-def _block(body: list[ast.stmt], depth: int) -> list[str]:
+def _block(body: list[ast.stmt], depth: int, places: list) -> list[str]:
     lines = []
     for stmt in body:
-        lines += _statement(stmt, depth)
+        lines += _statement(stmt, depth, places)
     if all(isinstance(s, Comment) for s in body):
         lines.append(f"{_INDENT * depth}pass")
+        places.append(None)
     return lines
 
 
-def _statement(stmt: ast.stmt, depth: int) -> list[str]:
+def _statement(stmt: ast.stmt, depth: int, places: list) -> list[str]:
+    """The lines of `stmt`; `places` gets, for each, the statement it runs (None for a
+    comment)."""
     pad = _INDENT * depth
     if isinstance(stmt, Comment):
+        places.append(None)
         return [f"{pad}# {stmt.text}"]
+    places.append(stmt)
     if isinstance(stmt, ast.If):
-        lines = [f"{pad}if {ast.unparse(stmt.test)}:", *_block(stmt.body, depth + 1)]
+        lines = [f"{pad}if {ast.unparse(stmt.test)}:", *_block(stmt.body, depth + 1, places)]
         orelse = stmt.orelse
         while len(orelse) == 1 and isinstance(orelse[0], ast.If):
-            lines += [f"{pad}elif {ast.unparse(orelse[0].test)}:", *_block(orelse[0].body, depth + 1)]
+            places.append(orelse[0])
+            lines += [f"{pad}elif {ast.unparse(orelse[0].test)}:",
+                      *_block(orelse[0].body, depth + 1, places)]
             orelse = orelse[0].orelse
         if orelse:
-            lines += [f"{pad}else:", *_block(orelse, depth + 1)]
+            places.append(None)
+            lines += [f"{pad}else:", *_block(orelse, depth + 1, places)]
         return lines
     if isinstance(stmt, ast.For):
         header = f"{pad}for {ast.unparse(stmt.target)} in {ast.unparse(stmt.iter)}:"
-        return [header, *_block(stmt.body, depth + 1)]
+        return [header, *_block(stmt.body, depth + 1, places)]
     if isinstance(stmt, ast.While):
-        return [f"{pad}while {ast.unparse(stmt.test)}:", *_block(stmt.body, depth + 1)]
+        return [f"{pad}while {ast.unparse(stmt.test)}:", *_block(stmt.body, depth + 1, places)]
     if isinstance(stmt, ast.FunctionDef):
         header = ast.unparse(copy_without_body(stmt)).splitlines()[0]
-        return [f"{pad}{header}", *_block(stmt.body, depth + 1)]
-    text = ast.unparse(stmt)
-    return [f"{pad}{line}" for line in text.splitlines()]
+        return [f"{pad}{header}", *_block(stmt.body, depth + 1, places)]
+    lines = [f"{pad}{line}" for line in ast.unparse(stmt).splitlines()]
+    places += [stmt] * (len(lines) - 1)
+    return lines
 
 
-def _function(function: ast.FunctionDef, docstring: str) -> list[str]:
+def _function(function: ast.FunctionDef, docstring: str, places: list) -> list[str]:
     header = copy_without_body(function)
     lines = [ast.unparse(header).splitlines()[0]]
+    places.append(function)
     if docstring:
         lines.append(f'{_INDENT}"""{docstring}"""')
+        places.append(function)
     for stmt in function.body:
-        lines += _statement(stmt, 1)
+        lines += _statement(stmt, 1, places)
     return lines
 
 
@@ -72,11 +83,14 @@ def copy_without_body(function: ast.FunctionDef) -> ast.FunctionDef:
     return header
 
 
-def render_functions(functions: list[tuple[ast.FunctionDef, str]]) -> str:
-    """The text of each (function, docstring), two blank lines before each."""
-    lines = []
+def render_functions(functions: list[tuple[ast.FunctionDef, str]], places=None) -> str:
+    """The text of each (function, docstring), two blank lines before each; `places`, if
+    given, gets for each line of the text the statement it runs, or None."""
+    lines: list[str] = []
+    places = [] if places is None else places
     for function, docstring in functions:
-        lines += ["", "", *_function(function, docstring)]
+        places += [None, None]
+        lines += ["", "", *_function(function, docstring, places)]
     return "\n".join(lines) + "\n"
 
 
@@ -94,10 +108,29 @@ def render_module(
 
 _counter = itertools.count(1)
 
+# Emitted modules' filenames -> locate(line): where in the user's file (a Location) the
+# statement on that line of the emitted text came from, or None.
+_PLACES: dict = {}
 
-def compile_module(text: str, label: str):
+
+def compile_module(text: str, label: str, locate=None):
     """Compile module text under a unique `<srcgrad ...>` filename registered in linecache,
-    so tracebacks, debuggers and `inspect.getsource` show the generated lines."""
+    so tracebacks, debuggers and `inspect.getsource` show the generated lines (and with
+    `locate`, `place` finds the user's line of each)."""
     filename = f"<srcgrad-{next(_counter)} {label}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    if locate is not None:
+        _PLACES[filename] = locate
     return compile(text, filename, "exec")
+
+
+def place(filename: str, line: int):
+    """The Location in the user's file of what line `line` of an emitted module runs (of
+    the user's own line when that module differentiates emitted code), or None."""
+    found = None
+    while filename in _PLACES:
+        where = _PLACES[filename](line)
+        if where is None:
+            break
+        found, filename, line = where, where.filename, where.line
+    return found

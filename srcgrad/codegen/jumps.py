@@ -27,6 +27,7 @@ from srcgrad.errors import UnsupportedSyntaxError
 __all__ = ["structure"]
 
 _LOOPS = (ast.For, ast.While)
+_UNKNOWN = object()
 
 
 def _name(name: str, store: bool = False) -> ast.Name:
@@ -40,6 +41,25 @@ def _assign(target, value) -> ast.Assign:
 
 def _call(func: str, *args) -> ast.Call:
     return ast.Call(func=_name(func), args=list(args), keywords=[])
+
+
+def _item(container: str, key: ast.expr) -> ast.Subscript:
+    return ast.Subscript(value=_name(container), slice=key, ctx=ast.Load())
+
+
+def _dict_locals(function: ast.FunctionDef) -> frozenset:
+    """The variables of `function` that every assignment gives a dict display."""
+    displays: dict[str, int] = {}
+    stores: dict[str, int] = {}
+    for node in walk(function):
+        if isinstance(node, ast.arg) or (isinstance(node, ast.Name)
+                                         and isinstance(node.ctx, ast.Store)):
+            label = node.arg if isinstance(node, ast.arg) else node.id
+            stores[label] = stores.get(label, 0) + 1
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Dict)):
+            displays[node.targets[0].id] = displays.get(node.targets[0].id, 0) + 1
+    return frozenset(n for n, count in displays.items() if stores[n] == count)
 
 
 def _not(name: str) -> ast.expr:
@@ -98,6 +118,7 @@ class _Structurer:
         self.source = source
         self.namer = namer
         self.result = result  # the variable early returns store their value in
+        self.dict_locals = _dict_locals(source.tree)
 
     def builtin(self, node: ast.expr, name: str) -> bool:
         allowed = {"start"} if name == "enumerate" else set()
@@ -160,13 +181,76 @@ class _Structurer:
                 return inner(ast.BinOp(left=last, op=ast.Sub(), right=k))
 
             return _name(length), backwards
-        if isinstance(iterable, ast.Name):
-            seq = iterable.id
-        else:
-            seq = self.namer.fresh("items")
-            before.append(_assign(seq, iterable))
-        return (_call("len", _name(seq)),
-                lambda k: ast.Subscript(value=_name(seq), slice=k, ctx=ast.Load()))
+        found = self.mapping(iterable)
+        if found is not None:
+            return self.entries(*found, before)
+        seq = self.held(iterable, "items", before)
+        return _call("len", _name(seq)), lambda k: _item(seq, k)
+
+    def held(self, value: ast.expr, label: str, before: list[ast.stmt]) -> str:
+        """The name `value` is read by: itself, or a new variable assigned before."""
+        if isinstance(value, ast.Name):
+            return value.id
+        name = self.namer.fresh(label)
+        before.append(_assign(name, value))
+        return name
+
+    def mapping(self, iterable: ast.expr):
+        """(dict, what a trip reads: "keys", "values" or "items") when a loop runs over a
+        dict: its `.keys()`, `.values()` or `.items()`, or a name `is_dict` knows for
+        one. None otherwise."""
+        if (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute)
+                and iterable.func.attr in ("keys", "values", "items")
+                and not iterable.args and not iterable.keywords
+                and self.is_dict(iterable.func.value) is not False):
+            return iterable.func.value, iterable.func.attr
+        if self.is_dict(iterable):
+            return iterable, "keys"
+        return None
+
+    def entries(self, mapping: ast.expr, part: str, before: list[ast.stmt]):
+        """The view of a loop over a dict's keys, values or items: its keys are listed
+        once before the loop (`keys = params.keys()`, a list in emitted code), and each
+        trip reads `keys[k]` and the entry `params[keys[k]]`."""
+        held = self.held(mapping, "mapping", before)
+        names = self.namer.fresh("keys")
+        listed = ast.Call(func=ast.Attribute(value=_name(held), attr="keys", ctx=ast.Load()),
+                          args=[], keywords=[])
+        before.append(_assign(names, listed))
+
+        def element(k):
+            if part == "keys":
+                return _item(names, k)
+            entry = _item(held, _item(names, k))
+            if part == "values":
+                return entry
+            return ast.Tuple(elts=[_item(names, clone(k)), entry], ctx=ast.Load())
+
+        return _call("len", _name(names)), element
+
+    def is_dict(self, node: ast.expr):
+        """Is `node` a dict in the call compiled for: a parameter it passes a dict to, a
+        variable only ever assigned dict displays, or an attribute of a parameter object
+        (None: not known)?"""
+        if isinstance(node, ast.Name) and (node.id in self.source.mappings
+                                           or node.id in self.dict_locals):
+            return True
+        value = self.held_by_object(node)
+        return None if value is _UNKNOWN else isinstance(value, dict)
+
+    def held_by_object(self, node: ast.expr):
+        """What an attribute chain from a parameter object (`self.layers`) holds in the
+        call compiled for; `_UNKNOWN` for anything else."""
+        path = []
+        while isinstance(node, ast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id not in self.source.specimens:
+            return _UNKNOWN
+        value = self.source.specimens[node.id]
+        for attr in reversed(path):
+            value = getattr(value, attr, _UNKNOWN)
+        return value
 
     # -- loops over lists of modules are unrolled -----------------------------------------
 
@@ -174,15 +258,7 @@ class _Structurer:
         """The objects a loop iterates over, when it runs over a list or tuple of objects
         held by a parameter object (`for layer in self.layers`): each may be of another
         type, so each iteration's calls resolve to other methods. None otherwise."""
-        path = []
-        while isinstance(iterable, ast.Attribute):
-            path.append(iterable.attr)
-            iterable = iterable.value
-        if not isinstance(iterable, ast.Name) or iterable.id not in self.source.specimens:
-            return None
-        value = self.source.specimens[iterable.id]
-        for attr in reversed(path):
-            value = getattr(value, attr, None)
+        value = self.held_by_object(iterable)
         if isinstance(value, (list, tuple)) and value and all(object_like(v) for v in value):
             return value
         return None

@@ -99,7 +99,7 @@ def lift_nested(source: Source) -> Source:
                   line_offset=source.line_offset, col_offset=source.col_offset,
                   lines=source.lines, resolver=resolver, specimens=source.specimens,
                   layouts=source.layouts, floats=source.floats,
-                  sequences=source.sequences)
+                  sequences=source.sequences, mappings=source.mappings)
 
 
 class _Extra(dict):

@@ -197,6 +197,11 @@ class Expressions:
             temporary = self.temporary(read, node)
             self.source.specimens[temporary.id] = held
             return temporary
+        if isinstance(base, ast.Name) and isinstance(
+                getattr(self.source.specimens.get(base.id), node.attr, None), dict):
+            temporary = self.temporary(read, node)  # a dict: loops in callees run over keys
+            self.source.mappings |= {temporary.id}
+            return temporary
         return read
 
     def held(self, base: ast.expr, attr: str):

@@ -46,6 +46,18 @@ class Compiled:
     functions: tuple = ()  # (emitted name, user function) for every function in the module
     standalone_text: str = ""  # `text` plus imports of the user's values it reads
     as_tuple: bool = False  # wrt was a tuple: the gradients come as a tuple
+    # for each line of `text` from `first_line` on: (the Source, the statement it runs) or
+    # None, so that an error raised by the emitted code can name the user's line
+    places: tuple = ()
+    first_line: int = 1
+
+    def locate(self, line: int):
+        """The Location in the user's file of the statement line `line` of `text` runs."""
+        index = line - self.first_line
+        if 0 <= index < len(self.places) and self.places[index] is not None:
+            src, stmt = self.places[index]
+            return src.locate(stmt)
+        return None
 
 
 def resolve_wrt(src: source.Source, wrt) -> tuple[tuple[str, ...], bool]:
@@ -110,6 +122,7 @@ class Entry:
     wrt: tuple[str, ...]
     tree: ast.FunctionDef | None = None  # None while being compiled (recursion)
     docstring: str = ""
+    source: object = None  # the source.Source it was compiled from
 
 
 class Module:
@@ -124,27 +137,30 @@ class Module:
         # not used, so that the checks run
         self.effects: set[str] = set()
 
-    def request(self, function, kind: str, wrt: tuple[str, ...], specimens=None) -> Entry:
-        """The derivative of a called user function (compiled on first request). Its
-        derivative inputs (cotangent, tangents) come first, then the call's arguments."""
+    def request(self, function, kind: str, wrt: tuple[str, ...], specimens=None,
+                mappings=frozenset()) -> Entry:
+        """The derivative of a called user function (compiled on first request), for a
+        call passing these objects (`specimens`) and dicts (to the parameters named by
+        `mappings`). Its derivative inputs (cotangent, tangents) come first, then the
+        call's arguments."""
         specimens = dict(specimens or {})
-        key = (function, kind, wrt, source.signature(specimens))
+        key = (function, kind, wrt, source.signature(specimens), tuple(sorted(mappings)))
         if key not in self.entries:
-            src = _front(function, specimens)
+            src = _front(function, specimens, mappings)
             name = self.namer.fresh(f"{_label(function, src)}_{kind}")
             entry = self.entries[key] = Entry(name, function, kind, wrt)
             self.build(entry, src, has_aux=False, as_tuple=len(wrt) > 1, internal=True)
         return self.entries[key]
 
-    def primal(self, function, specimens=None) -> str | None:
+    def primal(self, function, specimens=None, mappings=frozenset()) -> str | None:
         """The name of `function` compiled as is (its normalized body, calling backend
         kernels), so the forward sweep runs it on the arguments' device; None when it
         cannot be compiled (then the caller keeps calling the original)."""
         specimens = dict(specimens or {})
-        key = (function, "primal", (), source.signature(specimens))
+        key = (function, "primal", (), source.signature(specimens), tuple(sorted(mappings)))
         if key not in self.entries:
             try:
-                src = _front(function, specimens)
+                src = _front(function, specimens, mappings)
             except SrcgradError:
                 return None
             name = self.namer.fresh(f"{_label(function, src)}_primal")
@@ -158,6 +174,7 @@ class Module:
 
     def build(self, entry: Entry, src: source.Source, has_aux: bool, as_tuple: bool,
               internal: bool) -> ast.FunctionDef:
+        entry.source = src
         normalized, inplace = normalize.normalize_with_updates(src)
         if not src.filename.startswith("<srcgrad"):
             # Emitted code restores what its forward sweep overwrote before reading it
@@ -229,9 +246,10 @@ def _label(function, src: source.Source) -> str:
     return src.name
 
 
-def _front(fn, specimens=None) -> source.Source:
+def _front(fn, specimens=None, mappings=frozenset()) -> source.Source:
     src = source.parse_function(fn)
     src.specimens = dict(specimens or source.annotated_specimens(fn))
+    src.mappings = frozenset(mappings)
     src = lift.lift_nested(src)
     _check_reserved(src)
     fence.check(src)
@@ -240,19 +258,21 @@ def _front(fn, specimens=None) -> source.Source:
 
 def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
                        specimens=None, layouts=None, floats=frozenset(),
-                       sequences=frozenset()) -> Compiled:
+                       sequences=frozenset(), mappings=frozenset()) -> Compiled:
     """Run the pipeline on `fn`; raises a located SrcgradError on bad input. `specimens`
     maps parameters to the objects a call passes, to resolve method calls on them;
     `layouts` maps parameters to the rank and unit axes of the arrays a call passes
     (`(None, 1)`: a column), to specialize the emitted code to them; `floats` names those
     that are float64 (arrays or Python floats), whose dead temporaries may be updated in
     place; `sequences` those the call passes lists or tuples to (reverse mode cannot join
-    or repeat them: said where the code does it, at compile time)."""
+    or repeat them: said where the code does it, at compile time), and `mappings` those it
+    passes dicts to (a loop over one runs over its keys)."""
     src = source.parse_function(fn)
     src.specimens = dict(specimens or source.annotated_specimens(fn))
     src.layouts = dict(layouts or {})
     src.floats = frozenset(floats)
     src.sequences = frozenset(sequences)
+    src.mappings = frozenset(mappings)
     src = lift.lift_nested(src)
     names, as_tuple = resolve_wrt(src, wrt)
     _check_reserved(src)
@@ -273,7 +293,11 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
         header.append("For arguments shaped: " + ", ".join(
             f"{name} {_spell_layout(layout)}" for name, layout in src.layouts.items()))
     entries = list(module.entries.values())
-    functions = emit.render_functions([(e.tree, e.docstring) for e in entries])
+    functions, places = "", []
+    for e in entries:  # (rendered one by one: the same text, and each line's Source)
+        statements: list = []
+        functions += emit.render_functions([(e.tree, e.docstring)], statements)
+        places += [None if s is None else (e.source, s) for s in statements]
     text = emit.render_module(functions, header)
     imports = ["import srcgrad.runtime as rt", *_user_imports(entries)]
     standalone = emit.render_module(functions, header, imports)
@@ -291,6 +315,8 @@ def compile_derivative(fn, wrt=0, kind: str = "grad", has_aux: bool = False,
         functions=tuple((e.tree.name, e.function) for e in entries),
         standalone_text=standalone,
         as_tuple=as_tuple,
+        places=tuple(places),
+        first_line=text.count("\n") - functions.count("\n") + 1,
     )
 
 

@@ -89,6 +89,7 @@ class Source:
     layouts: dict = field(default_factory=dict)  # parameter -> rank and unit axes
     floats: frozenset = frozenset()  # parameters holding float64 values
     sequences: frozenset = frozenset()  # parameters the call passes lists or tuples to
+    mappings: frozenset = frozenset()  # parameters the call passes dicts to
 
     @property
     def name(self) -> str:
@@ -284,13 +285,13 @@ def annotated_specimens(fn) -> dict:
 
 
 def summary(value, depth=0):
-    """A hashable summary of the type of an object (and of the objects it holds), under
-    which code compiled for it stays valid."""
+    """A hashable summary of the type of an object (and of the objects, lists and dicts it
+    holds), under which code compiled for it stays valid."""
     if depth > 8:
         return type(value)
     if object_like(value):
         held = tuple((k, summary(v, depth + 1)) for k, v in sorted(vars(value).items())
-                     if object_like(v) or isinstance(v, (list, tuple)))
+                     if object_like(v) or isinstance(v, (list, tuple, dict)))
         return (type(value), held)
     if isinstance(value, (list, tuple)):
         return (type(value), tuple(summary(v, depth + 1) for v in value))

@@ -271,6 +271,7 @@ method("flatten", np.ravel)
 method("repeat", np.repeat)
 method("diagonal", np.diagonal)
 method("copy", containers.copy_of)  # (also a list's or dict's, which stay one)
+method("keys", containers.keys)  # a dict's, as a list
 method("argmax", np.argmax)
 method("argmin", np.argmin)
 method("any", np.any)

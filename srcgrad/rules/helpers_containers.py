@@ -106,6 +106,8 @@ def as_gradient(out, gradient, like):
 
 # A zero tangent shaped like its argument.
 nondifferentiable(containers.zeros_tree, kernel="zeros_tree")
+# The keys of a dict (`d.keys()`; loops over a dict read its entries by them).
+nondifferentiable(containers.keys, kernel="keys")
 
 
 @rule(containers.attribute_part, kernel="attribute_part")

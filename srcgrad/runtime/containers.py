@@ -13,7 +13,8 @@ import numpy as np
 
 __all__ = ["add_tree", "item_part", "item_adjoint", "drop_last", "zeros_tree", "cotangents",
            "Cotangents", "as_gradient", "push_adjoint", "attribute", "attribute_part",
-           "attribute_tangent", "undrop_last", "copy_of", "own", "item_record", "item_restore"]
+           "attribute_tangent", "undrop_last", "copy_of", "own", "item_record", "item_restore",
+           "keys"]
 
 
 # what the arithmetic of a list's adjoint says (`unbroadcast` says it too): the operators
@@ -77,7 +78,16 @@ class Cotangents:
     def _arithmetic(self, *_):  # (the rule of `p * 2` for a list argument `p`, say)
         raise ValueError(LIST_ARITHMETIC)
 
-    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __sub__ = __rsub__ = __neg__ = _arithmetic
+    def __mul__(self, other):
+        """`b * 1.0`, the copy derivative code makes of an adjoint it goes on to update (a
+        list times a float is no Python: no rule's `*` of a list's adjoint meets it);
+        anything else is the arithmetic of a list."""
+        if type(other) is float and other == 1.0:
+            return Cotangents(self.entries)
+        return self._arithmetic()
+
+    __rmul__ = __mul__
+    __truediv__ = __rtruediv__ = __sub__ = __rsub__ = __neg__ = _arithmetic
 
     def __getitem__(self, key):
         return self.entries[key]
@@ -117,6 +127,13 @@ def copy_of(xp, value, order="K"):
     if isinstance(value, (list, dict)):
         return value.copy()
     return xp.copy(value) if order == "K" else xp.copy(value, order=order)
+
+
+def keys(xp, mapping):
+    """`mapping.keys()` as a list, in the mapping's order: what a loop over a dict, its
+    `.keys()`, `.values()` or `.items()` reads its entries by (`for name in params` is
+    `for index in range(len(names))` reading `params[names[index]]`)."""
+    return list(mapping.keys())
 
 
 def own(xp, value):

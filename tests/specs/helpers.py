@@ -178,6 +178,14 @@ def zeros_tree_is_flat(x):
     return x * x + xp.zeros_tree(x)
 
 
+def by_listed_keys(x):
+    """A dict's entry read by its key from `xp.keys` (what a loop over a dict does)."""
+    xp = rt.namespace(x=x)
+    entries = {"a": x, "b": x * 2.0}
+    names = xp.keys(entries)
+    return x * entries[names[1]]
+
+
 # ---------------------------------------------------------------- the table
 
 CASES = []
@@ -275,4 +283,5 @@ CASES += [
     Case(cotangents, (Arg((5,)), Arg((2,)), Arg((3,))), (containers.cotangents,), wrt=(0,)),
     Case(as_gradient, (Arg((3,)), Arg((3,))), (containers.as_gradient,), wrt=(0,)),
     Case(zeros_tree_is_flat, (Arg((3,)),), (containers.zeros_tree,)),
+    Case(by_listed_keys, (Arg((3,)),), (containers.keys,)),
 ]
