@@ -256,6 +256,11 @@ class Derivative:
                 sequences.add(name)
             elif type(value) is dict:
                 mappings.add(name)
+                for key, entry in arguments.laid_out_entries(value):
+                    label = arguments.entry_label(name, key)
+                    found[label] = arguments.layout(entry)
+                    if arguments.is_float64(entry):
+                        floats.add(label)
         return found, frozenset(floats), frozenset(sequences), frozenset(mappings)
 
     def _specimens(self, args, kwargs) -> dict:

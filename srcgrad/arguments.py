@@ -27,6 +27,25 @@ def layout(value):
     return None
 
 
+def laid_out_entries(mapping: dict) -> list:
+    """The entries (key, value) of a dict that code is specialized to: those with a
+    `layout`, under keys that are strings. A dict of more entries than a model's
+    parameters stays generic."""
+    if len(mapping) > _ENTRIES:
+        return []
+    return [(key, value) for key, value in mapping.items()
+            if type(key) is str and layout(value) is not None]
+
+
+def entry_label(name: str, key: str) -> str:
+    """How layouts and floats name the entry `key` of the dict parameter `name`: as the
+    code reads it, `"params['W1']"` (`analysis.layouts.entry_label` reads it there)."""
+    return f"{name}[{key!r}]"
+
+
+_ENTRIES = 64
+
+
 def is_float64(value) -> bool:
     """A Python float or a float64 array (what may be updated in place)."""
     return type(value) is float or getattr(value, "dtype", None) == np.float64
@@ -56,25 +75,39 @@ def fast_path(args, function, slow, keywords=None, finish=None, summary=None, no
              "finish": finish, "summary": summary, "noted": noted or (lambda error: None),
              "located": (rt.SharedMemoryError, rt.NonScalarOutputError)}
     same, alike, arrays = [], [], []
+
+    def array(read: str, value, i) -> None:  # `read` reads an array like `value`
+        scope[f"shape{i}"], scope[f"dtype{i}"] = value.shape, value.dtype
+        held = read if read.isidentifier() else f"v{i}"  # (an entry: read once, kept)
+        first = read if held == read else f"({held} := {read})"
+        # (a dtype is that same object but for arrays made another way, unpickled)
+        is_array = (f"type({first}) is ndarray and ({held}.dtype is dtype{i} "
+                    f"or {held}.dtype == dtype{i})")
+        same.append(f"{is_array} and {held}.shape == shape{i}")
+        axes = "".join(f" and s{i}[{k}] {'==' if n == 1 else '!='} 1"
+                       for k, n in enumerate(value.shape))
+        alike.append(f"{is_array} and len(s{i} := {held}.shape) == {value.ndim}{axes}")
+        arrays.append(i)
+
     for i, (name, value) in enumerate(zip(names, (*args, *keywords.values()))):
         kind = type(value)
         if kind is np.ndarray:
-            scope[f"shape{i}"], scope[f"dtype{i}"] = value.shape, value.dtype
-            # (a dtype is that same object but for arrays made another way, unpickled)
-            is_array = (f"type({name}) is ndarray and ({name}.dtype is dtype{i} "
-                        f"or {name}.dtype == dtype{i})")
-            same.append(f"{is_array} and {name}.shape == shape{i}")
-            axes = "".join(f" and s{i}[{k}] {'==' if n == 1 else '!='} 1"
-                           for k, n in enumerate(value.shape))
-            alike.append(f"{is_array} and len(s{i} := {name}.shape) == {value.ndim}{axes}")
-            arrays.append(i)
-        else:
-            scope[f"type{i}"] = kind
-            same.append(f"type({name}) is type{i}")
-            if kind not in _NEUTRAL and kind not in CONTAINERS:  # an object
-                scope[f"summary{i}"] = summary(value)
-                same[-1] += f" and summary({name}) == summary{i}"
-            alike.append(same[-1])
+            array(name, value, i)
+            continue
+        scope[f"type{i}"] = kind
+        same.append(f"type({name}) is type{i}")
+        if kind not in _NEUTRAL and kind not in CONTAINERS:  # an object
+            scope[f"summary{i}"] = summary(value)
+            same[-1] += f" and summary({name}) == summary{i}"
+        alike.append(same[-1])
+        if kind is dict:  # the entries its code is specialized to
+            for j, (key, entry) in enumerate(laid_out_entries(value)):
+                if type(entry) is np.ndarray:
+                    array(f"{name}.get({key!r})", entry, f"{i}_{j}")
+                else:
+                    scope[f"type{i}_{j}"] = type(entry)
+                    same.append(f"type({name}.get({key!r})) is type{i}_{j}")
+                    alike.append(same[-1])
     positional, named = names[:len(args)], names[len(args):]
     parameters = ", ".join([*(f"{name}=MISS" for name in positional), *(["/"] * bool(args)),
                             "*more", *(f"{name}=MISS" for name in named), "**keywords"])
@@ -118,7 +151,7 @@ def fast_path(args, function, slow, keywords=None, finish=None, summary=None, no
 # Names a fast path uses for itself, which a keyword it takes cannot have.
 _RESERVED = re.compile(r"more|keywords|ndarray|function|slow|finish|summary|MISS|located|type"
                        r"|noted|error|Exception"
-                       r"|len|(?:a|s|shape|dtype|type|summary)[0-9]+")
+                       r"|len|(?:a|s|v|shape|dtype|type|summary)[0-9]+(?:_[0-9]+)?")
 
 
 def can_take(keywords) -> bool:
@@ -128,9 +161,13 @@ def can_take(keywords) -> bool:
 
 def accepted(args, summary) -> tuple:
     """What the fast path made for `args` takes: each argument's type, an array's dtype
-    and unit axes (its rank among them), and an object's summary."""
+    and unit axes (its rank among them), the same of a dict's laid-out entries, and an
+    object's summary."""
     return tuple((type(value), value.dtype, tuple(n == 1 for n in value.shape))
-                 if type(value) is np.ndarray else type(value)
+                 if type(value) is np.ndarray
+                 else (dict, accepted(dict(laid_out_entries(value)).values(), summary),
+                       tuple(key for key, _ in laid_out_entries(value)))
+                 if type(value) is dict else type(value)
                  if type(value) in _NEUTRAL or type(value) in CONTAINERS
                  else (type(value), summary(value)) for value in args)
 

@@ -18,6 +18,15 @@ the loop rewritten as
 the buffer is made once (at the first trip) and each trip adds into its slots: O(n) in
 all. `bx_slots` is assigned only by `accumulate_at`, so nothing else can see the
 array it updates in place.
+
+Outside loops, the adjoint of a dict read at constant keys (`params['W']`,
+`params['b']`) is a chain of one-entry container adjoints added up,
+
+    bparams = xp.unindex(bparams_b, params, 'b')
+    bparams = bparams + xp.unindex(bparams_W, params, 'W')
+
+which `gather_entries` writes as the one adjoint it is,
+`bparams = xp.cotangents({'b': bparams_b, 'W': bparams_W})`.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import ast
 
 from srcgrad.codegen.syntax import assign, call, fresh, name, walk
 
-__all__ = ["gather_in_buffers"]
+__all__ = ["gather_in_buffers", "gather_entries"]
 
 
 def gather_in_buffers(function: ast.FunctionDef) -> bool:
@@ -105,3 +114,73 @@ def _slot_accumulation(node: ast.AST) -> str | None:
             and isinstance(right.args[1], ast.Name)):
         return target
     return None
+
+
+def gather_entries(function: ast.FunctionDef) -> bool:
+    """Write a chain of `b = xp.unindex(g, d, 'k')`, `b = b + xp.unindex(g2, d, 'k2')`,
+    ... among the function's top-level statements (d one name, the keys string
+    constants, nothing else reading b or rebinding d or a g before the chain ends) as
+    `b = xp.cotangents({'k': g, 'k2': g2, ...})` where the chain ends (the entries of a
+    key read twice added). Rewrites the first chain; returns whether there was one (the
+    optimizer runs its passes until nothing changes)."""
+    body = function.body
+    for start, stmt in enumerate(body):
+        first = _entry_adjoint(stmt)
+        if first is None or first[0] is not None:
+            continue
+        target, container = stmt.targets[0].id, first[1]
+        chain, pending = [start], {first[3]}
+        for index in range(start + 1, len(body)):
+            later = body[index]
+            found = _entry_adjoint(later)
+            if found is not None and found[0] == target and found[1] == container:
+                chain.append(index)
+                pending.add(found[3])
+                continue
+            names = {n.id for n in walk(later) if isinstance(n, ast.Name)}
+            if target in names or _stores(later) & (pending | {container}):
+                break
+        if len(chain) < 2:
+            continue
+        gathered: dict = {}
+        for index in chain:
+            _, _, key, adjoint = _entry_adjoint(body[index])
+            gathered.setdefault(key, []).append(adjoint)
+        entries = ast.Dict(keys=[ast.Constant(k) for k in gathered],
+                           values=[_sum(parts) for parts in gathered.values()])
+        body[chain[-1]] = ast.copy_location(
+            assign(target, call("xp.cotangents", [entries])), body[chain[-1]])
+        for index in reversed(chain[:-1]):
+            del body[index]
+        return True
+    return False
+
+
+def _entry_adjoint(stmt: ast.stmt):
+    """(None, d, 'k', g) for `b = xp.unindex(g, d, 'k')`, (b, d, 'k', g) for `b = b +
+    xp.unindex(g, d, 'k')`, with b, d and g names; None for anything else."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)):
+        return None
+    value, added_to = stmt.value, None
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and isinstance(
+            value.left, ast.Name) and value.left.id == stmt.targets[0].id:
+        value, added_to = value.right, value.left.id
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name) and value.func.value.id == "xp"
+            and value.func.attr == "unindex" and len(value.args) == 3 and not value.keywords
+            and isinstance(value.args[0], ast.Name) and isinstance(value.args[1], ast.Name)
+            and isinstance(value.args[2], ast.Constant) and type(value.args[2].value) is str):
+        return added_to, value.args[1].id, value.args[2].value, value.args[0].id
+    return None
+
+
+def _stores(stmt: ast.stmt) -> set:
+    return {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _sum(parts: list[str]) -> ast.expr:
+    total: ast.expr = name(parts[0])
+    for part in parts[1:]:
+        total = ast.BinOp(left=total, op=ast.Add(), right=name(part))
+    return total

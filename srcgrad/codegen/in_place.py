@@ -98,6 +98,8 @@ def _update_dead_in_place(function: ast.FunctionDef, shapes: layouts.Shapes, flo
             return type(expr.value) is float
         if isinstance(expr, ast.Name):
             return expr.id in floating
+        if isinstance(expr, ast.Subscript):  # a dict parameter's float64 entry
+            return layouts.entry_label(expr) in floating
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, (*IN_PLACE_OPS, ast.Pow,
                                                                 ast.MatMult)):
             sides = (expr.left, expr.right)

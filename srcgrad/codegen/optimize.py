@@ -329,6 +329,12 @@ def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=Non
     functions `effects` names stay even when their results are not used."""
     function = clone(function)
     primal = frozenset(primal)
+    if argument_layouts and any("[" in label for label in argument_layouts):
+        # (the entries of a dict it assigns to are not the ones the caller passed)
+        kept = layouts.unchanged_entries(function, argument_layouts)
+        argument_layouts = {k: v for k, v in argument_layouts.items() if "[" not in k
+                            or k in kept}
+        floats = frozenset(k for k in floats if "[" not in k or k in kept)
     namespace = namespace_statement(function)
     helpers = xp_calls(function)  # (passes only ever remove the ones their checks look at)
     owned = _updated_in_place(function) if "accumulate_at" in helpers else frozenset()
@@ -342,6 +348,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=Non
         changed = closed_forms.close_scaling_loops(function, primal)
         if "unindex" in helpers:
             changed |= gathers.gather_in_buffers(function)
+            changed |= gathers.gather_entries(function)
         return _restore_namespace(function, namespace) or changed
 
     def specialized():

@@ -160,7 +160,7 @@ def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozen
     holds (at least) the backend functions the code calls, when the caller knows them.
     Returns whether anything changed."""
     shapes = layouts.analyze(function, argument_layouts)
-    rewriter = _Specialize(shapes, argument_layouts)
+    rewriter = _Specialize(shapes, [p for p in argument_layouts if p.isidentifier()])
     body = []
     for stmt in function.body:
         if _requires_scalar(stmt) and shapes.of(stmt.value.args[0]) == ():

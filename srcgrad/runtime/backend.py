@@ -450,6 +450,7 @@ def namespace(**values):
     its backend, when they disagree otherwise.
     """
     for value in values.values():
-        if type(value) not in _HOST_TYPES:
+        if type(value) not in _HOST_TYPES and not (
+                type(value) is dict and _HOST_TYPES.issuperset(map(type, value.values()))):
             return _select(values)
     return NUMPY

@@ -28,7 +28,7 @@ from srcgrad.codegen.analysis.shapes import all_statements, is_pop
 from srcgrad.rules import registry
 from srcgrad.codegen.syntax import walk
 
-__all__ = ["Shapes", "analyze", "elementwise_kernel"]
+__all__ = ["Shapes", "analyze", "elementwise_kernel", "entry_label", "unchanged_entries"]
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv)
 # the arithmetic kernels emitted code calls to write into a buffer (`xp.subtract(1.0, g,
@@ -140,7 +140,9 @@ class Shapes:
             base = self.of(expr.value)
             if base and self._is_integer(expr.slice):
                 return base[1:]  # one integer index: the first axis goes
-            return None
+            label = entry_label(expr)  # a dict parameter's entry
+            found = None if label is None else self.env.get(label)
+            return None if found == _CONFLICT else found
         if kind is ast.Compare:
             return self.broadcast([self.of(e) for e in (expr.left, *expr.comparators)])
         return None
@@ -254,7 +256,8 @@ class Shapes:
 
 
 def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
-    """The shapes of `function`'s names, given the layouts of (some of) its parameters."""
+    """The shapes of `function`'s names, given the layouts of (some of) its parameters
+    and of the entries of its dict parameters (by `entry_label`)."""
     shapes = Shapes()
     for name, layout in layouts.items():
         shapes.env[name] = tuple(1 if d == 1 else f"{name}.{i}" for i, d in enumerate(layout))
@@ -321,6 +324,30 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
 
 
 _ASSIGN, _SHAPE, _DIM, _SAME = "assign", "shape", "dim", "same"
+
+
+def entry_label(expr: ast.expr) -> str | None:
+    """`"params['W1']"` for the read `params['W1']`: how the layouts and floats a
+    derivative is compiled for name the entries of a dict parameter."""
+    if (expr.__class__ is ast.Subscript and expr.slice.__class__ is ast.Constant
+            and type(expr.slice.value) is str and expr.value.__class__ is ast.Name):
+        return f"{expr.value.id}[{expr.slice.value!r}]"
+    return None
+
+
+def unchanged_entries(function: ast.FunctionDef, labels) -> set:
+    """The entry labels among `labels` whose dicts `function` neither rebinds nor
+    assigns entries of (it reads those entries as the caller passed them)."""
+    stored = set()
+    for node in walk(function):
+        if node.__class__ in (ast.Subscript, ast.Attribute, ast.Name) and isinstance(
+                node.ctx, (ast.Store, ast.Del)):
+            while node.__class__ in (ast.Subscript, ast.Attribute):
+                node = node.value
+            if node.__class__ is ast.Name:
+                stored.add(node.id)
+    return {label for label in labels
+            if "[" in label and label.split("[", 1)[0] not in stored}
 
 
 def _jobs(statements, unknown: set) -> list[tuple]:
