@@ -216,3 +216,53 @@ def test_dead_temporaries_are_updated_in_place_only_for_float64():
     result = single(x.astype(np.float32))
     assert result.dtype == np.float32
     assert not [op for op in ("*= ", "+= ", "-= ") if op in single.source]
+
+
+def dense(W, b, x):
+    return np.tanh(x @ W + b)
+
+
+def layered_loss(W1, b1, W2, b2, X):
+    h = dense(W1, b1, X)
+    return np.sum(dense(W2, b2, h) ** 2) + np.sum(h * b1)
+
+
+@pytest.mark.parametrize("b_shape", [(5,), (1, 5), None], ids=["row", "unit-row", "float"])
+def test_called_functions_are_compiled_for_the_layouts_of_the_callers_arguments(b_shape):
+    """A function called with the caller's own parameters is compiled for their layouts
+    (its primal, vjp and jvp), and the caller's code after the call knows the shapes of
+    what it returns: the same derivatives as the generic code, in both modes."""
+    rng = np.random.default_rng(4)
+    b1 = 0.2 if b_shape is None else rng.standard_normal(b_shape)
+    args = (rng.standard_normal((3, 5)), b1, rng.standard_normal((5, 2)),
+            rng.standard_normal(2), rng.standard_normal((4, 3)))
+    derivative = srcgrad.vjp(layered_loss, wrt=(0, 1, 2, 3))
+    specialized = derivative(*args, 1.0)
+    _assert_same(specialized, derivative.generic_function()(*args, 1.0))
+    functions = derivative.source.split("\n\n\n")
+    first_layer, = [f for f in functions if "of dense with respect to W, b." in f]
+    assert "unbroadcast" not in first_layer and "matmul_adjoint" not in first_layer
+    pushforward = srcgrad.jvp(layered_loss, wrt=(0, 1))
+    tangents = {pushforward.extra_parameters[0]: np.ones((3, 5)),
+                pushforward.extra_parameters[1]: np.ones_like(b1) if b_shape else 1.0}
+    _assert_same(pushforward(*args, **tangents),
+                 pushforward.generic_function()(*args, **tangents))
+    W1_grad, b1_grad = specialized[:2]
+    assert np.shape(W1_grad) == (3, 5) and np.shape(b1_grad) == np.shape(b1)
+
+
+def test_the_caller_knows_the_shape_of_what_a_called_function_returns():
+    rng = np.random.default_rng(5)
+    W, b, X = rng.standard_normal((3, 5)), rng.standard_normal(5), rng.standard_normal((4, 3))
+
+    derivative = srcgrad.grad(one_layer_then_bias, wrt=(0, 1, 3))
+    c = rng.standard_normal(5)
+    gradient = derivative(W, b, X, c)
+    _assert_same(gradient, derivative.generic_function()(W, b, X, c))
+    caller = derivative.source.split("def dense_vjp(")[0]
+    assert "unbroadcast" not in caller  # `h + c`: h's shape is known, so c's sum is
+    assert "bc = " in caller and ".sum(axis=0)" in caller
+
+
+def one_layer_then_bias(W, b, X, c):
+    return np.sum((dense(W, b, X) + c) ** 2)

@@ -13,7 +13,7 @@ import types
 
 from srcgrad.codegen import primitives, template
 from srcgrad.codegen.analysis import activity as activity_module
-from srcgrad.codegen.calls import active_arguments, call_mappings, call_specimens, user_call
+from srcgrad.codegen.calls import active_arguments, call_context, user_call
 from srcgrad.codegen.syntax import Comment, assign, call, clone, name
 from srcgrad.errors import NonDifferentiableError, UnknownCalleeError
 from srcgrad.records import field, record
@@ -165,8 +165,7 @@ class Adjoints:
         if not active:
             return []
         entry = self.module.request(callee, "vjp", tuple(p for p, _ in active),
-                                    call_specimens(self.source, arguments),
-                                    call_mappings(self.source, arguments))
+                                    **call_context(self.source, arguments))
         pullback = ast.Call(func=name(entry.name),
                             args=[name(self.adjoint_name(stmt.targets[0].id)),
                                   *clone(value.args)],

@@ -50,8 +50,7 @@ def primal_call(source: Source, module, stmt: ast.stmt) -> ast.stmt:
     called = user_call(source, stmt.value)
     if called is None:
         return stmt
-    emitted = module.primal(called[0], call_specimens(source, called[1]),
-                            call_mappings(source, called[1]))
+    emitted = module.primal(called[0], **call_context(source, called[1]))
     if emitted is None:
         return stmt
     new = copy.copy(stmt)
@@ -110,3 +109,21 @@ def call_mappings(source: Source, arguments: dict) -> frozenset:
     """The callee's parameters a call passes the caller's dict parameters to."""
     return frozenset(parameter for parameter, node in arguments.items()
                      if isinstance(node, ast.Name) and node.id in source.mappings)
+
+
+def call_context(source: Source, arguments: dict) -> dict:
+    """What a callee is compiled for, from what the caller knows of the arguments a call
+    passes it, by the callee's parameter names: the objects (`specimens`), the dicts
+    (`mappings`), and the layouts of arrays and floats (`layouts`; `floats` the float64
+    ones) that are the caller's own parameters, which it never rebinds."""
+    rebound = source.rebound()
+    layouts, floats = {}, set()
+    for parameter, node in arguments.items():
+        if (isinstance(node, ast.Name) and node.id in source.layouts
+                and node.id not in rebound):
+            layouts[parameter] = source.layouts[node.id]
+            if node.id in source.floats:
+                floats.add(parameter)
+    return {"specimens": call_specimens(source, arguments),
+            "mappings": call_mappings(source, arguments),
+            "layouts": layouts, "floats": frozenset(floats)}

@@ -18,8 +18,7 @@ from srcgrad.codegen import primitives, template
 from srcgrad.codegen.adjoints import is_pop
 from srcgrad.codegen.analysis import activity as activity_module
 from srcgrad.codegen.analysis import containers as containers_module
-from srcgrad.codegen.calls import (active_arguments, call_mappings, call_specimens, primal_call,
-                                   user_call)
+from srcgrad.codegen.calls import active_arguments, call_context, primal_call, user_call
 from srcgrad.codegen.naming import Namer
 from srcgrad.codegen.normalize import local_names
 from srcgrad.codegen.source import Source
@@ -155,8 +154,7 @@ class _Forward:
         value = stmt.value
         active = active_arguments(self.source, self.activity, stmt, arguments)
         entry = self.module.request(callee, "jvp", tuple(p for p, _ in active),
-                                    call_specimens(self.source, arguments),
-                                    call_mappings(self.source, arguments))
+                                    **call_context(self.source, arguments))
         push = ast.Call(func=name(entry.name),
                         args=[*(name(self.tangent_name(o)) for _, o in active),
                               *clone(value.args)],

@@ -320,13 +320,14 @@ def _updated_in_place(function: ast.FunctionDef) -> frozenset:
 
 def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=None,
              floats=frozenset(), own_results=False, tangents=False,
-             effects=frozenset()) -> ast.FunctionDef:
+             effects=frozenset(), callees=None) -> ast.FunctionDef:
     """Return an optimized copy of an emitted function; `primal` names the user's own
     values, whose statements keep their exact operations; `argument_layouts` (parameter
     name -> rank and unit axes) specializes the code to arguments of those layouts. With
     `own_results` (the function the user calls), every array it returns is its own;
     `tangents` says that it computes tangents (forward mode repeats lists); calls of the
-    functions `effects` names stay even when their results are not used."""
+    functions `effects` names stay even when their results are not used; `callees` says
+    what the module's other functions return (`analysis.layouts.Shapes`)."""
     function = clone(function)
     primal = frozenset(primal)
     if argument_layouts and any("[" in label for label in argument_layouts):
@@ -352,7 +353,7 @@ def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=Non
         return _restore_namespace(function, namespace) or changed
 
     def specialized():
-        return specialize.specialize(function, argument_layouts, primal, helpers)
+        return specialize.specialize(function, argument_layouts, primal, helpers, callees)
 
     eliminate = partial(_eliminate, function, frozenset(effects))
     passes = [partial(_first_contributions, function), propagated, eliminate]
@@ -368,11 +369,11 @@ def optimize(function: ast.FunctionDef, primal=frozenset(), argument_layouts=Non
     _until_nothing_changes(passes, function, idempotent={eliminate, specialized})
     if argument_layouts:
         # (one shape analysis, again only after a step that changed the code)
-        known = layouts.analyze(function, argument_layouts)
+        known = layouts.analyze(function, argument_layouts, callees)
         if factoring.factor_contributions(function, argument_layouts, primal, known):
-            known = layouts.analyze(function, argument_layouts)
+            known = layouts.analyze(function, argument_layouts, callees)
         if specialize.hoist_transposes(function, argument_layouts, primal, known):
-            known = layouts.analyze(function, argument_layouts)
+            known = layouts.analyze(function, argument_layouts, callees)
         in_place.update_in_place(function, argument_layouts, floats, primal, known)
         _restore_namespace(function, namespace)
     function.body = _tidy(function.body, primal)

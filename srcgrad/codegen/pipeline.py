@@ -20,7 +20,7 @@ from srcgrad.codegen import (
     reverse,
     source,
 )
-from srcgrad.codegen.analysis import mutation
+from srcgrad.codegen.analysis import layouts, mutation
 from srcgrad.codegen.naming import RESERVED, Namer
 from srcgrad.codegen.syntax import fix_locations, walk
 from srcgrad.errors import SrcgradError, UnknownWrtError, UnsupportedSyntaxError
@@ -123,6 +123,9 @@ class Entry:
     tree: ast.FunctionDef | None = None  # None while being compiled (recursion)
     docstring: str = ""
     source: object = None  # the source.Source it was compiled from
+    # the shape of its (primal) result in the symbols of its parameters' layouts, when
+    # known (`analysis.layouts`)
+    result: tuple | None = None
 
 
 class Module:
@@ -137,30 +140,28 @@ class Module:
         # not used, so that the checks run
         self.effects: set[str] = set()
 
-    def request(self, function, kind: str, wrt: tuple[str, ...], specimens=None,
-                mappings=frozenset()) -> Entry:
+    def request(self, function, kind: str, wrt: tuple[str, ...], **context) -> Entry:
         """The derivative of a called user function (compiled on first request), for a
-        call passing these objects (`specimens`) and dicts (to the parameters named by
-        `mappings`). Its derivative inputs (cotangent, tangents) come first, then the
-        call's arguments."""
-        specimens = dict(specimens or {})
-        key = (function, kind, wrt, source.signature(specimens), tuple(sorted(mappings)))
+        call passing what `context` says (`calls.call_context`: objects, dicts, layouts).
+        Its derivative inputs (cotangent, tangents) come first, then the call's
+        arguments."""
+        key = (function, kind, wrt, _context_key(**context))
         if key not in self.entries:
-            src = _front(function, specimens, mappings)
+            src = _front(function, **context)
             name = self.namer.fresh(f"{_label(function, src)}_{kind}")
             entry = self.entries[key] = Entry(name, function, kind, wrt)
             self.build(entry, src, has_aux=False, as_tuple=len(wrt) > 1, internal=True)
         return self.entries[key]
 
-    def primal(self, function, specimens=None, mappings=frozenset()) -> str | None:
+    def primal(self, function, **context) -> str | None:
         """The name of `function` compiled as is (its normalized body, calling backend
-        kernels), so the forward sweep runs it on the arguments' device; None when it
-        cannot be compiled (then the caller keeps calling the original)."""
-        specimens = dict(specimens or {})
-        key = (function, "primal", (), source.signature(specimens), tuple(sorted(mappings)))
+        kernels) for a call passing what `context` says, so the forward sweep runs it on
+        the arguments' device; None when it cannot be compiled (then the caller keeps
+        calling the original)."""
+        key = (function, "primal", (), _context_key(**context))
         if key not in self.entries:
             try:
-                src = _front(function, specimens, mappings)
+                src = _front(function, **context)
             except SrcgradError:
                 return None
             name = self.namer.fresh(f"{_label(function, src)}_primal")
@@ -185,8 +186,10 @@ class Module:
                 self.effects.add(entry.name)
         if entry.kind == "primal":
             tree = reverse.primal(src, normalized, self, entry.name)
-            entry.tree = optimize.optimize(tree, normalize.local_names(normalized),
-                                           effects=self.effects)
+            entry.tree = optimize.optimize(tree, normalize.local_names(normalized), src.layouts,
+                                           src.floats, effects=self.effects,
+                                           callees=self.callees())
+            entry.result = self._result(entry, src)
             entry.docstring = f"{src.name}, calling the array backend's kernels."
             self._note_effects(entry)
             return entry.tree
@@ -202,12 +205,38 @@ class Module:
             tree = reverse.reverse(src, normalized, options, self, entry.name, internal)
         entry.tree = optimize.optimize(tree, normalize.local_names(normalized), src.layouts,
                                        src.floats, own_results=not internal,
-                                       tangents=entry.kind == "jvp", effects=self.effects)
+                                       tangents=entry.kind == "jvp", effects=self.effects,
+                                       callees=self.callees())
+        if entry.kind == "jvp":
+            entry.result = self._result(entry, src)
         self._note_effects(entry)
         entry.docstring = f"{_WHAT[entry.kind]} of {src.name} with respect to {', '.join(entry.wrt)}."
         self.last_return = normalized.body[-1]
         return entry.tree
 
+
+    def callees(self) -> dict:
+        """What the module's compiled functions return, for the shape analysis of their
+        callers (`analysis.layouts.Shapes`)."""
+        return {entry.name: (entry.kind, tuple(a.arg for a in entry.tree.args.args),
+                             entry.wrt, entry.result)
+                for entry in self.entries.values()
+                if entry.tree is not None and entry.kind in ("primal", "vjp", "jvp")}
+
+    def _result(self, entry: Entry, src: source.Source):
+        """The shape of what a primal or jvp entry computes (the first half of a jvp's
+        result), in the symbols of its parameters' layouts; None when unknown."""
+        returned = entry.tree.body[-1]
+        if not src.layouts or not isinstance(returned, ast.Return) or returned.value is None:
+            return None
+        value = returned.value
+        if entry.kind == "jvp":
+            if not isinstance(value, ast.Tuple) or len(value.elts) != 2:
+                return None
+            value = value.elts[0]
+        shapes = layouts.analyze(entry.tree, src.layouts, self.callees())
+        found = shapes.of(value)
+        return None if found is None else tuple(shapes.find(d) for d in found)
 
     def _note_effects(self, entry: Entry) -> None:
         """An entry that calls one with run-time checks has them too."""
@@ -246,10 +275,18 @@ def _label(function, src: source.Source) -> str:
     return src.name
 
 
-def _front(fn, specimens=None, mappings=frozenset()) -> source.Source:
+def _context_key(specimens=None, mappings=frozenset(), layouts=None, floats=frozenset()):
+    return (source.signature(specimens or {}), tuple(sorted(mappings)),
+            tuple(sorted((layouts or {}).items())), tuple(sorted(floats)))
+
+
+def _front(fn, specimens=None, mappings=frozenset(), layouts=None,
+           floats=frozenset()) -> source.Source:
     src = source.parse_function(fn)
     src.specimens = dict(specimens or source.annotated_specimens(fn))
     src.mappings = frozenset(mappings)
+    src.layouts = dict(layouts or {})
+    src.floats = frozenset(floats)
     src = lift.lift_nested(src)
     _check_reserved(src)
     fence.check(src)

@@ -95,6 +95,12 @@ class Source:
     def name(self) -> str:
         return self.tree.name
 
+    def rebound(self) -> set:
+        """The names the function assigns (its parameters among them, if it rebinds
+        them)."""
+        return {node.id for node in walk(self.tree)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del))}
+
     def locate(self, node: ast.AST) -> Location:
         """Location of a node of `tree` (or of a node copied from one) in the user's file."""
         line = getattr(node, "lineno", None) or self.tree.lineno

@@ -154,12 +154,12 @@ def _transposed(expr: ast.expr) -> ast.expr:
 
 
 def specialize(function: ast.FunctionDef, argument_layouts: dict, primal: frozenset,
-               helpers=None) -> bool:
+               helpers=None, callees=None) -> bool:
     """One round of the rewrites the layouts allow (the optimizer repeats its rounds until
     nothing changes): shape helpers, scalar checks, spread seeds, negations. `helpers`
     holds (at least) the backend functions the code calls, when the caller knows them.
     Returns whether anything changed."""
-    shapes = layouts.analyze(function, argument_layouts)
+    shapes = layouts.analyze(function, argument_layouts, callees)
     rewriter = _Specialize(shapes, [p for p in argument_layouts if p.isidentifier()])
     body = []
     for stmt in function.body:

@@ -60,7 +60,10 @@ _CONFLICT = "conflict"
 class Shapes:
     """Shapes of the names of one function, with the unification of size symbols."""
 
-    def __init__(self):
+    def __init__(self, callees=None):
+        # the emitted functions the code calls: name -> (kind, parameters, wrt, the
+        # shape of the primal result in the symbols of the parameters' layouts, or None)
+        self.callees: dict = callees or {}
         self.env: dict = {}  # name -> shape, or _CONFLICT
         self.shape_values: dict = {}  # name -> the shape it holds (`X_shape = X.shape`)
         self.dims: dict = {}  # name -> the dimension it holds (`n = X_shape[0]`)
@@ -181,8 +184,39 @@ class Shapes:
         else:
             self._matmul(tuple(reversed(a)), g)
 
+    def result(self, expr: ast.Call, index=None):
+        """The shape of what a call of an emitted function of this module returns (item
+        `index` of it, for a tuple): a vjp's results have the shapes of the arguments
+        they are the adjoints of; a primal, and both halves of a jvp, the shape of the
+        function's result, its parameters' symbols bound to the arguments' dimensions."""
+        info = self.callees.get(expr.func.id) if expr.func.__class__ is ast.Name else None
+        if info is None:
+            return None
+        kind, parameters, wrt, shape = info
+        skip = 1 if kind == "vjp" else len(wrt) if kind == "jvp" else 0
+        bound = dict(zip(parameters, expr.args[skip:]))
+        bound.update((k.arg, k.value) for k in expr.keywords if k.arg in parameters)
+        if kind == "vjp":
+            if (len(wrt) > 1) != (index is not None) or (index or 0) >= len(wrt):
+                return None
+            argument = bound.get(wrt[index or 0])
+            return None if argument is None else self.of(argument)
+        if shape is None or (kind == "jvp") != (index is not None) or (index or 0) > 1:
+            return None
+        dimensions = {}
+        for parameter in parameters:
+            argument = bound.get(parameter)
+            found = None if argument is None else self.of(argument)
+            for axis, dim in enumerate(found or ()):
+                dimensions[f"{parameter}.{axis}"] = dim
+        if any(dim != 1 and dim not in dimensions for dim in shape):
+            return None
+        return tuple(1 if dim == 1 else self.find(dimensions[dim]) for dim in shape)
+
     def _call(self, expr: ast.Call):
         func = expr.func
+        if func.__class__ is ast.Name and func.id in self.callees:
+            return self.result(expr)
         if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
                 and func.value.id == "xp"):
             return None
@@ -210,6 +244,8 @@ class Shapes:
         kind = expr.__class__
         if kind is ast.Call:
             func = expr.func
+            if func.__class__ is ast.Name and func.id in self.callees:
+                return False
             if not (func.__class__ is ast.Attribute and func.value.__class__ is ast.Name
                     and func.value.id == "xp"):
                 return True
@@ -255,10 +291,11 @@ class Shapes:
         return tuple(d for i, d in enumerate(base) if i not in axes)
 
 
-def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
+def analyze(function: ast.FunctionDef, layouts: dict, callees=None) -> Shapes:
     """The shapes of `function`'s names, given the layouts of (some of) its parameters
-    and of the entries of its dict parameters (by `entry_label`)."""
-    shapes = Shapes()
+    and of the entries of its dict parameters (by `entry_label`), and what the emitted
+    functions it calls return (`callees`, see `Shapes`)."""
+    shapes = Shapes(callees)
     for name, layout in layouts.items():
         shapes.env[name] = tuple(1 if d == 1 else f"{name}.{i}" for i, d in enumerate(layout))
     statements = list(all_statements(function.body))
@@ -269,13 +306,15 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
             shapes.counters.add(stmt.target.id)
         elif isinstance(stmt, ast.Assign):
             target = stmt.targets[0]
+            if _unpacks_a_result(stmt, shapes.callees):
+                continue
             if not isinstance(target, ast.Name) or len(stmt.targets) > 1:
                 unknown |= {n.id for t in stmt.targets for n in walk(t)
                             if isinstance(n, ast.Name)}
     final = False
     shapes.counters -= unknown | {s.targets[0].id for s in statements
                                   if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
-    jobs = _jobs(statements, unknown)
+    jobs = _jobs(statements, unknown, shapes.callees)
     for kind, target, value, _ in jobs:
         if kind is _ASSIGN and shapes.never_known(value):
             # (what the last round would find: the name has no one shape; found now, its
@@ -292,8 +331,8 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
                         shapes.dims[target] = held[extra]
                     continue
                 kind = _ASSIGN  # an array's slot, not a dimension
-            if kind is _ASSIGN:
-                found = shapes.of(value)
+            if kind is _ASSIGN or kind is _RESULT:
+                found = shapes.of(value) if kind is _ASSIGN else shapes.result(value, extra)
                 current = shapes.env.get(target)
                 if found is None:
                     unresolved.add(target)
@@ -323,7 +362,17 @@ def analyze(function: ast.FunctionDef, layouts: dict) -> Shapes:
     return shapes
 
 
-_ASSIGN, _SHAPE, _DIM, _SAME = "assign", "shape", "dim", "same"
+_ASSIGN, _SHAPE, _DIM, _SAME, _RESULT = "assign", "shape", "dim", "same", "result"
+
+
+def _unpacks_a_result(stmt: ast.Assign, callees: dict) -> bool:
+    """`a, b = f_vjp(...)` (or `y, dy = f_jvp(...)`) of an emitted function of the
+    module, into names."""
+    target, value = stmt.targets[0], stmt.value
+    return (len(stmt.targets) == 1 and target.__class__ is ast.Tuple
+            and all(e.__class__ is ast.Name for e in target.elts)
+            and value.__class__ is ast.Call and value.func.__class__ is ast.Name
+            and value.func.id in callees)
 
 
 def entry_label(expr: ast.expr) -> str | None:
@@ -350,13 +399,16 @@ def unchanged_entries(function: ast.FunctionDef, labels) -> set:
             if "[" in label and label.split("[", 1)[0] not in stored}
 
 
-def _jobs(statements, unknown: set) -> list[tuple]:
+def _jobs(statements, unknown: set, callees: dict) -> list[tuple]:
     """What each statement tells about shapes, as (kind, target, value, extra), decided
     once: `_ASSIGN` t = value; `_SHAPE` t = value.shape; `_DIM` t = value, a name's slot
     `extra` (a dimension when the name holds a shape); `_SAME` xp.require_same_shape(t,
-    value)."""
+    value); `_RESULT` t, the `extra`-th of the names a call's results unpack into."""
     jobs = []
     for stmt in statements:
+        if isinstance(stmt, ast.Assign) and _unpacks_a_result(stmt, callees):
+            jobs += [(_RESULT, e.id, stmt.value, i) for i, e in enumerate(stmt.targets[0].elts)]
+            continue
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and getattr(
                 stmt.value.func, "attr", None) == "require_same_shape":
             value, reference = stmt.value.args[:2]
