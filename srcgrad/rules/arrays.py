@@ -8,6 +8,8 @@ Forward mode passes the literal 0.0 as the tangent of an inactive element of a s
 argument; `dense_tangents` turns it into zeros of the element's shape before joining.
 """
 
+import builtins
+
 import numpy as np
 
 from srcgrad.rules.registry import Seq, adjoint, d, method, nondifferentiable, rule, tangent, xp
@@ -111,6 +113,17 @@ def stack(y, arrays: Seq, axis=0):
         d[arrays] = xp.stack_adjoint(d[y], arrays, axis)
     with tangent:
         d[y] = xp.stack(xp.dense_tangents(arrays, d[arrays]), axis=axis)
+
+
+@rule(builtins.sum, kernel="sum_of")
+def sum_of(y, iterable: Seq, start=0):
+    """Python's builtin `sum(items)` of a list or tuple of arrays or numbers (not a
+    generator), from `start`."""
+    with adjoint:
+        d[iterable] = xp.unsum_of(d[y], iterable)
+        d[start] = xp.unbroadcast(d[y], start)
+    with tangent:
+        d[y] = xp.sum_of(xp.dense_tangents(iterable, d[iterable]), d[start])
 
 
 @rule(np.hstack)

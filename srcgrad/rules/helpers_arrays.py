@@ -47,6 +47,16 @@ def stack_adjoint(out, g, arrays, axis=0):
         d[out] = xp.stack_adjoint(d[g], arrays, axis)
 
 
+@rule(ah.unsum_of, kernel="unsum_of")
+def unsum_of(out, g, items):
+    """Each item's part of g, summed down to its shape: the transpose adds the parts,
+    broadcast back to g's shape."""
+    with adjoint:
+        d[g] = xp.broadcast_like(xp.sum_of(xp.as_gradient(d[out], out)), g)
+    with tangent:
+        d[out] = xp.unsum_of(d[g], items)
+
+
 @rule(ah.unhstack, kernel="unhstack")
 def unhstack(out, g, tup):
     with adjoint:

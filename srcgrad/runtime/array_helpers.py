@@ -29,6 +29,8 @@ __all__ = [
     "linspace_adjoint_start",
     "linspace_adjoint_stop",
     "linspace_tangent",
+    "sum_of",
+    "unsum_of",
 ]
 
 
@@ -164,3 +166,21 @@ def linspace_tangent(xp, y, dstart, dstop, num=50, endpoint=True, axis=0):
         if not _is_zero_literal(tangent):
             total = total + xp.expand_dims(xp.broadcast_to(tangent, batch), axis) * weight
     return total
+
+
+# -- Python's builtin sum -------------------------------------------------------------------
+
+
+def sum_of(xp, items, start=0):
+    """Python's ``sum(items, start)``: ``start + items[0] + items[1] + ...``, the same
+    additions in the same order (arrays broadcast, as ``+`` does)."""
+    total = start
+    for item in items:
+        total = total + item
+    return total
+
+
+def unsum_of(xp, g, items):
+    """Adjoints of the items of ``y = sum(items, start)``: ``g`` summed down to each
+    item's shape (as a tuple)."""
+    return tuple(unbroadcast(xp, g, item) for item in items)

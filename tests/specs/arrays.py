@@ -1,6 +1,7 @@
 """Spec rows for shape manipulation, joining, repetition, diagonals, copies, indexing, and
 the array functions with zero derivative."""
 
+import builtins
 import operator
 
 import numpy as np
@@ -110,6 +111,14 @@ def concatenate_default(a, b):
 
 def concatenate_with_constant(a):
     return np.concatenate([a, np.ones((2, 3))], axis=0)
+
+
+def builtin_sum(a, b):
+    return sum([a, b * 2.0, a])
+
+
+def builtin_sum_from(a, b):
+    return sum((np.sin(a), b), a * 3.0)
 
 
 def stack2(a, b, axis):
@@ -373,6 +382,10 @@ CASES = [
     Case(vstack3, (Arg((2, 3, 2)), Arg((1, 3, 2)), Arg((1, 3, 2))), (np.vstack,),
          id="vstack-3d"),
     Case(vstack2, (Arg(()), Arg((1,))), (np.vstack,), id="vstack-scalars"),
+    Case(builtin_sum, (Arg((3, 4)), Arg((4,))), (builtins.sum,), id="builtin-sum-broadcast"),
+    Case(builtin_sum, (Arg(()), Arg(())), (builtins.sum,), id="builtin-sum-scalars"),
+    Case(builtin_sum_from, (Arg((2, 3)), Arg((2, 1))), (builtins.sum,),
+         id="builtin-sum-from-start"),
     Case(np_tile, (Arg((3,)), 2), (np.tile,), id="tile-int"),
     Case(np_tile, (Arg((2, 3)), (2, 1, 3)), (np.tile,), id="tile-longer-reps"),
     Case(np_tile, (Arg((2, 3, 2)), (2,)), (np.tile,), id="tile-shorter-reps"),

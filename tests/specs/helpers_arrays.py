@@ -37,6 +37,12 @@ def stack_adjoint(g, a, b, axis):
     return p * q
 
 
+def unsum_of(g, a, b):
+    xp = rt.namespace(g=g, a=a, b=b)
+    p, q = xp.unsum_of(g, [a, b])
+    return p * p + q
+
+
 def unhstack(g, a, b):
     xp = rt.namespace(g=g, a=a, b=b)
     p, q = xp.unhstack(g, [a, b])
@@ -98,6 +104,8 @@ CASES += [
     Case(stack_adjoint, (Arg((3, 2)), Arg((3,)), Arg((3,)), -1), (ah.stack_adjoint,),
          id="stack_adjoint-last", wrt=(0,)),
     Case(unhstack, (Arg((5,)), Arg((2,)), Arg((3,))), (ah.unhstack,), id="unhstack-1d",
+         wrt=(0,)),
+    Case(unsum_of, (Arg((2, 3)), Arg((3,)), Arg((2, 1))), (ah.unsum_of,), id="unsum_of",
          wrt=(0,)),
     Case(unhstack, (Arg((2, 5)), Arg((2, 2)), Arg((2, 3))), (ah.unhstack,), id="unhstack-2d",
          wrt=(0,)),
