@@ -64,6 +64,7 @@ class Shapes:
         # the emitted functions the code calls: name -> (kind, parameters, wrt, the
         # shape of the primal result in the symbols of the parameters' layouts, or None)
         self.callees: dict = callees or {}
+        self.entries = False  # whether `env` holds the layouts of dict entries
         self.env: dict = {}  # name -> shape, or _CONFLICT
         self.shape_values: dict = {}  # name -> the shape it holds (`X_shape = X.shape`)
         self.dims: dict = {}  # name -> the dimension it holds (`n = X_shape[0]`)
@@ -143,7 +144,7 @@ class Shapes:
             base = self.of(expr.value)
             if base and self._is_integer(expr.slice):
                 return base[1:]  # one integer index: the first axis goes
-            label = entry_label(expr)  # a dict parameter's entry
+            label = entry_label(expr) if self.entries else None  # a dict parameter's entry
             found = None if label is None else self.env.get(label)
             return None if found == _CONFLICT else found
         if kind is ast.Compare:
@@ -298,6 +299,7 @@ def analyze(function: ast.FunctionDef, layouts: dict, callees=None) -> Shapes:
     shapes = Shapes(callees)
     for name, layout in layouts.items():
         shapes.env[name] = tuple(1 if d == 1 else f"{name}.{i}" for i, d in enumerate(layout))
+        shapes.entries = shapes.entries or "[" in name
     statements = list(all_statements(function.body))
     unknown = set()
     for stmt in statements:
