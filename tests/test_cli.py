@@ -184,6 +184,31 @@ def test_written_module_with_a_loop(runner, model, tmp_path):
     assert loaded["codegen_loaded"] == []
 
 
+DICT_MODEL = textwrap.dedent("""\
+    import numpy as np
+
+
+    def annotated(params: dict, x):
+        total = 0.0
+        for name in params:
+            total = total + np.sum(np.sin(params[name] * x))
+        return total
+""")
+
+
+def test_a_loop_over_a_parameter_annotated_as_a_dict_runs_over_its_keys(runner, tmp_path):
+    """(Written before any call, the code knows a dict only by its annotation.)"""
+    (tmp_path / "dict_model.py").write_text(DICT_MODEL, encoding="utf-8")
+    out = tmp_path / "generated_annotated_grad.py"
+    run_ok(runner, "grad", f"{tmp_path / 'dict_model.py'}:annotated", "-o", str(out))
+    assert "xp.keys(params)" in out.read_text()
+    call = ("(lambda g: (g['w'][0], g['w'][1], g['b'][0]))(generated.annotated_grad("
+            "{'w': np.array([0.5, 1.0]), 'b': np.array([2.0])}, 3.0))")
+    loaded = _import_generated(tmp_path, "generated_annotated_grad", call)
+    expected = [3.0 * np.cos(1.5), 3.0 * np.cos(3.0), 3.0 * np.cos(6.0)]
+    assert loaded["result"] == pytest.approx(expected, rel=1e-12)
+
+
 def test_python_dash_m_srcgrad(model):
     done = subprocess.run([sys.executable, "-m", "srcgrad", "grad", f"{model}:f", "--wrt", "x,y"],
                           capture_output=True, text=True, cwd=REPO, timeout=120)

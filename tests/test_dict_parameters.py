@@ -122,3 +122,23 @@ def test_a_dict_of_many_entries_stays_generic():
     np.testing.assert_allclose(gradient["w1"], 2 * p["w1"])
     np.testing.assert_array_equal(gradient["w50"], np.zeros(2))
     assert "p['w0']" not in derivative.source.split("import")[0]
+
+
+def scaled_layer(p, x):
+    h = np.tanh(x @ p["W"] + p["b"])
+    return np.sum(h ** 2) * p["s"]
+
+
+def test_second_order_through_the_gathered_adjoint():
+    p = {"W": RNG.standard_normal((3, 2)), "b": RNG.standard_normal(2), "s": 0.7}
+    x = RNG.standard_normal((4, 3))
+    v = {"W": RNG.standard_normal((3, 2)), "b": RNG.standard_normal(2), "s": 0.3}
+    gradient = srcgrad.grad(scaled_layer)
+    gradient(p, x)
+    assert "xp.cotangents({" in gradient.source
+    product = srcgrad.hvp(scaled_layer)(p, x, v)
+    plus = gradient({k: p[k] + 1e-5 * v[k] for k in p}, x)
+    minus = gradient({k: p[k] - 1e-5 * v[k] for k in p}, x)
+    for key in p:
+        np.testing.assert_allclose(product[key], (plus[key] - minus[key]) / 2e-5, rtol=1e-5,
+                                   atol=1e-8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import collections.abc
 import inspect
 import textwrap
 import types
@@ -288,6 +289,24 @@ def annotated_specimens(fn) -> dict:
         if value is not None:
             found[name] = value
     return found
+
+
+def annotated_mappings(fn) -> frozenset:
+    """The parameters of `fn` annotated as dicts (`params: dict`, `dict[str, np.ndarray]`,
+    any `Mapping`), so that loops over them run over their keys in code written before
+    any call passes one (the command line)."""
+    try:
+        hints = typing.get_type_hints(fn)
+        names = set(inspect.signature(fn).parameters)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: none
+        return frozenset()
+    found = set()
+    for name, hint in hints.items():
+        origin = typing.get_origin(hint) or hint
+        if name in names and isinstance(origin, type) and issubclass(
+                origin, collections.abc.Mapping):
+            found.add(name)
+    return frozenset(found)
 
 
 def summary(value, depth=0):
