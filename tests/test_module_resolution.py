@@ -88,3 +88,56 @@ def test_a_call_on_a_list_entry_needs_a_constant_index():
 
     with pytest.raises(srcgrad.SrcgradError, match="constant"):
         srcgrad.grad(bad)(am.Stack((3, 4)), np.ones((2, 3)), 0)
+
+
+class _Scale:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return x * self.w
+
+
+class _Shift:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return np.sin(x + self.w)
+
+
+class _Net:
+    def __init__(self, layers):
+        self.layers = layers
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def _net_loss(net, x):
+    return np.sum(net(x) ** 2)
+
+
+@pytest.mark.parametrize("order", [("scale", "shift"), ("shift", "scale", "shift")])
+def test_each_layer_of_an_unrolled_loop_runs_its_own_call(order):
+    """Layers whose classes define `__call__` each: every copy of the unrolled loop calls
+    its own layer's. (All of them ran the first layer's before: a wrong derivative.)"""
+    rng = np.random.default_rng(8)
+    make = {"scale": _Scale, "shift": _Shift}
+    net = _Net([make[kind](rng.standard_normal(3)) for kind in order])
+    x = rng.standard_normal(3)
+    direction = rng.standard_normal(3)
+    numeric = (_net_loss(net, x + 1e-6 * direction) - _net_loss(net, x - 1e-6 * direction)) / 2e-6
+    gradient = srcgrad.grad(_net_loss, wrt=1)(net, x)
+    assert float(gradient @ direction) == pytest.approx(numeric, rel=1e-6)
+    pushforward = srcgrad.jvp(_net_loss, wrt=1)
+    _, pushed = pushforward(net, x, dx=direction)  # (the tangent of x is named dx)
+    assert pushed == pytest.approx(numeric, rel=1e-6)
+    weights = srcgrad.grad(_net_loss)(net, x)
+    for layer, grad_layer in zip(net.layers, weights.layers, strict=True):
+        moved = [_Net([type(m)(m.w + (s * 1e-6 * direction if m is layer else 0.0))
+                       for m in net.layers]) for s in (1, -1)]
+        expected = (_net_loss(moved[0], x) - _net_loss(moved[1], x)) / 2e-6
+        assert float(grad_layer.w @ direction) == pytest.approx(expected, rel=1e-6)

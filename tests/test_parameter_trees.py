@@ -175,6 +175,9 @@ def test_modules_called_inside_the_function_resolve_from_their_types():
                                                                      rel=1e-6)
     source = derivative.source
     assert "def MLP_forward_vjp(" in source and "def Linear_call_vjp" in source
+    # MLP.__call__ only hands x on to forward: calls go to forward directly (a vjp of
+    # __call__ would run forward's forward sweep once more)
+    assert "MLP_call" not in source
 
 
 def test_a_call_on_an_untyped_value_says_what_to_do():

@@ -23,9 +23,9 @@ import numpy as np
 from srcgrad.codegen import primitives
 from srcgrad.codegen.lift import _Extra
 from srcgrad.codegen.naming import RESERVED
-from srcgrad.codegen.source import UNRESOLVED, object_like
+from srcgrad.codegen.source import UNRESOLVED, object_like, parse_function
 from srcgrad.codegen.syntax import clone
-from srcgrad.errors import UnknownCalleeError, UnsupportedSyntaxError
+from srcgrad.errors import SrcgradError, UnknownCalleeError, UnsupportedSyntaxError
 from srcgrad.rules import registry
 
 __all__ = ["Expressions", "kernel_of"]
@@ -227,16 +227,28 @@ class Expressions:
         item = items[index.value]
         return item if object_like(item) else None
 
+    def current_object(self, node: ast.Name) -> ast.Name:
+        """The version of a variable holding an object that a read of it at this point
+        reads (`layer` in the second copy of an unrolled `for layer in self.layers:` is
+        the second layer, of its own type); the name itself for a parameter."""
+        if node.id in self.locals and node.id in self.current:
+            current = ast.Name(self.current[node.id], ast.Load())
+            if current.id in self.source.specimens:
+                return self.located(current, node)
+        return node
+
     def method_call(self, node: ast.Call):
         """`model(x)` / `layer.forward(h)` on a parameter object: the method its type
         defines, called with the object first; None when `node` is not such a call."""
         func = node.func
-        if isinstance(func, ast.Name) and func.id in self.source.specimens:
-            owner, method = func, type(self.source.specimens[func.id]).__call__
+        specimens = self.source.specimens
+        if isinstance(func, ast.Name) and func.id in specimens:
+            owner = self.current_object(func)
+            method = type(specimens[owner.id]).__call__
         elif (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-              and func.value.id in self.source.specimens):
-            owner = func.value
-            method = getattr(type(self.source.specimens[func.value.id]), func.attr, None)
+              and func.value.id in specimens):
+            owner = self.current_object(func.value)
+            method = getattr(type(specimens[owner.id]), func.attr, None)
             if not isinstance(method, types.FunctionType) and self.held(
                     self.name(func.value), func.attr) is not None:
                 owner = self.attribute(func)  # self.fc1(x): call the held object
@@ -255,6 +267,8 @@ class Expressions:
             raise self.error(UnknownCalleeError, node,
                              f"`{ast.unparse(func)}` does not run Python code srcgrad can read",
                              "give the class a `def` for the method called")
+        if not node.keywords:
+            method = _delegated(method, self.source.specimens[owner.id], len(node.args))
         label = f"{type(self.source.specimens[owner.id]).__name__}_{method.__name__.strip('_')}"
         registered = self.source.resolver.globals
         if not isinstance(registered, _Extra):
@@ -391,6 +405,43 @@ class Expressions:
         new = ast.Call(func=func, args=list(args),
                        keywords=[ast.keyword(arg=k, value=v) for k, v in keywords])
         return self.located(new, node)
+
+
+def _delegated(method, receiver, count: int):
+    """The method of `receiver` that `method` only hands its arguments on to, followed
+    (`def __call__(self, x): return self.forward(x)`, `nn.Module`'s): calling it directly
+    saves a derivative function, whose vjp would run the forward sweep below it once
+    more. Only for a call passing `count` arguments by position to a method without
+    defaults, keyword-only or variadic parameters, that passes them on unchanged to a
+    method its class defines."""
+    for _ in range(8):
+        code = method.__code__
+        if (code.co_flags & (_VARARGS | _VARKEYWORDS) or code.co_kwonlyargcount
+                or method.__defaults__ or code.co_argcount != count + 1):
+            return method
+        try:
+            tree = parse_function(method).tree
+        except SrcgradError:
+            return method
+        body = [s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(
+            s.value, ast.Constant) and isinstance(s.value.value, str))]
+        params = [a.arg for a in tree.args.args]
+        call = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name) and call.func.value.id == params[0]
+                and not call.keywords and len(call.args) == count
+                and all(isinstance(a, ast.Name) and a.id == p
+                        for a, p in zip(call.args, params[1:], strict=True))
+                and call.func.attr not in getattr(receiver, "__dict__", {})):
+            return method
+        target = getattr(type(receiver), call.func.attr, None)
+        if not isinstance(target, types.FunctionType) or target is method:
+            return method
+        method = target
+    return method
+
+
+_VARARGS, _VARKEYWORDS = 0x04, 0x08  # (inspect.CO_VARARGS, inspect.CO_VARKEYWORDS)
 
 
 def _xp(attr: str) -> ast.Attribute:
