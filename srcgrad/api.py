@@ -22,6 +22,7 @@ import numpy as np
 from srcgrad import arguments, errors
 from srcgrad import runtime as rt
 from srcgrad.codegen import emit, pipeline
+from srcgrad.codegen.analysis.layouts import entry_name
 from srcgrad.codegen import source as source_module
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "show", "Derivative"]
@@ -60,30 +61,6 @@ def _load(compiled, label: str):
     for namespace in namespaces.values():
         namespace.update(functions)
     return functions[compiled.function_name]
-
-
-def _note_place(error: Exception) -> None:
-    """Name, in a note on `error` (raised while emitted code ran), the line of the user's
-    file whose code raised it: the innermost frame of emitted code in its traceback."""
-    found = None
-    frame = error.__traceback__
-    while frame is not None:
-        code = frame.tb_frame.f_code
-        where = emit.place(code.co_filename, frame.tb_lineno)
-        if where is not None:
-            found = where, code.co_filename, frame.tb_lineno
-        frame = frame.tb_next
-    add_note = getattr(error, "add_note", None)  # (Python 3.11 and later)
-    if found is None or add_note is None or isinstance(error, errors.SrcgradError) or any(
-            note.startswith("srcgrad:") for note in getattr(error, "__notes__", ())):
-        return
-    where, filename, line = found
-    shown = where.render()
-    add_note("\n".join(filter(None, [
-        f"srcgrad: raised by the code emitted for {where.filename}:{where.line}:"
-        f"{where.col + 1} ({filename.strip('<>')}, line {line}):", shown,
-        "help: call the function itself with the same arguments to see whether it raises "
-        "there too; the derivative's `.source` shows the emitted code"])))
 
 
 class _CallSlot(property):
@@ -257,7 +234,7 @@ class Derivative:
             elif type(value) is dict:
                 mappings.add(name)
                 for key, entry in arguments.laid_out_entries(value):
-                    label = arguments.entry_label(name, key)
+                    label = entry_name(name, key)
                     found[label] = arguments.layout(entry)
                     if arguments.is_float64(entry):
                         floats.add(label)
@@ -308,7 +285,7 @@ class Derivative:
                 value) for value in (*args, *kwargs.values()))
             fast = self._fast_paths[key] = arguments.fast_path(
                 args, emitted, self._slow_call, keywords,
-                self._restructured if structured else None, summary, _note_place)
+                self._restructured if structured else None, summary, emit.note_place)
         return fast
 
     def _plain(self, args, kwargs) -> bool:
@@ -352,7 +329,7 @@ class Derivative:
                 "output's shape, or reduce the output (for example with .sum()) first",
             ).with_traceback(None) from None
         except Exception as exc:
-            _note_place(exc)
+            emit.note_place(exc)
             raise
 
     def _restructured(self, result, args, kwargs):

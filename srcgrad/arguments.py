@@ -37,12 +37,6 @@ def laid_out_entries(mapping: dict) -> list:
             if type(key) is str and layout(value) is not None]
 
 
-def entry_label(name: str, key: str) -> str:
-    """How layouts and floats name the entry `key` of the dict parameter `name`: as the
-    code reads it, `"params['W1']"` (`analysis.layouts.entry_label` reads it there)."""
-    return f"{name}[{key!r}]"
-
-
 _ENTRIES = 64
 
 
@@ -165,11 +159,16 @@ def accepted(args, summary) -> tuple:
     object's summary."""
     return tuple((type(value), value.dtype, tuple(n == 1 for n in value.shape))
                  if type(value) is np.ndarray
-                 else (dict, accepted(dict(laid_out_entries(value)).values(), summary),
-                       tuple(key for key, _ in laid_out_entries(value)))
+                 else (dict, *_accepted_entries(value, summary))
                  if type(value) is dict else type(value)
                  if type(value) in _NEUTRAL or type(value) in CONTAINERS
                  else (type(value), summary(value)) for value in args)
+
+
+def _accepted_entries(mapping: dict, summary) -> tuple:
+    """The keys of a dict's laid-out entries and what `accepted` says of them."""
+    entries = laid_out_entries(mapping)
+    return accepted([value for _, value in entries], summary), tuple(k for k, _ in entries)
 
 
 _NEUTRAL = frozenset({float, int, bool, str, type(None), np.float64, np.float32, np.int64,

@@ -116,7 +116,7 @@ def call_context(source: Source, arguments: dict) -> dict:
     passes it, by the callee's parameter names: the objects (`specimens`), the dicts
     (`mappings`), and the layouts of arrays and floats (`layouts`; `floats` the float64
     ones) that are the caller's own parameters, which it never rebinds."""
-    rebound = source.rebound()
+    rebound = source.rebound
     layouts, floats = {}, set()
     for parameter, node in arguments.items():
         if (isinstance(node, ast.Name) and node.id in source.layouts

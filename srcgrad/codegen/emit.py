@@ -3,7 +3,8 @@
 Statements are unparsed one at a time (stdlib `ast.unparse`), so comments can sit between
 them. The text is byte-for-byte deterministic: it depends only on the tree and the header
 fields passed in. `load` compiles the text under a unique pseudo-filename registered with
-`linecache`, so tracebacks, debuggers and `inspect.getsource` show the generated lines.
+`linecache`, so tracebacks, debuggers and `inspect.getsource` show the generated lines;
+`note_place` names, on an error the emitted code raised, the line of the user's file it ran.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import itertools
 import linecache
 
 from srcgrad.codegen.syntax import Comment
+from srcgrad.errors import SrcgradError
 
-__all__ = ["render_functions", "render_module", "compile_module"]
+__all__ = ["render_functions", "render_module", "compile_module", "place", "note_place"]
 
 _INDENT = "    "
 
@@ -134,3 +136,27 @@ def place(filename: str, line: int):
             break
         found, filename, line = where, where.filename, where.line
     return found
+
+
+def note_place(error: Exception) -> None:
+    """Name, in a note on `error` (raised while emitted code ran), the line of the user's
+    file whose code raised it: the innermost frame of emitted code in its traceback."""
+    found = None
+    frame = error.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        where = place(code.co_filename, frame.tb_lineno)
+        if where is not None:
+            found = where, code.co_filename, frame.tb_lineno
+        frame = frame.tb_next
+    add_note = getattr(error, "add_note", None)  # (Python 3.11 and later)
+    if found is None or add_note is None or isinstance(error, SrcgradError) or any(
+            note.startswith("srcgrad:") for note in getattr(error, "__notes__", ())):
+        return
+    where, filename, line = found
+    shown = where.render()
+    add_note("\n".join(filter(None, [
+        f"srcgrad: raised by the code emitted for {where.filename}:{where.line}:"
+        f"{where.col + 1} ({filename.strip('<>')}, line {line}):", shown,
+        "help: call the function itself with the same arguments to see whether it raises "
+        "there too; the derivative's `.source` shows the emitted code"])))

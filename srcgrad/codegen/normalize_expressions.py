@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 import numbers
 import operator
 import types
@@ -416,7 +417,8 @@ def _delegated(method, receiver, count: int):
     method its class defines."""
     for _ in range(8):
         code = method.__code__
-        if (code.co_flags & (_VARARGS | _VARKEYWORDS) or code.co_kwonlyargcount
+        if (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+                or code.co_kwonlyargcount
                 or method.__defaults__ or code.co_argcount != count + 1):
             return method
         try:
@@ -439,9 +441,6 @@ def _delegated(method, receiver, count: int):
             return method
         method = target
     return method
-
-
-_VARARGS, _VARKEYWORDS = 0x04, 0x08  # (inspect.CO_VARARGS, inspect.CO_VARKEYWORDS)
 
 
 def _xp(attr: str) -> ast.Attribute:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import collections.abc
+import functools
 import inspect
 import textwrap
 import types
@@ -96,11 +97,12 @@ class Source:
     def name(self) -> str:
         return self.tree.name
 
-    def rebound(self) -> set:
+    @functools.cached_property
+    def rebound(self) -> frozenset:
         """The names the function assigns (its parameters among them, if it rebinds
-        them)."""
-        return {node.id for node in walk(self.tree)
-                if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del))}
+        them); read once per call site of the functions it calls."""
+        return frozenset(node.id for node in walk(self.tree) if isinstance(node, ast.Name)
+                         and isinstance(node.ctx, (ast.Store, ast.Del)))
 
     def locate(self, node: ast.AST) -> Location:
         """Location of a node of `tree` (or of a node copied from one) in the user's file."""

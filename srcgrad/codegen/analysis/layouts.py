@@ -28,7 +28,8 @@ from srcgrad.codegen.analysis.shapes import all_statements, is_pop
 from srcgrad.rules import registry
 from srcgrad.codegen.syntax import walk
 
-__all__ = ["Shapes", "analyze", "elementwise_kernel", "entry_label", "unchanged_entries"]
+__all__ = ["Shapes", "analyze", "elementwise_kernel", "entry_label", "entry_name",
+           "unchanged_entries"]
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv)
 # the arithmetic kernels emitted code calls to write into a buffer (`xp.subtract(1.0, g,
@@ -377,12 +378,17 @@ def _unpacks_a_result(stmt: ast.Assign, callees: dict) -> bool:
             and value.func.id in callees)
 
 
+def entry_name(name: str, key: str) -> str:
+    """How the layouts and floats a derivative is compiled for name the entry `key` of
+    the dict parameter `name`: as the code reads it, `"params['W1']"`."""
+    return f"{name}[{key!r}]"
+
+
 def entry_label(expr: ast.expr) -> str | None:
-    """`"params['W1']"` for the read `params['W1']`: how the layouts and floats a
-    derivative is compiled for name the entries of a dict parameter."""
+    """The `entry_name` of the read `params['W1']`; None for other expressions."""
     if (expr.__class__ is ast.Subscript and expr.slice.__class__ is ast.Constant
             and type(expr.slice.value) is str and expr.value.__class__ is ast.Name):
-        return f"{expr.value.id}[{expr.slice.value!r}]"
+        return entry_name(expr.value.id, expr.slice.value)
     return None
 
 
